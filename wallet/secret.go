@@ -1,0 +1,116 @@
+package wallet
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"strings"
+)
+
+// Hash domains: the purpose argument of Hasher.Hash. A secret hashed for one
+// purpose never matches the same secret hashed for another, so a short code
+// cannot stand in for an OTP, nor a share token for a refresh token.
+const (
+	SecretOTP          = "otp"
+	SecretRefreshToken = "refresh"
+	SecretShareToken   = "share-token"
+	SecretShortCode    = "short-code"
+	SecretClientSecret = "client-secret"
+)
+
+// Hasher turns secrets (OTPs, tokens, short codes, client secrets) into the
+// hex HMAC-SHA256 that the stores keep. The key is the server's pepper, which
+// lives outside the stores: a copy of a store alone does not let anyone test
+// guesses of six-digit codes offline. A Hasher is safe for concurrent use.
+type Hasher struct{ key []byte }
+
+// NewHasher returns a Hasher keyed by pepper (copied). It panics if pepper is
+// empty: an unkeyed hash of a six-digit code protects nothing, and a missing
+// pepper is a wiring bug that must not reach production quietly.
+func NewHasher(pepper []byte) *Hasher {
+	if len(pepper) == 0 {
+		panic("wallet: NewHasher with an empty pepper")
+	}
+	return &Hasher{key: append([]byte(nil), pepper...)}
+}
+
+// Hash returns the lowercase hex HMAC-SHA256 of purpose ‖ 0x00 ‖ secret.
+// purpose is one of the Secret… constants (or another fixed name); it must
+// not contain a NUL byte, which would make the split ambiguous, and Hash
+// panics if it does.
+func (h *Hasher) Hash(purpose, secret string) string {
+	if strings.IndexByte(purpose, 0) >= 0 {
+		panic("wallet: hash purpose contains a NUL byte")
+	}
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(secret))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Equal reports whether two hashes are the same, in time that does not depend
+// on where they differ (only on their lengths, which are public).
+func (h *Hasher) Equal(hashA, hashB string) bool {
+	return subtle.ConstantTimeCompare([]byte(hashA), []byte(hashB)) == 1
+}
+
+// RandomDigits returns n decimal digits drawn uniformly from r (crypto/rand
+// in production). Each digit comes from one random byte; bytes of 250 and
+// above are thrown away, so every digit has probability exactly 1/10 (a plain
+// byte%10 would favour 0–5). It returns EINTERNAL if n < 1 or r fails.
+func RandomDigits(r io.Reader, n int) (string, error) {
+	if n < 1 {
+		return "", Errorf(EINTERNAL, "random digits: n must be positive")
+	}
+	out := make([]byte, 0, n)
+	// On average 250/256 of the bytes are kept; ask for a little more.
+	buf := make([]byte, n+n/8+4)
+	for len(out) < n {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", Wrap(EINTERNAL, err, "random source failed")
+		}
+		for _, b := range buf {
+			if b >= 250 {
+				continue
+			}
+			out = append(out, '0'+b%10)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// RandomToken returns nbytes random bytes from r as unpadded base64url (the
+// alphabet safe in URLs and QR codes). Use at least 16 bytes for anything
+// that grants access. It returns EINTERNAL if nbytes < 1 or r fails.
+func RandomToken(r io.Reader, nbytes int) (string, error) {
+	if nbytes < 1 {
+		return "", Errorf(EINTERNAL, "random token: nbytes must be positive")
+	}
+	b := make([]byte, nbytes)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", Wrap(EINTERNAL, err, "random source failed")
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns prefix followed by 16 random bytes from r in lowercase
+// unpadded base32 (26 characters), e.g. "shr_mfrggzdfmztwq2lknnwg23tpoa".
+// IDs are opaque and unguessable, so a leaked or guessed sequence number
+// never reveals another object. It returns EINTERNAL if r fails.
+func NewID(r io.Reader, prefix string) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", Wrap(EINTERNAL, err, "random source failed")
+	}
+	return prefix + idEncoding.EncodeToString(b), nil
+}
