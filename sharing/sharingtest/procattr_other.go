@@ -1,0 +1,8 @@
+//go:build !linux
+
+package sharingtest
+
+import "syscall"
+
+// childProcAttr returns nil: only Linux can tie a child's life to its parent.
+func childProcAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,231 @@
+package sharingtest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// requireServices reports whether tests must fail, not skip, when a server
+// they need is missing (set by .ci/run).
+func requireServices() bool { return os.Getenv("QUJAT_TEST_REQUIRE_SERVICES") == "1" }
+
+var skipNotices sync.Map // message → struct{}; each notice printed once per process
+
+// skipOrFatal skips t with a notice printed to stderr (once per process, so
+// that a run without -v still says what it did not test), or fails it when
+// QUJAT_TEST_REQUIRE_SERVICES=1.
+func skipOrFatal(t testing.TB, msg string) {
+	t.Helper()
+	if requireServices() {
+		t.Fatal(msg + " (QUJAT_TEST_REQUIRE_SERVICES=1)")
+	}
+	if _, printed := skipNotices.LoadOrStore(msg, struct{}{}); !printed {
+		fmt.Fprintln(os.Stderr, "NOTICE: skipping tests: "+msg)
+	}
+	t.Skip(msg)
+}
+
+// RedisURL returns TEST_REDIS_URL. If it is empty, the test is skipped with a
+// notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TEST_REDIS_URL")
+	if u == "" {
+		skipOrFatal(t, "TEST_REDIS_URL is not set, so tests against Redis do not run")
+	}
+	return u
+}
+
+// UniquePrefix returns a key prefix no other test uses, so that stores on
+// one Redis do not see each other's keys and tests can run in parallel. It
+// is built from the test's name (without characters that mean something to
+// Redis patterns or cluster hash tags) and random bytes.
+func UniquePrefix(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '/', r == '.':
+			return r
+		}
+		return '_'
+	}, t.Name())
+	return "qujat-test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// RedisServer is a redis-server child process on a loopback port, without
+// persistence, for tests that need a Redis they may stop and restart.
+type RedisServer struct {
+	t    testing.TB
+	path string
+	dir  string
+	port int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	log  *bytes.Buffer
+}
+
+// StartRedis starts a redis-server found on PATH on a free loopback port,
+// with persistence off (--save "" --appendonly no), and waits until it
+// answers PING. It is stopped when the test ends. If redis-server is not
+// installed, the test is skipped with a notice, or fails when
+// QUJAT_TEST_REQUIRE_SERVICES=1.
+func StartRedis(t testing.TB) *RedisServer {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		skipOrFatal(t, "redis-server is not on PATH, so tests that start their own Redis do not run")
+	}
+	s := &RedisServer{t: t, path: path, dir: t.TempDir()}
+	t.Cleanup(s.Stop)
+	// A free port can be taken between finding and using it: try a few.
+	var lastErr error
+	for range 5 {
+		if s.port, err = freePort(); err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("starting redis-server: %v", lastErr)
+	return nil
+}
+
+// Addr returns the server's host:port.
+func (s *RedisServer) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL returns the server's redis:// URL.
+func (s *RedisServer) URL() string { return "redis://" + s.Addr() }
+
+// Stop stops the server (all its data is lost). It does nothing if the
+// server is not running.
+func (s *RedisServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// Restart stops the server if it runs and starts a new, empty one on the same
+// port.
+func (s *RedisServer) Restart() {
+	s.t.Helper()
+	s.Stop()
+	// The port was just released; retry briefly in case it is not yet free.
+	var err error
+	for range 20 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("restarting redis-server on port %d: %v", s.port, err)
+}
+
+// start runs redis-server on s.port and waits for it to answer PING.
+func (s *RedisServer) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd := exec.Command(s.path,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--dir", s.dir,
+	)
+	log := new(bytes.Buffer)
+	cmd.Stdout = log
+	cmd.Stderr = log
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server exited: %s", lastLines(log.String()))
+		default:
+		}
+		if ping(s.Addr()) == nil {
+			s.cmd, s.done, s.log = cmd, done, log
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("redis-server did not answer PING within 10s: %s", lastLines(log.String()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ping sends PING over a plain connection and expects +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func lastLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
