@@ -1,0 +1,36 @@
+# Qujat: the two everyday commands are `make run` and `make test`.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run test test-short vet fmt build bench ci
+
+## run: serve on the embedded default (SQLite in ./data, in-memory short-lived store, demo registry, SMS outbox)
+run:
+	$(GO) run ./cmd/qujat serve
+
+## test: the whole suite with the race detector. PostgreSQL and Redis suites run when
+## TEST_DATABASE_URL / TEST_REDIS_URL are set and skip with a notice otherwise
+## (QUJAT_TEST_REQUIRE_SERVICES=1 makes them mandatory, as .ci/run does).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+build:
+	$(GO) build -o bin/qujat ./cmd/qujat
+
+## bench: Go benchmarks with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## ci: what .ci/run does, on this machine
+ci:
+	bash .ci/run

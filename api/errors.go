@@ -1,0 +1,102 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[string]int{
+	wallet.EINVALID:      http.StatusBadRequest,
+	wallet.EUNAUTHORIZED: http.StatusUnauthorized,
+	wallet.EINVALIDCODE:  http.StatusUnauthorized,
+	wallet.EFORBIDDEN:    http.StatusForbidden,
+	wallet.ENOTFOUND:     http.StatusNotFound,
+	wallet.ECONFLICT:     http.StatusConflict,
+	wallet.EEXPIRED:      http.StatusGone,
+	wallet.ERATELIMITED:  http.StatusTooManyRequests,
+	wallet.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	wallet.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// errorBody is the shape of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	AttemptsLeft *int   `json:"attempts_left,omitempty"`
+}
+
+// handleError is echo's error handler: every error, from a handler, a
+// middleware or echo itself, leaves as API.md's error shape.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, status, msg := wallet.EINTERNAL, http.StatusInternalServerError, "internal error"
+	var attemptsLeft *int
+	var he *echo.HTTPError
+	if errors.As(err, &he) && wallet.AsError(err) == nil {
+		// Errors raised by echo itself (routing, body limit, ...).
+		status = he.Code
+		switch he.Code {
+		case http.StatusNotFound:
+			code, msg = wallet.ENOTFOUND, "no such resource"
+		case http.StatusMethodNotAllowed:
+			code, msg = wallet.ENOTFOUND, "method not allowed on this resource"
+		case http.StatusRequestEntityTooLarge:
+			code, msg = wallet.EINVALID, "request body too large (limit 64 KiB)"
+		case http.StatusUnsupportedMediaType:
+			code, msg = wallet.EINVALID, "content type must be application/json"
+		case http.StatusUnauthorized:
+			code, msg = wallet.EUNAUTHORIZED, "authentication required"
+		case http.StatusBadRequest:
+			code, msg = wallet.EINVALID, "bad request"
+		default:
+			if he.Code >= 500 {
+				status = http.StatusInternalServerError
+				code, msg = wallet.EINTERNAL, "internal error"
+			} else {
+				code, msg = wallet.EINVALID, http.StatusText(he.Code)
+			}
+		}
+	} else {
+		code = wallet.ErrorCode(err)
+		msg = wallet.ErrorMessage(err)
+		if st, ok := statusOf[code]; ok {
+			status = st
+		}
+		if e := wallet.AsError(err); e != nil {
+			if e.Code == wallet.ERATELIMITED && e.RetryAfter > 0 {
+				secs := int(e.RetryAfter.Seconds() + 0.999)
+				if secs < 1 {
+					secs = 1
+				}
+				c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			}
+			if e.Code == wallet.EINVALIDCODE && e.AttemptsLeft >= 0 {
+				n := e.AttemptsLeft
+				attemptsLeft = &n
+			}
+		}
+	}
+	if code == wallet.EINTERNAL {
+		s.log.ErrorContext(c.Request().Context(), "internal error",
+			slog.String("request_id", requestID(c)), slog.String("error", err.Error()))
+	}
+	body := errorBody{Error: errorDetail{Code: code, Message: msg, AttemptsLeft: attemptsLeft}}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, body)
+}

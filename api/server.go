@@ -1,0 +1,127 @@
+// Package api is Qujat's HTTP server: routes, handlers per resource,
+// authentication, the error table and the OpenAPI document. It imports
+// domain packages only; cmd/qujat picks the adapters and wires them in.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/wallet"
+)
+
+// Deps are what the server is built from. Optional parts may be nil; their
+// routes then answer 404.
+type Deps struct {
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Tokens    *TokenIssuer
+	Directory wallet.Directory
+	OTP       *otp.Service
+	Sessions  *wallet.SessionService
+	Rand      io.Reader
+
+	Documents *wallet.DocumentService
+	Verifier  *wallet.Verifier
+	Keys      wallet.KeyRing
+	Views     wallet.ViewStore
+	// ClientName returns an organisation's name for history pages.
+	ClientName func(ctx context.Context, clientID string) string
+
+	// Development only: the demo registry's citizens and the SMS outbox.
+	DevCitizens func() []wallet.Citizen
+	DevOutbox   *sms.Outbox
+
+	// ReadyChecks are run by /readyz; each returns nil when its store is reachable.
+	ReadyChecks map[string]func(context.Context) error
+	// Metrics is where request metrics are registered (a new registry if nil).
+	Metrics *prometheus.Registry
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	e   *echo.Echo
+	log *slog.Logger
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	if d.Metrics == nil {
+		d.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
+	e := s.e
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator: newRequestID,
+	}))
+	e.Use(s.logRequests)
+	e.Use(newMetrics(d.Metrics).middleware)
+	e.Use(s.recoverPanics)
+	e.Use(middleware.BodyLimit("64K"))
+	s.routes()
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Routes lists method and path of every registered route (for the OpenAPI test).
+func (s *Server) Routes() [][2]string {
+	var out [][2]string
+	for _, r := range s.e.Routes() {
+		out = append(out, [2]string{r.Method, r.Path})
+	}
+	return out
+}
+
+func (s *Server) routes() {
+	e := s.e
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(metricsHandler(s.Metrics)))
+	e.GET("/openapi.yaml", s.openapi)
+
+	v1 := e.Group("/v1")
+	v1.POST("/auth/otp", s.startSignIn)
+	v1.POST("/auth/token", s.finishSignIn)
+	v1.POST("/auth/refresh", s.refreshSession)
+	v1.POST("/auth/logout", s.logout)
+	v1.GET("/me", s.me, s.citizenOnly)
+
+	e.GET("/.well-known/jwks.json", s.jwks)
+	v1.POST("/verify", s.verify)
+	v1.GET("/documents", s.listDocuments, s.citizenOnly)
+	v1.POST("/documents/refresh", s.refreshDocuments, s.citizenOnly)
+	v1.GET("/documents/:id", s.getDocument, s.citizenOnly)
+	v1.GET("/documents/:id/versions", s.documentVersions, s.citizenOnly)
+
+	v1.GET("/wards", s.listWards, s.citizenOnly)
+	v1.GET("/wards/:iin/documents", s.wardDocuments, s.citizenOnly)
+	v1.GET("/views", s.listViews, s.eitherParty)
+
+	v1.GET("/dev/citizens", s.devCitizens)
+	v1.GET("/dev/sms", s.devSMS)
+}

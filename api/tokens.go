@@ -1,0 +1,84 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// Token audiences: a citizen's token is refused on organisation endpoints and
+// the other way round.
+const (
+	AudienceCitizen      = "qujat-citizen"
+	AudienceOrganisation = "qujat-organisation"
+)
+
+// TokenIssuer issues and checks the service's own access tokens: JWTs signed
+// with EdDSA. Parsing accepts EdDSA only and requires iss, aud and exp.
+type TokenIssuer struct {
+	Key    ed25519.PrivateKey
+	Issuer string
+	Now    func() time.Time
+	TTL    time.Duration // default 15 minutes
+}
+
+// AccessClaims are the claims of an access token.
+type AccessClaims struct {
+	jwt.RegisteredClaims
+	Scope string `json:"scope,omitempty"`
+}
+
+func (t *TokenIssuer) ttl() time.Duration {
+	if t.TTL > 0 {
+		return t.TTL
+	}
+	return 15 * time.Minute
+}
+
+// Issue signs an access token for subject and audience.
+func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.Duration, error) {
+	now := t.Now().UTC()
+	ttl := t.ttl()
+	claims := AccessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.Issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ID:        id,
+		},
+		Scope: scope,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["typ"] = "at+jwt"
+	s, err := tok.SignedString(t.Key)
+	if err != nil {
+		return "", 0, wallet.Wrap(wallet.EINTERNAL, err, "could not sign token")
+	}
+	return s, ttl, nil
+}
+
+// Parse checks an access token for the given audience. Any problem (another
+// algorithm, another key, expired, wrong issuer or audience, missing claims)
+// is EUNAUTHORIZED.
+func (t *TokenIssuer) Parse(token, audience string) (*AccessClaims, error) {
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(t.Issuer),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.Now),
+	)
+	var claims AccessClaims
+	pub := t.Key.Public()
+	_, err := p.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return pub, nil })
+	if err != nil || claims.Subject == "" {
+		return nil, wallet.Errorf(wallet.EUNAUTHORIZED, "invalid or expired access token")
+	}
+	return &claims, nil
+}
