@@ -1,0 +1,12 @@
+package otp_test
+
+import (
+	"time"
+
+	"github.com/qujat/qujat/sharing/memstore"
+	"github.com/qujat/qujat/wallet"
+)
+
+func init() {
+	stores = append(stores, storeMaker{"memstore", func(now func() time.Time) wallet.ShortLivedStore { return memstore.New(now) }})
+}
