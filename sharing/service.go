@@ -1,0 +1,463 @@
+package sharing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// Store is what the sharing service needs of the durable store: share
+// grants, the views they release and the history events around them.
+// wallet.Store satisfies it.
+type Store interface {
+	wallet.ShareStore
+	wallet.ViewStore
+	wallet.EventStore
+}
+
+// DocumentReader reads one document with its current status.
+// *wallet.DocumentService satisfies it. ENOTFOUND if there is no such
+// document.
+type DocumentReader interface {
+	Document(ctx context.Context, id string) (wallet.Document, error)
+}
+
+// Limits bound shares and the guessing of short codes. A zero field takes
+// its default (see DefaultLimits).
+type Limits struct {
+	DefaultTTL      time.Duration // 180 s
+	MaxTTL          time.Duration // 600 s
+	DefaultMaxViews int           // 1
+	MaxViews        int           // 10
+
+	// Wrong short codes a viewer may enter in 15 minutes and in a day, and
+	// that one network address may send in a minute (across viewers),
+	// before further code redemptions are refused with ERATELIMITED.
+	ViewerWrongCodes15m     int // 5
+	ViewerWrongCodesDay     int // 20
+	AddressWrongCodesMinute int // 10
+	// OwnerWrongCodes wrong codes against one owner within 15 minutes void
+	// all of that owner's live codes (their tokens keep working).
+	OwnerWrongCodes int // 3
+
+	// QRCacheEntries bounds the in-memory cache of drawn QR images.
+	QRCacheEntries int // 256
+}
+
+// DefaultLimits returns the limits used for zero fields of Service.Limits.
+func DefaultLimits() Limits {
+	return Limits{
+		DefaultTTL:              180 * time.Second,
+		MaxTTL:                  600 * time.Second,
+		DefaultMaxViews:         1,
+		MaxViews:                10,
+		ViewerWrongCodes15m:     5,
+		ViewerWrongCodesDay:     20,
+		AddressWrongCodesMinute: 10,
+		OwnerWrongCodes:         3,
+		QRCacheEntries:          256,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	pick := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	pickD := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return Limits{
+		DefaultTTL:              pickD(l.DefaultTTL, d.DefaultTTL),
+		MaxTTL:                  pickD(l.MaxTTL, d.MaxTTL),
+		DefaultMaxViews:         pick(l.DefaultMaxViews, d.DefaultMaxViews),
+		MaxViews:                pick(l.MaxViews, d.MaxViews),
+		ViewerWrongCodes15m:     pick(l.ViewerWrongCodes15m, d.ViewerWrongCodes15m),
+		ViewerWrongCodesDay:     pick(l.ViewerWrongCodesDay, d.ViewerWrongCodesDay),
+		AddressWrongCodesMinute: pick(l.AddressWrongCodesMinute, d.AddressWrongCodesMinute),
+		OwnerWrongCodes:         pick(l.OwnerWrongCodes, d.OwnerWrongCodes),
+		QRCacheEntries:          pick(l.QRCacheEntries, d.QRCacheEntries),
+	}
+}
+
+// Windows of the counters kept in the short-lived store.
+const (
+	viewerWindow15m  = 15 * time.Minute
+	viewerWindowDay  = 24 * time.Hour
+	addressWindow    = time.Minute
+	ownerWindow      = 15 * time.Minute
+	codeGenWindow    = 7 * 24 * time.Hour // far longer than any code lives
+	maxCodeTries     = 16                 // fresh codes tried before giving up
+	shortCodeDigits  = 6
+	tokenSecretBytes = 24 // 192 random bits after the share id
+)
+
+// Service opens, shows, redeems, revokes and lists shares of documents.
+// The durable Store records each share and, through RedeemShare, is the
+// final judge of how many views it releases; the short-lived Codes store
+// keeps the token and code hashes, the sealed token for the QR image and
+// the rate-limit counters.
+//
+// The service does not decide who may share a document: callers check that
+// createdBy owns the document or is its owner's guardian before Open.
+//
+// A Service must not be copied after first use (it holds the QR cache).
+type Service struct {
+	Store     Store
+	Codes     wallet.ShortLivedStore
+	Hasher    *wallet.Hasher
+	Documents DocumentReader
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Rand is the random source of tokens, codes, ids and nonces;
+	// crypto/rand if nil.
+	Rand io.Reader
+	// PublicURL is the base of the links QR codes encode, without a
+	// trailing slash ("https://qujat.example").
+	PublicURL string
+	// SealKey is the 32-byte AES-256-GCM key under which the token is kept
+	// for drawing the QR image later.
+	SealKey []byte
+	// Limits bound shares and code guessing; zero fields take defaults.
+	Limits Limits
+	// Authorize, if set, is asked before a share releases anything; an
+	// error it returns (EEXPIRED, ENOTFOUND, ...) is returned as it is and
+	// nothing is spent. Used to refuse shares a guardian opened for a ward
+	// who has since come of age.
+	Authorize func(ctx context.Context, sh wallet.Share) error
+
+	qrOnce sync.Once
+	qr     *qrCache
+}
+
+func (s *Service) now() time.Time {
+	var t time.Time
+	if s.Now != nil {
+		t = s.Now()
+	} else {
+		t = time.Now()
+	}
+	// The durable stores keep microseconds; so does everything here, so that
+	// what Open returns equals what the store gives back.
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+func (s *Service) limits() Limits { return s.Limits.withDefaults() }
+
+// Opened is a share just opened: the only moment its token and short code
+// exist in clear.
+type Opened struct {
+	Share     wallet.Share
+	Token     string // what the QR link carries
+	ShortCode string // six digits, entered together with the owner's IIN
+	URL       string // PublicURL + "/s/" + Token: what the QR image encodes
+}
+
+// ticketPayload is the payload of a share's ticket.
+type ticketPayload struct {
+	ShareID    string     `json:"share_id"`
+	DocumentID string     `json:"document_id"`
+	OwnerIIN   wallet.IIN `json:"owner_iin"`
+	CreatedBy  wallet.IIN `json:"created_by"`
+	CodeKey    string     `json:"code_key"`
+}
+
+// Keys of the short-lived store.
+func ticketKey(shareID string) string { return "share:" + shareID }
+func sealedKey(shareID string) string { return "shareqr:" + shareID }
+func codeGenKey(owner wallet.IIN) string {
+	return "codegen:" + string(owner)
+}
+func codeKey(owner wallet.IIN, gen int64, codeHash string) string {
+	return "code:" + string(owner) + ":" + strconv.FormatInt(gen, 10) + ":" + codeHash
+}
+
+// Open opens access to doc for ttl (0: Limits.DefaultTTL, at most
+// Limits.MaxTTL) and maxViews views (0: Limits.DefaultMaxViews, at most
+// Limits.MaxViews). createdBy is the owner (doc.SubjectIIN) or a guardian of
+// the owner, as the caller has checked. It stores the durable share and a
+// share_opened event in the owner's history, then the ticket, the short
+// code and the sealed token in the short-lived store.
+//
+// EINVALID for a ttl or maxViews out of range, a document without id or
+// subject, or an invalid createdBy; EUNAVAILABLE if a store cannot be
+// reached (if the short-lived store fails after the durable share was
+// made, the share is revoked so that it never shows as active); ECONFLICT
+// if no free short code was found; EINTERNAL for a bad SealKey.
+func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy wallet.IIN, ttl time.Duration, maxViews int) (Opened, error) {
+	lim := s.limits()
+	if ttl == 0 {
+		ttl = lim.DefaultTTL
+	}
+	if ttl < time.Second || ttl > lim.MaxTTL {
+		return Opened{}, wallet.Errorf(wallet.EINVALID, "ttl must be between 1 and %d seconds", int(lim.MaxTTL/time.Second))
+	}
+	if maxViews == 0 {
+		maxViews = lim.DefaultMaxViews
+	}
+	if maxViews < 1 || maxViews > lim.MaxViews {
+		return Opened{}, wallet.Errorf(wallet.EINVALID, "max_views must be between 1 and %d", lim.MaxViews)
+	}
+	if doc.ID == "" {
+		return Opened{}, wallet.Errorf(wallet.EINVALID, "document has no id")
+	}
+	owner, err := wallet.ParseIIN(string(doc.SubjectIIN))
+	if err != nil {
+		return Opened{}, err
+	}
+	if _, err := wallet.ParseIIN(string(createdBy)); err != nil {
+		return Opened{}, err
+	}
+	aead, err := s.aead()
+	if err != nil {
+		return Opened{}, err
+	}
+
+	r := s.rand()
+	id, err := wallet.NewID(r, "shr_")
+	if err != nil {
+		return Opened{}, err
+	}
+	secret, err := wallet.RandomToken(r, tokenSecretBytes)
+	if err != nil {
+		return Opened{}, err
+	}
+	token := id + "." + secret
+
+	// Reading the code generation first also checks the short-lived store
+	// answers before anything durable is written.
+	gen, _, err := s.Codes.Count(ctx, codeGenKey(owner))
+	if err != nil {
+		return Opened{}, err
+	}
+
+	now := s.now()
+	sh := wallet.Share{
+		ID:         id,
+		DocumentID: doc.ID,
+		OwnerIIN:   owner,
+		CreatedBy:  createdBy,
+		MaxViews:   maxViews,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(ttl),
+	}
+	if err := s.Store.CreateShare(ctx, sh); err != nil {
+		return Opened{}, err
+	}
+	actorKind := wallet.ViewerCitizen
+	if createdBy != owner {
+		actorKind = wallet.ViewerGuardian
+	}
+	if err := s.appendEvent(ctx, wallet.Event{
+		Kind:       wallet.EventShareOpened,
+		SubjectIIN: owner,
+		ActorKind:  actorKind,
+		ActorID:    string(createdBy),
+		ObjectID:   id,
+		Details: map[string]string{
+			"document_id":   doc.ID,
+			"document_type": string(doc.Type),
+			"max_views":     strconv.Itoa(maxViews),
+			"expires_at":    sh.ExpiresAt.Format(time.RFC3339),
+		},
+		At: now,
+	}); err != nil {
+		s.abandon(ctx, sh, "")
+		return Opened{}, err
+	}
+
+	code, ck, err := s.putCode(ctx, owner, gen, id, ttl)
+	if err != nil {
+		s.abandon(ctx, sh, "")
+		return Opened{}, err
+	}
+	payload, err := json.Marshal(ticketPayload{ShareID: id, DocumentID: doc.ID, OwnerIIN: owner, CreatedBy: createdBy, CodeKey: ck})
+	if err != nil {
+		s.abandon(ctx, sh, ck)
+		return Opened{}, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share ticket")
+	}
+	t := wallet.Ticket{
+		Secrets: map[string]string{
+			"token": s.Hasher.Hash(wallet.SecretShareToken, token),
+			"code":  s.Hasher.Hash(wallet.SecretShortCode, code),
+		},
+		Uses:    maxViews,
+		Payload: payload,
+	}
+	if err := s.Codes.PutTicket(ctx, ticketKey(id), t, ttl); err != nil {
+		s.abandon(ctx, sh, ck)
+		return Opened{}, err
+	}
+	sealed, err := seal(aead, r, id, sealedRecord{Token: token, CodeKey: ck})
+	if err != nil {
+		s.abandon(ctx, sh, ck)
+		return Opened{}, err
+	}
+	if err := s.Codes.Put(ctx, sealedKey(id), sealed, ttl); err != nil {
+		s.abandon(ctx, sh, ck)
+		return Opened{}, err
+	}
+	return Opened{Share: sh, Token: token, ShortCode: code, URL: s.shareURL(token)}, nil
+}
+
+func (s *Service) shareURL(token string) string { return s.PublicURL + "/s/" + token }
+
+// putCode draws six-digit codes until one is free among the owner's live
+// codes of generation gen, and stores it pointing at shareID. It returns the
+// code and its key.
+func (s *Service) putCode(ctx context.Context, owner wallet.IIN, gen int64, shareID string, ttl time.Duration) (string, string, error) {
+	for range maxCodeTries {
+		code, err := wallet.RandomDigits(s.rand(), shortCodeDigits)
+		if err != nil {
+			return "", "", err
+		}
+		key := codeKey(owner, gen, s.Hasher.Hash(wallet.SecretShortCode, code))
+		ok, err := s.Codes.PutNew(ctx, key, []byte(shareID), ttl)
+		if err != nil {
+			return "", "", err
+		}
+		if ok {
+			return code, key, nil
+		}
+	}
+	return "", "", wallet.Errorf(wallet.ECONFLICT, "no free short code: too many live shares")
+}
+
+// abandon undoes, as far as it can, a share whose opening failed halfway:
+// the durable share is revoked (so it never shows as active without a
+// ticket) and whatever reached the short-lived store is deleted. Best
+// effort: the caller returns the original error.
+func (s *Service) abandon(ctx context.Context, sh wallet.Share, ck string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	_, _ = s.Store.RevokeShare(ctx, sh.ID, s.now())
+	keys := []string{ticketKey(sh.ID), sealedKey(sh.ID)}
+	if ck != "" {
+		keys = append(keys, ck)
+	}
+	_ = s.Codes.Delete(ctx, keys...)
+}
+
+// cleanupContext returns a context for cleanup that outlives a cancelled
+// request, but not by long.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+}
+
+func (s *Service) appendEvent(ctx context.Context, e wallet.Event) error {
+	id, err := wallet.NewID(s.rand(), "evt_")
+	if err != nil {
+		return err
+	}
+	e.ID = id
+	e.LogIndex = -1
+	return s.Store.AppendEvent(ctx, e)
+}
+
+// ShareInfo is a share as its owner or creator sees it in a list.
+type ShareInfo struct {
+	Share wallet.Share
+	State string // wallet.ShareActive, ShareExpired, ShareRevoked or ShareUsed
+}
+
+// List returns the shares opened by or for caller (as owner or as the
+// guardian who opened them), newest first, each with its state now.
+// EUNAVAILABLE if the store cannot be reached.
+func (s *Service) List(ctx context.Context, caller wallet.IIN) ([]ShareInfo, error) {
+	shares, err := s.Store.Shares(ctx, caller)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]ShareInfo, 0, len(shares))
+	for _, sh := range shares {
+		out = append(out, ShareInfo{Share: sh, State: sh.State(now)})
+	}
+	return out, nil
+}
+
+// visibleShare returns the share if caller opened it or owns it.
+// ENOTFOUND otherwise, as for a share that does not exist.
+func (s *Service) visibleShare(ctx context.Context, caller wallet.IIN, shareID string) (wallet.Share, error) {
+	if shareID == "" || caller == "" {
+		return wallet.Share{}, wallet.Errorf(wallet.ENOTFOUND, "no such share")
+	}
+	sh, err := s.Store.Share(ctx, shareID)
+	if err != nil {
+		return wallet.Share{}, err
+	}
+	if caller != sh.OwnerIIN && caller != sh.CreatedBy {
+		return wallet.Share{}, wallet.Errorf(wallet.ENOTFOUND, "no such share")
+	}
+	return sh, nil
+}
+
+// Revoke ends a share at once: the durable share is revoked (which alone
+// stops every redemption), then its ticket, sealed token and short code are
+// deleted from the short-lived store, and a share_revoked event goes to the
+// owner's history. Only the share's owner or creator may revoke it.
+// Revoking a revoked share succeeds and adds no event.
+//
+// ENOTFOUND if there is no such share or the caller may not see it;
+// EUNAVAILABLE if the durable store cannot be reached. If only the
+// short-lived store fails, the share is revoked all the same and Revoke
+// succeeds: its keys expire on their own and release nothing meanwhile.
+func (s *Service) Revoke(ctx context.Context, caller wallet.IIN, shareID string) error {
+	sh, err := s.visibleShare(ctx, caller, shareID)
+	if err != nil {
+		return err
+	}
+	at := s.now()
+	revoked, err := s.Store.RevokeShare(ctx, shareID, at)
+	if err != nil {
+		return err
+	}
+	s.dropShortLived(ctx, shareID)
+	s.qrCache().forget(shareID)
+	if sh.RevokedAt != nil || revoked.RevokedAt == nil || !revoked.RevokedAt.Equal(at) {
+		return nil // revoked before: the event is already there
+	}
+	actorKind := wallet.ViewerCitizen
+	if caller != sh.OwnerIIN {
+		actorKind = wallet.ViewerGuardian
+	}
+	return s.appendEvent(ctx, wallet.Event{
+		Kind:       wallet.EventShareRevoked,
+		SubjectIIN: sh.OwnerIIN,
+		ActorKind:  actorKind,
+		ActorID:    string(caller),
+		ObjectID:   shareID,
+		Details:    map[string]string{"document_id": sh.DocumentID},
+		At:         at,
+	})
+}
+
+// dropShortLived deletes a share's ticket, sealed token and short code, best
+// effort. The code's key is read from the sealed record, since a ticket's
+// payload cannot be read without spending a use.
+func (s *Service) dropShortLived(ctx context.Context, shareID string) {
+	keys := []string{ticketKey(shareID), sealedKey(shareID)}
+	if rec, err := s.unsealed(ctx, shareID); err == nil && rec.CodeKey != "" {
+		keys = append(keys, rec.CodeKey)
+	}
+	_ = s.Codes.Delete(ctx, keys...)
+}
