@@ -1,0 +1,308 @@
+package consent
+
+import (
+	"context"
+	"time"
+
+	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/wallet"
+)
+
+// Status returns the effective status of c at now: its stored status, or
+// expired for a request still pending at RequestExpiresAt or a grant at
+// GrantExpiresAt.
+func Status(c wallet.Consent, now time.Time) string {
+	switch c.Status {
+	case wallet.ConsentPending:
+		if !now.Before(c.RequestExpiresAt) {
+			return wallet.ConsentExpired
+		}
+	case wallet.ConsentGranted:
+		if c.GrantExpiresAt != nil && !now.Before(*c.GrantExpiresAt) {
+			return wallet.ConsentExpired
+		}
+	}
+	return c.Status
+}
+
+// withStatus returns c with its effective status at now in Status.
+func withStatus(c wallet.Consent, now time.Time) wallet.Consent {
+	c.Status = Status(c, now)
+	return c
+}
+
+// decision is one transition of a consent.
+type decision struct {
+	to        string // granted, denied or revoked
+	actorKind string
+	actorID   string
+	details   map[string]string
+}
+
+// casRetries bounds how often a decision is tried again after losing a
+// compare-and-swap to a concurrent change: the next try sees that change
+// and almost always ends in ECONFLICT or success at once.
+const casRetries = 3
+
+// decide applies d to the consent with compare-and-swap, at the time now
+// judges expiry, and appends the event. check, if set, runs on the consent as
+// stored before the transition rules. It returns the consent with its
+// effective status.
+//
+// EEXPIRED if the request (for granted or denied) or the grant (for revoked)
+// has expired; ECONFLICT if the consent is in any other state than the
+// transition needs ("consent already decided"); errors of check and of the
+// store as they are.
+func (s *Service) decide(ctx context.Context, id string, d decision, check func(wallet.Consent) error) (wallet.Consent, error) {
+	var (
+		updated wallet.Consent
+		err     error
+		now     time.Time
+	)
+	for attempt := 0; ; attempt++ {
+		now = s.now()
+		var refused error
+		updated, err = s.Store.UpdateConsent(ctx, id, func(c wallet.Consent) (wallet.Consent, error) {
+			if check != nil {
+				if err := check(c); err != nil {
+					refused = err
+					return c, err
+				}
+			}
+			next, err := transition(c, d.to, now)
+			refused = err
+			return next, err
+		})
+		if err == nil || refused != nil || !wallet.IsCode(err, wallet.ECONFLICT) || attempt+1 >= casRetries {
+			break
+		}
+		// Lost the compare-and-swap: read again and judge the new state.
+	}
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	kind := map[string]string{
+		wallet.ConsentGranted: wallet.EventConsentGranted,
+		wallet.ConsentDenied:  wallet.EventConsentDenied,
+		wallet.ConsentRevoked: wallet.EventConsentRevoked,
+	}[d.to]
+	if err := s.appendEvent(ctx, kind, updated, d.actorKind, d.actorID, d.details, now); err != nil {
+		return wallet.Consent{}, err
+	}
+	if d.to != wallet.ConsentRevoked && updated.Method == wallet.ConsentOTP {
+		s.dropChallenge(ctx, updated.ID)
+	}
+	return withStatus(updated, now), nil
+}
+
+// transition returns c moved to status to at now, or why it cannot move.
+func transition(c wallet.Consent, to string, now time.Time) (wallet.Consent, error) {
+	eff := Status(c, now)
+	switch to {
+	case wallet.ConsentGranted, wallet.ConsentDenied:
+		switch eff {
+		case wallet.ConsentPending:
+		case wallet.ConsentExpired:
+			if c.Status == wallet.ConsentPending {
+				return c, wallet.Errorf(wallet.EEXPIRED, "consent request expired")
+			}
+			return c, alreadyDecided()
+		default:
+			return c, alreadyDecided()
+		}
+		t := now
+		c.Status, c.DecidedAt = to, &t
+		if to == wallet.ConsentGranted {
+			exp := now.Add(c.ValidFor)
+			c.GrantExpiresAt = &exp
+		}
+		return c, nil
+	case wallet.ConsentRevoked:
+		switch {
+		case eff == wallet.ConsentGranted:
+		case eff == wallet.ConsentExpired && c.Status == wallet.ConsentGranted:
+			return c, wallet.Errorf(wallet.EEXPIRED, "consent already expired")
+		default:
+			return c, wallet.Errorf(wallet.ECONFLICT, "only a granted consent can be revoked")
+		}
+		t := now
+		c.Status, c.RevokedAt = wallet.ConsentRevoked, &t
+		return c, nil
+	}
+	return c, wallet.Errorf(wallet.EINTERNAL, "unknown consent transition to %q", to)
+}
+
+func alreadyDecided() *wallet.Error {
+	return wallet.Errorf(wallet.ECONFLICT, "consent already decided")
+}
+
+// dropChallenge kills the code of an otp request that was decided, so that
+// it stops working at once. Best effort: an undeletable code can no longer
+// grant anything, since the consent is no longer pending.
+func (s *Service) dropChallenge(ctx context.Context, consentID string) {
+	ctx = context.WithoutCancel(ctx)
+	key := challengeKey(consentID)
+	if b, err := s.Codes.Get(ctx, key); err == nil {
+		_ = s.OTP.Cancel(ctx, otpPurpose, string(b))
+	}
+	_ = s.Codes.Delete(ctx, key)
+}
+
+// SubmitOTP grants an otp request with the code the citizen read out to the
+// organisation. The consent must be the client's (ENOTFOUND otherwise: a
+// client cannot tell another client's consent from none).
+//
+// It returns EUNAUTHORIZED if the client is unknown or disabled; ECONFLICT
+// if the request's method is not otp or it was already decided; EEXPIRED if
+// the request expired, or its code did (codes live shorter than requests)
+// or was killed by wrong codes; EINVALID if code is not six digits;
+// EINVALIDCODE with AttemptsLeft for a wrong code; EUNAVAILABLE if a store
+// cannot be reached.
+func (s *Service) SubmitOTP(ctx context.Context, clientID, consentID, code string) (wallet.Consent, error) {
+	if _, err := s.activeClient(ctx, clientID); err != nil {
+		return wallet.Consent{}, err
+	}
+	c, err := s.clientConsent(ctx, clientID, consentID)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	if c.Method != wallet.ConsentOTP {
+		return wallet.Consent{}, wallet.Errorf(wallet.ECONFLICT, "this consent is not confirmed by a code")
+	}
+	if _, err := transition(c, wallet.ConsentGranted, s.now()); err != nil {
+		return wallet.Consent{}, err
+	}
+	challenge, err := s.Codes.Get(ctx, challengeKey(c.ID))
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		return wallet.Consent{}, wallet.Errorf(wallet.EEXPIRED, "the code has expired")
+	case err != nil:
+		return wallet.Consent{}, err
+	}
+	subject, err := s.OTP.Verify(ctx, otpPurpose, string(challenge), code)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	if subject != c.ID {
+		// Cannot happen unless the short-lived store was tampered with.
+		return wallet.Consent{}, wallet.Errorf(wallet.EEXPIRED, "the code has expired")
+	}
+	return s.decide(ctx, c.ID, decision{
+		to:        wallet.ConsentGranted,
+		actorKind: wallet.ViewerCitizen,
+		actorID:   string(c.SubjectIIN),
+		details:   map[string]string{"channel": wallet.ConsentOTP, "client_id": c.ClientID},
+	}, nil)
+}
+
+// Inbound applies a citizen's SMS reply (already verified as coming from the
+// gateway) to the newest sms_reply request sent to that phone that was live
+// when the reply was received: YES grants it, NO denies it. receivedAt is the
+// gateway's time (now if zero or in the future); a reply received before a
+// request was made never answers it.
+//
+// It returns EINVALID if from is not a phone number or the text is not a
+// yes or no; ENOTFOUND if no live sms_reply request was sent to that phone;
+// ECONFLICT or EEXPIRED if the request was decided or expired meanwhile;
+// EUNAVAILABLE if the store cannot be reached.
+func (s *Service) Inbound(ctx context.Context, from, text string, receivedAt time.Time) (wallet.Consent, error) {
+	phone, err := sms.NormalizePhone(from)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	yes, ok := sms.ParseReply(text)
+	if !ok {
+		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the reply is neither yes nor no")
+	}
+	now := s.now()
+	at := receivedAt.UTC()
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	pending, err := s.Store.PendingConsentsByPhone(ctx, phone, wallet.ConsentSMSReply)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	var target *wallet.Consent
+	for i := range pending {
+		c := &pending[i]
+		if !at.Before(c.CreatedAt) && at.Before(c.RequestExpiresAt) && now.Before(c.RequestExpiresAt) {
+			target = c
+			break
+		}
+	}
+	if target == nil {
+		return wallet.Consent{}, wallet.Errorf(wallet.ENOTFOUND, "no pending request was sent to this phone")
+	}
+	to := wallet.ConsentDenied
+	if yes {
+		to = wallet.ConsentGranted
+	}
+	return s.decide(ctx, target.ID, decision{
+		to:        to,
+		actorKind: wallet.ViewerCitizen,
+		actorID:   string(target.SubjectIIN),
+		details:   map[string]string{"channel": wallet.ConsentSMSReply, "client_id": target.ClientID},
+	}, func(c wallet.Consent) error {
+		if c.Phone != phone || c.Method != wallet.ConsentSMSReply {
+			return wallet.Errorf(wallet.ENOTFOUND, "no pending request was sent to this phone")
+		}
+		return nil
+	})
+}
+
+// ConsentsOf returns the citizen's consents, every status, newest first,
+// with their effective status. EUNAVAILABLE if the store cannot be reached.
+func (s *Service) ConsentsOf(ctx context.Context, subject wallet.IIN) ([]wallet.Consent, error) {
+	cs, err := s.Store.ConsentsOfSubject(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for i := range cs {
+		cs[i] = withStatus(cs[i], now)
+	}
+	return cs, nil
+}
+
+// Approve grants a pending request of the citizen in the app, whatever its
+// method. ENOTFOUND unless subject is the consent's subject; EEXPIRED if the
+// request expired; ECONFLICT if it was already decided; EUNAVAILABLE.
+func (s *Service) Approve(ctx context.Context, subject wallet.IIN, id string) (wallet.Consent, error) {
+	return s.citizenDecides(ctx, subject, id, wallet.ConsentGranted)
+}
+
+// Deny refuses a pending request of the citizen. Errors as Approve.
+func (s *Service) Deny(ctx context.Context, subject wallet.IIN, id string) (wallet.Consent, error) {
+	return s.citizenDecides(ctx, subject, id, wallet.ConsentDenied)
+}
+
+// Revoke ends a live grant of the citizen at once: from then on Release
+// refuses it. ENOTFOUND unless subject is the consent's subject; EEXPIRED if
+// the grant has already expired; ECONFLICT if it is not granted (pending,
+// denied or already revoked); EUNAVAILABLE.
+func (s *Service) Revoke(ctx context.Context, subject wallet.IIN, id string) (wallet.Consent, error) {
+	return s.citizenDecides(ctx, subject, id, wallet.ConsentRevoked)
+}
+
+func (s *Service) citizenDecides(ctx context.Context, subject wallet.IIN, id, to string) (wallet.Consent, error) {
+	notFound := wallet.Errorf(wallet.ENOTFOUND, "no such consent")
+	if subject == "" || id == "" {
+		return wallet.Consent{}, notFound
+	}
+	c, err := s.decide(ctx, id, decision{
+		to:        to,
+		actorKind: wallet.ViewerCitizen,
+		actorID:   string(subject),
+		details:   map[string]string{"channel": wallet.ConsentApp},
+	}, func(c wallet.Consent) error {
+		if c.SubjectIIN != subject {
+			return notFound
+		}
+		return nil
+	})
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		return wallet.Consent{}, notFound // the same answer for a missing id
+	}
+	return c, err
+}

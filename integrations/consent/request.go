@@ -1,0 +1,309 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/wallet"
+)
+
+// Request is what an organisation asks for.
+type Request struct {
+	IIN           wallet.IIN
+	DocumentTypes []wallet.DocumentType
+	Purpose       string
+	Method        string        // wallet.ConsentOTP, ConsentSMSReply or ConsentApp
+	ValidFor      time.Duration // how long a grant lasts; 0 means Limits.DefaultValidFor
+}
+
+// Purpose length bounds, in characters.
+const (
+	MinPurpose = 3
+	MaxPurpose = 500
+)
+
+// otpPurpose is the OTP service purpose of consent codes. The challenge's
+// subject is the consent id, and SubmitOTP checks it, so a code sent for one
+// request never grants another.
+const otpPurpose = "consent"
+
+// smsPurposeMax is how much of the purpose an SMS quotes, in characters; the
+// app shows it whole.
+const smsPurposeMax = 160
+
+// Request stores an organisation's request for a citizen's documents and asks
+// the citizen (see the package doc for the methods), returning the pending
+// consent. The phone comes from the Directory, never from the organisation.
+//
+// It returns:
+//   - EUNAUTHORIZED if the client is unknown or disabled;
+//   - EINVALID for a malformed IIN, a purpose shorter than MinPurpose or
+//     longer than MaxPurpose characters (or with control characters), no,
+//     unknown or repeated document types, an unknown method, or a ValidFor
+//     outside MinValidFor..Limits.MaxValidFor;
+//   - EFORBIDDEN naming the first type the client is not admitted for;
+//   - ERATELIMITED with RetryAfter when the client has made
+//     Limits.PerClientPerHour requests this hour, or the citizen has received
+//     Limits.PerIINPerHour (or the OTP service's per-phone limit is reached:
+//     then the request is stored denied, as below);
+//   - ENOTFOUND if the registry knows no citizen with that IIN (see the
+//     package doc for why this may be said);
+//   - EUNAVAILABLE if the registry, the short-lived store or the durable store
+//     cannot be reached, or the SMS cannot be sent; in the last case the
+//     request is stored denied by the system so that it can never be granted.
+func (s *Service) Request(ctx context.Context, clientID string, r Request) (wallet.Consent, error) {
+	iin, purpose, validFor, err := s.checkRequest(r)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	client, err := s.activeClient(ctx, clientID)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	for _, t := range r.DocumentTypes {
+		if !slices.Contains(client.DocumentTypes, t) {
+			return wallet.Consent{}, wallet.Errorf(wallet.EFORBIDDEN, "client is not admitted for document type %q", t)
+		}
+	}
+	now := s.now()
+	// The client's limit is counted before the registry is asked, so that
+	// nobody can look up more IINs than the limit allows.
+	if err := s.limit(ctx, "consent-rate:client:"+client.ID, s.perClient(), "too many consent requests from this client"); err != nil {
+		return wallet.Consent{}, err
+	}
+	citizen, err := s.Directory.Citizen(ctx, iin)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	phone, err := sms.NormalizePhone(citizen.Phone)
+	if err != nil {
+		return wallet.Consent{}, wallet.Wrap(wallet.EUNAVAILABLE, err, "the registry lists no usable phone for this citizen")
+	}
+	// The key holds a keyed hash of the IIN: the short-lived store need not
+	// learn who is being asked about.
+	if err := s.limit(ctx, "consent-rate:iin:"+s.Hasher.Hash("consent-rate-iin", string(iin)), s.perIIN(), "too many consent requests for this citizen"); err != nil {
+		return wallet.Consent{}, err
+	}
+	if err := s.durableLimits(ctx, client.ID, iin, now); err != nil {
+		return wallet.Consent{}, err
+	}
+
+	id, err := wallet.NewID(s.rand(), "cns_")
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	c := wallet.Consent{
+		ID:               id,
+		ClientID:         client.ID,
+		SubjectIIN:       iin,
+		Phone:            phone,
+		DocumentTypes:    append([]wallet.DocumentType(nil), r.DocumentTypes...),
+		Purpose:          purpose,
+		Method:           r.Method,
+		Status:           wallet.ConsentPending,
+		ValidFor:         validFor,
+		CreatedAt:        now,
+		RequestExpiresAt: now.Add(s.requestTTL()),
+	}
+	if err := s.Store.CreateConsent(ctx, c); err != nil {
+		return wallet.Consent{}, err
+	}
+	details := map[string]string{
+		"client_name":    client.Name,
+		"document_types": joinTypes(c.DocumentTypes),
+		"purpose":        c.Purpose,
+		"method":         c.Method,
+	}
+	if err := s.appendEvent(ctx, wallet.EventConsentRequested, c, wallet.ViewerOrganisation, client.ID, details, now); err != nil {
+		// Nobody has been asked yet: stop here, so that the citizen is never
+		// asked about a request that is not in their history.
+		return wallet.Consent{}, s.failDelivery(ctx, c, err)
+	}
+	if err := s.ask(ctx, client, c); err != nil {
+		return wallet.Consent{}, s.failDelivery(ctx, c, err)
+	}
+	return withStatus(c, now), nil
+}
+
+// checkRequest validates r on its own and returns the IIN, the trimmed
+// purpose and the validity.
+func (s *Service) checkRequest(r Request) (wallet.IIN, string, time.Duration, error) {
+	iin, err := wallet.ParseIIN(string(r.IIN))
+	if err != nil {
+		return "", "", 0, err
+	}
+	purpose := strings.TrimSpace(r.Purpose)
+	n := utf8.RuneCountInString(purpose)
+	switch {
+	case !utf8.ValidString(purpose) || n < MinPurpose || n > MaxPurpose:
+		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be %d to %d characters", MinPurpose, MaxPurpose)
+	case strings.IndexFunc(purpose, unicode.IsControl) >= 0:
+		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be one line without control characters")
+	}
+	if err := checkTypes(r.DocumentTypes); err != nil {
+		return "", "", 0, err
+	}
+	switch r.Method {
+	case wallet.ConsentOTP, wallet.ConsentSMSReply, wallet.ConsentApp:
+	default:
+		return "", "", 0, wallet.Errorf(wallet.EINVALID, "method must be otp, sms_reply or app")
+	}
+	validFor := r.ValidFor
+	if validFor == 0 {
+		validFor = s.defaultValidFor()
+	}
+	if validFor < MinValidFor || validFor > s.maxValidFor() {
+		return "", "", 0, wallet.Errorf(wallet.EINVALID, "validity must be between %d seconds and %d days",
+			int(MinValidFor/time.Second), int(s.maxValidFor()/(24*time.Hour)))
+	}
+	return iin, purpose, validFor, nil
+}
+
+// limit counts one more request on the counter at key and refuses it past
+// max in the current hour. ERATELIMITED with RetryAfter; EUNAVAILABLE if the
+// short-lived store cannot be reached.
+func (s *Service) limit(ctx context.Context, key string, max int, message string) error {
+	n, left, err := s.Codes.Incr(ctx, key, rateWindow)
+	if err != nil {
+		if wallet.ErrorCode(err) == wallet.EINTERNAL {
+			return wallet.Wrap(wallet.EUNAVAILABLE, err, "rate limiter unavailable")
+		}
+		return err
+	}
+	if n > int64(max) {
+		if left <= 0 {
+			left = time.Second
+		}
+		return &wallet.Error{Code: wallet.ERATELIMITED, Message: message + "; try again later", RetryAfter: left}
+	}
+	return nil
+}
+
+// durableLimits is the backstop of the counters: should the short-lived store
+// lose them (a restart, a failover), the durable record still caps requests
+// at the same numbers in any sliding hour.
+func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet.IIN, now time.Time) error {
+	since := now.Add(-rateWindow)
+	n, err := s.Store.CountConsentsSince(ctx, clientID, "", since)
+	if err != nil {
+		return err
+	}
+	if n >= s.perClient() {
+		// The exact moment a slot frees up would need the client's whole
+		// list; a minute is a fair hint for a limit that is rarely hit.
+		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many consent requests from this client; try again later", RetryAfter: time.Minute}
+	}
+	n, err = s.Store.CountConsentsSince(ctx, "", iin, since)
+	if err != nil {
+		return err
+	}
+	if n >= s.perIIN() {
+		retry := time.Minute
+		if cs, err := s.Store.ConsentsOfSubject(ctx, iin); err == nil && len(cs) >= s.perIIN() {
+			// Newest first: the perIIN-th newest leaves the window first.
+			if d := cs[s.perIIN()-1].CreatedAt.Add(rateWindow).Sub(now); d > 0 {
+				retry = d
+			}
+		}
+		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many consent requests for this citizen; try again later", RetryAfter: retry}
+	}
+	return nil
+}
+
+// ask sends the request to the citizen by its method.
+func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent) error {
+	what := describeTypes(c.DocumentTypes)
+	purpose := quotePurpose(c.Purpose)
+	switch c.Method {
+	case wallet.ConsentOTP:
+		ch, err := s.OTP.Issue(ctx, otpPurpose, c.ID, c.Phone, func(code string) string {
+			return fmt.Sprintf("%s asks for your %s for: %s. Code %s. Give it only to %s.",
+				client.Name, what, purpose, code, client.Name)
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.Codes.Put(ctx, challengeKey(c.ID), []byte(ch.ID), s.requestTTL()); err != nil {
+			// The code went out but could not be tied to the request: kill it.
+			_ = s.OTP.Cancel(context.WithoutCancel(ctx), otpPurpose, ch.ID)
+			return err
+		}
+		return nil
+	case wallet.ConsentSMSReply:
+		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES to agree or NO to refuse within %d minutes.",
+			client.Name, what, purpose, int(s.requestTTL()/time.Minute))
+		if err := s.SMS.Send(ctx, c.Phone, text); err != nil {
+			if wallet.ErrorCode(err) == wallet.EINTERNAL {
+				return wallet.Wrap(wallet.EUNAVAILABLE, err, "could not send the SMS")
+			}
+			return err
+		}
+		return nil
+	default: // app: it shows in the citizen's list
+		return nil
+	}
+}
+
+// failDelivery marks a request that could not reach the citizen denied by the
+// system, so that it can never be granted, and returns cause (EUNAVAILABLE
+// unless it has a more telling code).
+func (s *Service) failDelivery(ctx context.Context, c wallet.Consent, cause error) error {
+	switch wallet.ErrorCode(cause) {
+	case wallet.EUNAVAILABLE, wallet.ERATELIMITED:
+	default:
+		cause = wallet.Wrap(wallet.EUNAVAILABLE, cause, "the request could not be delivered")
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	denied, err := s.Store.UpdateConsent(ctx, c.ID, func(cur wallet.Consent) (wallet.Consent, error) {
+		if cur.Status != wallet.ConsentPending {
+			return cur, wallet.Errorf(wallet.ECONFLICT, "consent already decided")
+		}
+		cur.Status, cur.DecidedAt = wallet.ConsentDenied, &now
+		return cur, nil
+	})
+	if err == nil {
+		_ = s.appendEvent(ctx, wallet.EventConsentDenied, denied, actorSystem, "", map[string]string{"reason": "delivery_failed"}, now)
+	}
+	return cause
+}
+
+// challengeKey is where the id of an otp request's challenge is kept.
+func challengeKey(consentID string) string { return "consent-otp:" + consentID }
+
+// describeTypes names document types for a message: "identity card",
+// "identity card and passport", "identity card, passport and diploma".
+func describeTypes(types []wallet.DocumentType) string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = strings.ToLower(t.Title())
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// joinTypes lists types for an event's details.
+func joinTypes(types []wallet.DocumentType) string {
+	s := make([]string, len(types))
+	for i, t := range types {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ",")
+}
+
+// quotePurpose shortens a long purpose for an SMS.
+func quotePurpose(p string) string {
+	if utf8.RuneCountInString(p) <= smsPurposeMax {
+		return p
+	}
+	r := []rune(p)
+	return strings.TrimSpace(string(r[:smsPurposeMax-1])) + "…"
+}

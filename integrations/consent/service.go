@@ -1,0 +1,148 @@
+package consent
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"time"
+
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/wallet"
+)
+
+// Store is what the service keeps durably: organisation clients, consent
+// requests, the views that releases record and the citizens' history events.
+// wallet.Store satisfies it.
+type Store interface {
+	wallet.ClientStore
+	wallet.ConsentStore
+	wallet.ViewStore
+	wallet.EventStore
+}
+
+// DocumentSource returns a citizen's documents as they are now
+// (wallet.DocumentService satisfies it).
+type DocumentSource interface {
+	// Documents returns the subject's documents. Store errors as they are.
+	Documents(ctx context.Context, subject wallet.IIN) ([]wallet.Document, error)
+}
+
+// Default limits; a zero field of Limits means its default.
+const (
+	DefaultPerClientPerHour = 100
+	DefaultPerIINPerHour    = 5
+	DefaultRequestTTL       = 10 * time.Minute
+	DefaultValidFor         = 24 * time.Hour
+	DefaultMaxValidFor      = 90 * 24 * time.Hour
+	// MinValidFor is the shortest grant a request may ask for.
+	MinValidFor = time.Minute
+)
+
+// Limits bound what organisations may ask. Zero fields take the Default…
+// values.
+type Limits struct {
+	// PerClientPerHour is how many requests one client may make per hour.
+	PerClientPerHour int
+	// PerIINPerHour is how many requests one citizen may receive per hour,
+	// from all clients together: a citizen's phone is not a billboard.
+	PerIINPerHour int
+	// RequestTTL is how long a pending request waits for a decision.
+	RequestTTL time.Duration
+	// DefaultValidFor is the grant's validity when a request names none.
+	DefaultValidFor time.Duration
+	// MaxValidFor is the longest validity a request may ask for.
+	MaxValidFor time.Duration
+}
+
+// rateWindow is the fixed window of the rate-limit counters.
+const rateWindow = time.Hour
+
+// Service runs the consent flow. Store, Directory, OTP, SMS, Codes, Documents
+// and Hasher are required; Now defaults to time.Now, Rand to crypto/rand and
+// Limits to the defaults. A Service is safe for concurrent use.
+type Service struct {
+	Store     Store
+	Directory wallet.Directory       // registered name and phone of citizens
+	OTP       *otp.Service           // codes of otp requests
+	SMS       otp.Sender             // messages of sms_reply requests
+	Codes     wallet.ShortLivedStore // rate-limit counters, consent → challenge
+	Documents DocumentSource
+	Hasher    *wallet.Hasher
+	Now       func() time.Time
+	Rand      io.Reader
+	Limits    Limits
+}
+
+// Actor kinds of the events this service appends (ViewerCitizen and
+// ViewerOrganisation are shared with views).
+const actorSystem = "system"
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+func (s *Service) perClient() int {
+	if s.Limits.PerClientPerHour > 0 {
+		return s.Limits.PerClientPerHour
+	}
+	return DefaultPerClientPerHour
+}
+
+func (s *Service) perIIN() int {
+	if s.Limits.PerIINPerHour > 0 {
+		return s.Limits.PerIINPerHour
+	}
+	return DefaultPerIINPerHour
+}
+
+func (s *Service) requestTTL() time.Duration {
+	if s.Limits.RequestTTL > 0 {
+		return s.Limits.RequestTTL
+	}
+	return DefaultRequestTTL
+}
+
+func (s *Service) defaultValidFor() time.Duration {
+	if s.Limits.DefaultValidFor > 0 {
+		return s.Limits.DefaultValidFor
+	}
+	return DefaultValidFor
+}
+
+func (s *Service) maxValidFor() time.Duration {
+	if s.Limits.MaxValidFor > 0 {
+		return s.Limits.MaxValidFor
+	}
+	return DefaultMaxValidFor
+}
+
+// appendEvent appends one event to the subject's history. It uses a context
+// that is not cancelled with the caller's: the change it records has already
+// been committed, and a client hanging up must not leave it unrecorded.
+func (s *Service) appendEvent(ctx context.Context, kind string, c wallet.Consent, actorKind, actorID string, details map[string]string, at time.Time) error {
+	id, err := wallet.NewID(s.rand(), "evt_")
+	if err != nil {
+		return err
+	}
+	return s.Store.AppendEvent(context.WithoutCancel(ctx), wallet.Event{
+		ID:         id,
+		Kind:       kind,
+		SubjectIIN: c.SubjectIIN,
+		ActorKind:  actorKind,
+		ActorID:    actorID,
+		ObjectID:   c.ID,
+		Details:    details,
+		At:         at,
+		LogIndex:   -1,
+	})
+}
