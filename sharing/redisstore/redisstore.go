@@ -1,0 +1,445 @@
+// Package redisstore is a wallet.ShortLivedStore on Redis (single node,
+// Sentinel or Cluster through go-redis's UniversalClient). It passes the suite
+// in sharing/sharingtest, as sharing/memstore does.
+//
+// Every operation touches one key, so it works unchanged on a cluster. The
+// operations that read and then write (UseTicket, ReturnTicketUse, Incr,
+// Count) are Lua scripts, which Redis runs atomically; they are sent with
+// EVALSHA and fall back to EVAL when the server has not cached them yet.
+//
+// A ticket is a hash: its uses, attempts and payload, and each secret under
+// "secret:" + its name, so that no secret name collides with the other fields.
+//
+// Driver errors are translated here: redis.Nil becomes ENOTFOUND; failures to
+// reach the server (refused or dropped connections, timeouts, a closed
+// client, a cluster that is down or failing over) become EUNAVAILABLE; any
+// other server error is EINTERNAL (a bug, such as a key used both as a value
+// and as a ticket).
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+var _ wallet.ShortLivedStore = (*Store)(nil)
+
+// DefaultPrefix is the key prefix of a store made by Open.
+const DefaultPrefix = "qujat:"
+
+// Ticket hash fields.
+const (
+	fieldUses     = "uses"
+	fieldAttempts = "attempts"
+	fieldPayload  = "payload"
+	secretPrefix  = "secret:"
+)
+
+// Store is a wallet.ShortLivedStore on Redis. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	owned  bool // Close closes client (true when made by Open)
+}
+
+// New returns a store that keeps its keys, prefixed with prefix, in client.
+// The caller keeps ownership of client: Close does not close it. The prefix
+// must not contain '{', or it would change the hash slot of keys that use a
+// Redis Cluster hash tag.
+func New(client redis.UniversalClient, prefix string) *Store {
+	return &Store{client: client, prefix: prefix}
+}
+
+// Open connects to Redis and returns a store with DefaultPrefix that owns its
+// client. rawURL is one redis:// (or rediss://) URL, with go-redis's options
+// as query parameters, or several comma-separated addresses (URLs or bare
+// host:port) that are seed nodes of one cluster. EINVALID if rawURL cannot be
+// parsed; EUNAVAILABLE if Redis does not answer PING.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	client, err := newClient(rawURL)
+	if err != nil {
+		return nil, wallet.Wrap(wallet.EINVALID, err, "invalid Redis URL")
+	}
+	s := &Store{client: client, prefix: DefaultPrefix, owned: true}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newClient makes a client for rawURL without connecting.
+func newClient(rawURL string) (redis.UniversalClient, error) {
+	var parts []string
+	for _, p := range strings.Split(rawURL, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return nil, errors.New("no Redis address")
+	case 1:
+		opts, err := redis.ParseURL(withScheme(parts[0]))
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClient(opts), nil
+	}
+	// A cluster: options (credentials, TLS, timeouts) come from the first
+	// URL; the others only add seed addresses.
+	opts, err := redis.ParseClusterURL(withScheme(parts[0]))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts[1:] {
+		u, err := url.Parse(withScheme(p))
+		if err != nil {
+			return nil, err
+		}
+		host, port := u.Hostname(), u.Port()
+		if host == "" {
+			return nil, fmt.Errorf("redis address %q has no host", p)
+		}
+		if port == "" {
+			port = "6379"
+		}
+		opts.Addrs = append(opts.Addrs, net.JoinHostPort(host, port))
+	}
+	// go-redis reloads the slot map every minute by default and keeps writing
+	// to a failed master until then; a failover should cost seconds.
+	if opts.ClusterStateReloadInterval == 0 {
+		opts.ClusterStateReloadInterval = 5 * time.Second
+	}
+	return redis.NewClusterClient(opts), nil
+}
+
+func withScheme(s string) string {
+	if strings.Contains(s, "://") {
+		return s
+	}
+	return "redis://" + s
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Close closes the client if the store made it (Open); otherwise it does
+// nothing.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	return s.client.Close()
+}
+
+func (s *Store) key(k string) string { return s.prefix + k }
+
+// Ping checks that Redis answers. EUNAVAILABLE otherwise.
+func (s *Store) Ping(ctx context.Context) error {
+	return translate(s.client.Ping(ctx).Err(), "ping")
+}
+
+// Put sets key to value, replacing whatever it held, expiring after ttl
+// (rounded up to a whole millisecond). EINVALID if ttl is not positive.
+func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return wallet.Errorf(wallet.EINVALID, "ttl must be positive")
+	}
+	return translate(s.client.Set(ctx, s.key(key), value, roundUpToMillisecond(ttl)).Err(), "put")
+}
+
+// PutNew sets key only if it holds nothing (SET NX, itself atomic), and
+// reports whether it did. EINVALID if ttl is not positive.
+func (s *Store) PutNew(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, wallet.Errorf(wallet.EINVALID, "ttl must be positive")
+	}
+	err := s.client.SetArgs(ctx, s.key(key), value, redis.SetArgs{Mode: "NX", TTL: roundUpToMillisecond(ttl)}).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil // the key exists
+	}
+	if err != nil {
+		return false, translate(err, "put new")
+	}
+	return true, nil
+}
+
+// Get returns the value at key. ENOTFOUND if absent or expired, EINTERNAL if
+// the key holds a ticket.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.client.Get(ctx, s.key(key)).Bytes()
+	if err != nil {
+		return nil, translate(err, "get")
+	}
+	return b, nil
+}
+
+// Delete removes the keys, whatever they hold; absent keys are ignored. The
+// keys are deleted one command each, pipelined, so that keys in different
+// cluster slots can go in one call.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	switch len(keys) {
+	case 0:
+		return nil
+	case 1:
+		return translate(s.client.Del(ctx, s.key(keys[0])).Err(), "delete")
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, s.key(k))
+		}
+		return nil
+	})
+	return translate(err, "delete")
+}
+
+// incrScript increments KEYS[1] and returns {count, ms left}. It sets the
+// expiry (ARGV[1] ms) only on a key without one: a new counter, or (should
+// one ever exist) a counter that somehow lost its expiry and would otherwise
+// never reset. A live window is never extended.
+var incrScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`)
+
+// Incr adds one to the counter at key and returns the new count and the time
+// left in its window. A new counter expires after window (rounded up to a
+// whole millisecond); later increments keep its expiry. EINVALID if window
+// is not positive, EINTERNAL if the key holds a ticket or a value that is
+// not an integer.
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	if window <= 0 {
+		return 0, 0, wallet.Errorf(wallet.EINVALID, "window must be positive")
+	}
+	ms := roundUpToMillisecond(window).Milliseconds()
+	r, err := incrScript.Run(ctx, s.client, []string{s.key(key)}, ms).Int64Slice()
+	if err != nil {
+		return 0, 0, translate(err, "incr")
+	}
+	if len(r) != 2 {
+		return 0, 0, unexpectedReply("incr", r)
+	}
+	return r[0], time.Duration(r[1]) * time.Millisecond, nil
+}
+
+// countScript returns {value, ms left} of KEYS[1], or {0, 0} if absent; in
+// one script so that the two agree.
+var countScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return {'0', 0}
+end
+return {v, redis.call('PTTL', KEYS[1])}
+`)
+
+// Count returns the counter at key and the time it has left; 0, 0 if absent.
+// EINTERNAL if the key holds a ticket or a value that is not an integer.
+func (s *Store) Count(ctx context.Context, key string) (int64, time.Duration, error) {
+	r, err := countScript.Run(ctx, s.client, []string{s.key(key)}).Slice()
+	if err != nil {
+		return 0, 0, translate(err, "count")
+	}
+	if len(r) != 2 {
+		return 0, 0, unexpectedReply("count", r)
+	}
+	v, _ := r[0].(string)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, 0, wallet.Wrap(wallet.EINTERNAL, err, "key does not hold a counter")
+	}
+	ms, _ := r[1].(int64)
+	if ms < 0 { // no expiry; counters always have one
+		ms = 0
+	}
+	return n, time.Duration(ms) * time.Millisecond, nil
+}
+
+// PutTicket stores t at key, replacing whatever the key held, expiring after
+// ttl (rounded up to a whole millisecond), in one MULTI/EXEC transaction.
+// EINVALID if ttl is not positive, t.Uses < 1 or t.Attempts < 0.
+func (s *Store) PutTicket(ctx context.Context, key string, t wallet.Ticket, ttl time.Duration) error {
+	switch {
+	case ttl <= 0:
+		return wallet.Errorf(wallet.EINVALID, "ttl must be positive")
+	case t.Uses < 1:
+		return wallet.Errorf(wallet.EINVALID, "a ticket needs at least one use")
+	case t.Attempts < 0:
+		return wallet.Errorf(wallet.EINVALID, "ticket attempts must not be negative")
+	}
+	fields := make([]any, 0, 6+2*len(t.Secrets))
+	fields = append(fields,
+		fieldUses, t.Uses,
+		fieldAttempts, t.Attempts,
+		fieldPayload, t.Payload,
+	)
+	for name, h := range t.Secrets {
+		fields = append(fields, secretPrefix+name, h)
+	}
+	k := s.key(key)
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, k)
+		p.HSet(ctx, k, fields...)
+		p.PExpire(ctx, k, roundUpToMillisecond(ttl))
+		return nil
+	})
+	return translate(err, "put ticket")
+}
+
+// useTicketScript checks ARGV[2] against the secret field ARGV[1] of the
+// ticket KEYS[1]. It returns {-1} if there is no ticket or no such secret;
+// {1, uses left, payload} on a match (deleting a used-up ticket); {0,
+// attempts left} on a mismatch (-1 when attempts are unlimited; deleting a
+// ticket with no attempt left). Plain equality is enough here: the values
+// compared are HMACs, so their timing tells nothing about the secret.
+var useTicketScript = redis.NewScript(`
+local t = redis.call('HMGET', KEYS[1], ARGV[1], 'uses', 'attempts', 'payload')
+if not t[2] or not t[1] then
+  return {-1}
+end
+if t[1] == ARGV[2] then
+  local uses = redis.call('HINCRBY', KEYS[1], 'uses', -1)
+  if uses <= 0 then
+    redis.call('DEL', KEYS[1])
+    uses = 0
+  end
+  return {1, uses, t[4] or ''}
+end
+local attempts = tonumber(t[3])
+if attempts > 0 then
+  attempts = redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+  if attempts <= 0 then
+    redis.call('DEL', KEYS[1])
+    attempts = 0
+  end
+  return {0, attempts}
+end
+return {0, -1}
+`)
+
+// UseTicket checks hash against the ticket's secret called name. On a match
+// it spends one use, deleting the ticket when none is left, and returns the
+// payload. A wrong hash spends one attempt of a ticket with limited attempts
+// (deleting it when none is left) and returns EINVALIDCODE with
+// AttemptsLeft, or -1 when attempts are unlimited. ENOTFOUND if there is no
+// ticket at key or it has no secret called name; EINTERNAL if the key holds a
+// plain value.
+func (s *Store) UseTicket(ctx context.Context, key, name, hash string) (wallet.TicketUse, error) {
+	r, err := useTicketScript.Run(ctx, s.client, []string{s.key(key)}, secretPrefix+name, hash).Slice()
+	if err != nil {
+		return wallet.TicketUse{}, translate(err, "use ticket")
+	}
+	status, _ := first(r)
+	switch {
+	case status == -1 && len(r) == 1:
+		return wallet.TicketUse{}, wallet.Errorf(wallet.ENOTFOUND, "no such ticket")
+	case status == 1 && len(r) == 3:
+		left, ok1 := r[1].(int64)
+		payload, ok2 := r[2].(string)
+		if !ok1 || !ok2 {
+			break
+		}
+		return wallet.TicketUse{Payload: []byte(payload), UsesLeft: int(left)}, nil
+	case status == 0 && len(r) == 2:
+		left, ok := r[1].(int64)
+		if !ok {
+			break
+		}
+		e := wallet.Errorf(wallet.EINVALIDCODE, "wrong code")
+		e.AttemptsLeft = int(left)
+		return wallet.TicketUse{}, e
+	}
+	return wallet.TicketUse{}, unexpectedReply("use ticket", r)
+}
+
+// returnTicketUseScript adds one use to the ticket KEYS[1] if it exists.
+var returnTicketUseScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+return redis.call('HINCRBY', KEYS[1], 'uses', 1)
+`)
+
+// ReturnTicketUse gives one use back to the ticket at key if it still
+// exists; otherwise it does nothing. EINTERNAL if the key holds a plain value.
+func (s *Store) ReturnTicketUse(ctx context.Context, key string) error {
+	return translate(returnTicketUseScript.Run(ctx, s.client, []string{s.key(key)}).Err(), "return ticket use")
+}
+
+func first(r []any) (int64, bool) {
+	if len(r) == 0 {
+		return 0, false
+	}
+	n, ok := r[0].(int64)
+	return n, ok
+}
+
+// roundUpToMillisecond rounds d up to Redis's precision, so that nothing
+// expires sooner than asked.
+func roundUpToMillisecond(d time.Duration) time.Duration {
+	if r := d % time.Millisecond; r != 0 {
+		d += time.Millisecond - r
+	}
+	return d
+}
+
+func unexpectedReply(op string, r any) error {
+	return wallet.Wrap(wallet.EINTERNAL, fmt.Errorf("unexpected reply %v", r), "redis "+op+": unexpected reply")
+}
+
+// translate maps a go-redis error to a domain error: redis.Nil → ENOTFOUND,
+// an unreachable server → EUNAVAILABLE, any other server error → EINTERNAL.
+func translate(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return wallet.Wrap(wallet.ENOTFOUND, err, "not found")
+	case unavailable(err):
+		return wallet.Wrap(wallet.EUNAVAILABLE, err, "short-lived store unavailable")
+	default:
+		return wallet.Wrap(wallet.EINTERNAL, err, "redis "+op+" failed")
+	}
+}
+
+// Server errors that mean "not now" rather than "wrong request".
+var transientPrefixes = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "NOREPLICAS", "MOVED", "ASK"}
+
+// unavailable reports whether err means the server could not be reached or
+// could not serve the request for now.
+func unavailable(err error) bool {
+	var redisErr redis.Error
+	if errors.As(err, &redisErr) {
+		for _, p := range transientPrefixes {
+			if redis.HasErrorPrefix(err, p) {
+				return true
+			}
+		}
+		return strings.HasPrefix(redisErr.Error(), "ERR max number of clients")
+	}
+	// Whatever is not the server's answer is the way to it failing: dial and
+	// I/O errors, timeouts, a cancelled request, a closed client, an
+	// exhausted pool.
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
+		errors.Is(err, redis.ErrPoolExhausted) || errors.Is(err, net.ErrClosed)
+}
