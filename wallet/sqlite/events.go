@@ -1,0 +1,58 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// AppendEvent stores an event. ECONFLICT if the id exists.
+func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
+	const what = "append event"
+	if err := requireID(e.ID, what); err != nil {
+		return err
+	}
+	details := []byte("{}")
+	if len(e.Details) > 0 {
+		var err error
+		if details, err = json.Marshal(e.Details); err != nil {
+			return wallet.Wrap(wallet.EINTERNAL, err, what)
+		}
+	}
+	return s.write(ctx, what, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO events
+			(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, string(details),
+			micros(e.At), logIndex(e.LogIndex))
+		return err
+	})
+}
+
+// Events returns the subject's events, newest first. An event without
+// details has nil Details.
+func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index
+		FROM events WHERE subject_iin = ? ORDER BY at DESC, rowid DESC`, string(subject))
+	return collect(rows, err, "list events", func(sc scanner) (wallet.Event, error) {
+		var (
+			e                wallet.Event
+			subject, details string
+			at               int64
+			index            sql.NullInt64
+		)
+		if err := sc.Scan(&e.ID, &e.Kind, &subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &details, &at, &index); err != nil {
+			return e, err
+		}
+		e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(subject), fromMicros(at), fromLogIndex(index)
+		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+			return e, err
+		}
+		if len(e.Details) == 0 {
+			e.Details = nil
+		}
+		return e, nil
+	})
+}

@@ -1,0 +1,83 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// insertView stores v; shareSeq is the share's view count that v took, or 0
+// for a view that is not a share redemption.
+func insertView(ctx context.Context, tx *sql.Tx, v wallet.View, shareSeq int) error {
+	var seq any
+	if shareSeq > 0 {
+		seq = shareSeq
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO views
+		(id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
+		 share_id, share_seq, consent_id, shared_by, at, log_index)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.DocumentID, string(v.DocumentType), string(v.OwnerIIN), v.ViewerKind, v.ViewerID, v.Channel,
+		nullString(v.ShareID), seq, v.ConsentID, string(v.SharedBy), micros(v.At), logIndex(v.LogIndex))
+	return err
+}
+
+// RecordView stores a view that is not a share redemption. ECONFLICT if the
+// id exists; ENOTFOUND if v.ShareID names no share.
+func (s *Store) RecordView(ctx context.Context, v wallet.View) error {
+	const what = "record view"
+	if err := requireID(v.ID, what); err != nil {
+		return err
+	}
+	return s.write(ctx, what, func(tx *sql.Tx) error { return insertView(ctx, tx, v, 0) })
+}
+
+const viewColumns = `id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
+	share_id, consent_id, shared_by, at, log_index FROM views`
+
+func scanView(sc scanner) (wallet.View, error) {
+	var (
+		v                    wallet.View
+		typ, owner, sharedBy string
+		shareID              sql.NullString
+		at                   int64
+		index                sql.NullInt64
+	)
+	err := sc.Scan(&v.ID, &v.DocumentID, &typ, &owner, &v.ViewerKind, &v.ViewerID, &v.Channel,
+		&shareID, &v.ConsentID, &sharedBy, &at, &index)
+	v.DocumentType, v.OwnerIIN, v.SharedBy = wallet.DocumentType(typ), wallet.IIN(owner), wallet.IIN(sharedBy)
+	v.ShareID, v.At, v.LogIndex = shareID.String, fromMicros(at), fromLogIndex(index)
+	return v, err
+}
+
+// ViewsOfOwner returns views of the owner's documents, newest first.
+func (s *Store) ViewsOfOwner(ctx context.Context, owner wallet.IIN) ([]wallet.View, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+viewColumns+` WHERE owner_iin = ? ORDER BY at DESC, rowid DESC`, string(owner))
+	return collect(rows, err, "list views", scanView)
+}
+
+// ViewsByViewer returns what the viewer has viewed, newest first.
+func (s *Store) ViewsByViewer(ctx context.Context, kind, id string) ([]wallet.View, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+viewColumns+` WHERE viewer_kind = ? AND viewer_id = ?
+		ORDER BY at DESC, rowid DESC`, kind, id)
+	return collect(rows, err, "list views", scanView)
+}
+
+// SetViewLogIndex records where the view sits in the history log (-1: not
+// logged). ENOTFOUND if there is no such view.
+func (s *Store) SetViewLogIndex(ctx context.Context, viewID string, index int64) error {
+	const what = "set view log index"
+	return s.write(ctx, what, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE views SET log_index = ? WHERE id = ?`, logIndex(index), viewID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return wallet.Errorf(wallet.ENOTFOUND, "%s: no such view", what)
+		}
+		return nil
+	})
+}
