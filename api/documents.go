@@ -70,7 +70,10 @@ func (s *Server) readableDocument(c echo.Context, id string) (wallet.Document, e
 		return wallet.Document{}, err
 	}
 	if err := s.mayActFor(c, citizenOf(c), doc.SubjectIIN); err != nil {
-		return wallet.Document{}, wallet.Errorf(wallet.ENOTFOUND, "no such document")
+		if wallet.IsCode(err, wallet.ENOTFOUND) {
+			return wallet.Document{}, wallet.Errorf(wallet.ENOTFOUND, "no such document")
+		}
+		return wallet.Document{}, err
 	}
 	return doc, nil
 }

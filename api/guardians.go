@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -10,37 +9,17 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// mayActFor decides, at request time, whether caller may act for subject:
-// they are the subject, or a legal representative of the subject whom the
-// registry lists and who is still a minor by the service's clock. It returns
-// ENOTFOUND otherwise.
+func (s *Server) guardianship() wallet.Guardianship {
+	return wallet.Guardianship{Directory: s.Directory, Now: s.Now}
+}
+
+// mayActFor returns nil if caller may act for subject (see wallet.Guardianship).
 func (s *Server) mayActFor(c echo.Context, caller, subject wallet.IIN) error {
-	if caller == subject {
-		return nil
-	}
-	return s.isGuardianOf(c, caller, subject)
+	return s.guardianship().MayActFor(c.Request().Context(), caller, subject)
 }
 
 func (s *Server) isGuardianOf(c echo.Context, guardian, ward wallet.IIN) error {
-	ctx := c.Request().Context()
-	guardians, err := s.Directory.Guardians(ctx, ward)
-	if err != nil {
-		if wallet.IsCode(err, wallet.ENOTFOUND) {
-			return wallet.Errorf(wallet.ENOTFOUND, "no such ward")
-		}
-		return err
-	}
-	if !slices.Contains(guardians, guardian) {
-		return wallet.Errorf(wallet.ENOTFOUND, "no such ward")
-	}
-	w, err := s.Directory.Citizen(ctx, ward)
-	if err != nil {
-		return err
-	}
-	if !wallet.IsMinor(w.BirthDate, s.Now()) {
-		return wallet.Errorf(wallet.ENOTFOUND, "no such ward")
-	}
-	return nil
+	return s.guardianship().IsGuardianOf(c.Request().Context(), guardian, ward)
 }
 
 type wardItem struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/sharing/memstore"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
@@ -82,6 +83,11 @@ func newTestServer(t *testing.T) *testServer {
 	o := otp.NewService(short, hasher, outbox)
 	o.Now = clk.Now
 	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: clk.Now}
+	shares := &sharing.Service{
+		Store: st, Codes: short, Hasher: hasher, Documents: docs, Now: clk.Now,
+		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
+		Authorize: wallet.Guardianship{Directory: demo, Now: clk.Now}.AuthorizeShare,
+	}
 	srv := api.New(api.Deps{
 		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Now:         clk.Now,
@@ -93,6 +99,9 @@ func newTestServer(t *testing.T) *testServer {
 		Verifier:    &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
 		Keys:        keys,
 		Views:       st,
+		Events:      st,
+		Sharing:     shares,
+		PublicURL:   "https://qujat.test",
 		DevCitizens: demo.Citizens,
 		DevOutbox:   outbox,
 		ReadyChecks: map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},

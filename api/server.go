@@ -17,6 +17,7 @@ import (
 
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -35,6 +36,10 @@ type Deps struct {
 	Verifier  *wallet.Verifier
 	Keys      wallet.KeyRing
 	Views     wallet.ViewStore
+	Sharing   *sharing.Service
+	Events    wallet.EventStore
+	// PublicURL is the base of links given out (qr_url).
+	PublicURL string
 	// ClientName returns an organisation's name for history pages.
 	ClientName func(ctx context.Context, clientID string) string
 
@@ -121,6 +126,14 @@ func (s *Server) routes() {
 	v1.GET("/wards", s.listWards, s.citizenOnly)
 	v1.GET("/wards/:iin/documents", s.wardDocuments, s.citizenOnly)
 	v1.GET("/views", s.listViews, s.eitherParty)
+
+	v1.POST("/documents/:id/shares", s.openShare, s.citizenOnly)
+	v1.GET("/shares", s.listShares, s.citizenOnly)
+	v1.DELETE("/shares/:id", s.revokeShare, s.citizenOnly)
+	v1.GET("/shares/:id/qr", s.shareQR, s.citizenOnly)
+	v1.POST("/shares/redeem", s.redeemShare, s.citizenOnly)
+	e.GET("/s/:token", s.shareLink)
+	v1.GET("/me/history", s.history, s.citizenOnly)
 
 	v1.GET("/dev/citizens", s.devCitizens)
 	v1.GET("/dev/sms", s.devSMS)

@@ -156,3 +156,38 @@ func (n *nameCache) party(ctx context.Context, kind, id string) *party {
 	}
 	return &party{Kind: kind, ID: id, Name: name}
 }
+
+// EventStore is read for GET /v1/me/history.
+type eventItem struct {
+	ID       string            `json:"id"`
+	Kind     string            `json:"kind"`
+	Actor    *party            `json:"actor,omitempty"`
+	ObjectID string            `json:"object_id,omitempty"`
+	Details  map[string]string `json:"details,omitempty"`
+	At       time.Time         `json:"at"`
+	LogIndex *int64            `json:"log_index,omitempty"`
+}
+
+// history lists the caller's history events other than views: shares opened
+// and revoked, codes voided after wrong guesses, consent decisions.
+func (s *Server) history(c echo.Context) error {
+	ctx := c.Request().Context()
+	evs, err := s.Events.Events(ctx, citizenOf(c))
+	if err != nil {
+		return err
+	}
+	names := newNameCache(s)
+	out := make([]eventItem, 0, len(evs))
+	for _, e := range evs {
+		it := eventItem{ID: e.ID, Kind: e.Kind, ObjectID: e.ObjectID, Details: e.Details, At: e.At.UTC()}
+		if e.ActorKind != "" && e.ActorKind != "system" && e.ActorID != "" {
+			it.Actor = names.party(ctx, e.ActorKind, e.ActorID)
+		}
+		if e.LogIndex >= 0 {
+			li := e.LogIndex
+			it.LogIndex = &li
+		}
+		out = append(out, it)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": out})
+}
