@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,4 +216,35 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	if _, err := s.Get(t.Context(), "k"); !wallet.IsCode(err, wallet.EUNAVAILABLE) {
 		t.Fatalf("Get on a closed store = %v, want %s", err, wallet.EUNAVAILABLE)
 	}
+}
+
+// TestConformanceOnCluster runs the suite through a cluster client (Open
+// with several addresses) against a one-node Redis Cluster holding every
+// slot: scripts, transactions and pipelined deletes must all be cluster-safe.
+func TestConformanceOnCluster(t *testing.T) {
+	srv := sharingtest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	ctx := t.Context()
+	node := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer node.Close()
+	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("assigning slots: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(node.ClusterInfo(ctx).Val(), "cluster_state:ok") {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster not ok after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s, err := redisstore.Open(ctx, srv.Addr()+","+srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, ok := s.Client().(*redis.ClusterClient); !ok {
+		t.Fatalf("Open with two addresses made a %T, want a cluster client", s.Client())
+	}
+	sharingtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
+		return redisstore.New(s.Client(), sharingtest.UniquePrefix(t))
+	})
 }

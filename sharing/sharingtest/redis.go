@@ -29,6 +29,7 @@ func skipOrFatal(t testing.TB, msg string) {
 	t.Helper()
 	if requireServices() {
 		t.Fatal(msg + " (QUJAT_TEST_REQUIRE_SERVICES=1)")
+		return
 	}
 	if _, printed := skipNotices.LoadOrStore(msg, struct{}{}); !printed {
 		fmt.Fprintln(os.Stderr, "NOTICE: skipping tests: "+msg)
@@ -70,10 +71,11 @@ func UniquePrefix(t testing.TB) string {
 // RedisServer is a redis-server child process on a loopback port, without
 // persistence, for tests that need a Redis they may stop and restart.
 type RedisServer struct {
-	t    testing.TB
-	path string
-	dir  string
-	port int
+	t     testing.TB
+	path  string
+	dir   string
+	port  int
+	extra []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -82,17 +84,17 @@ type RedisServer struct {
 }
 
 // StartRedis starts a redis-server found on PATH on a free loopback port,
-// with persistence off (--save "" --appendonly no), and waits until it
-// answers PING. It is stopped when the test ends. If redis-server is not
-// installed, the test is skipped with a notice, or fails when
-// QUJAT_TEST_REQUIRE_SERVICES=1.
-func StartRedis(t testing.TB) *RedisServer {
+// with persistence off (--save "" --appendonly no) and any extra arguments
+// (such as "--cluster-enabled", "yes"), and waits until it answers PING. It
+// is stopped when the test ends. If redis-server is not installed, the test
+// is skipped with a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1.
+func StartRedis(t testing.TB, extraArgs ...string) *RedisServer {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		skipOrFatal(t, "redis-server is not on PATH, so tests that start their own Redis do not run")
 	}
-	s := &RedisServer{t: t, path: path, dir: t.TempDir()}
+	s := &RedisServer{t: t, path: path, dir: t.TempDir(), extra: extraArgs}
 	t.Cleanup(s.Stop)
 	// A free port can be taken between finding and using it: try a few.
 	var lastErr error
@@ -152,14 +154,15 @@ func (s *RedisServer) Restart() {
 func (s *RedisServer) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.path,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--dir", s.dir,
-	)
+	}
+	cmd := exec.Command(s.path, append(args, s.extra...)...)
 	log := new(bytes.Buffer)
 	cmd.Stdout = log
 	cmd.Stderr = log

@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+func TestNewClientPicksClientForOneURLAndClusterForSeveral(t *testing.T) {
+	c, err := newClient("redis://:secret@cache.internal:6380/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	single, ok := c.(*redis.Client)
+	if !ok {
+		t.Fatalf("one URL made a %T, want *redis.Client", c)
+	}
+	if o := single.Options(); o.Addr != "cache.internal:6380" || o.DB != 2 || o.Password != "secret" {
+		t.Fatalf("options = addr %q db %d, want cache.internal:6380 db 2 with the password", o.Addr, o.DB)
+	}
+
+	c, err = newClient("redis://:secret@a.internal:7000, b.internal:7001 ,redis://c.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cluster, ok := c.(*redis.ClusterClient)
+	if !ok {
+		t.Fatalf("three addresses made a %T, want *redis.ClusterClient", c)
+	}
+	o := cluster.Options()
+	if want := []string{"a.internal:7000", "b.internal:7001", "c.internal:6379"}; !slices.Equal(o.Addrs, want) {
+		t.Fatalf("cluster seeds = %v, want %v", o.Addrs, want)
+	}
+	if o.Password != "secret" || o.ClusterStateReloadInterval != 5*time.Second {
+		t.Fatalf("cluster options: password set %v, reload interval %v", o.Password == "secret", o.ClusterStateReloadInterval)
+	}
+}
+
+func TestRoundUpToMillisecond(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{
+		time.Nanosecond:                      time.Millisecond,
+		time.Millisecond:                     time.Millisecond,
+		1500 * time.Microsecond:              2 * time.Millisecond,
+		time.Second:                          time.Second,
+		time.Second + time.Nanosecond:        time.Second + time.Millisecond,
+		200*time.Millisecond - 1:             200 * time.Millisecond,
+		5*time.Minute + 999*time.Microsecond: 5*time.Minute + time.Millisecond,
+	} {
+		if got := roundUpToMillisecond(in); got != want {
+			t.Errorf("roundUpToMillisecond(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+type serverError string
+
+func (e serverError) Error() string { return string(e) }
+func (serverError) RedisError()     {}
+
+func TestTranslateMapsDriverErrorsToCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{redis.Nil, wallet.ENOTFOUND},
+		{redis.ErrClosed, wallet.EUNAVAILABLE},
+		{redis.ErrPoolTimeout, wallet.EUNAVAILABLE},
+		{serverError("LOADING Redis is loading the dataset in memory"), wallet.EUNAVAILABLE},
+		{serverError("CLUSTERDOWN The cluster is down"), wallet.EUNAVAILABLE},
+		{serverError("WRONGTYPE Operation against a key holding the wrong kind of value"), wallet.EINTERNAL},
+		{errors.New("something else"), wallet.EINTERNAL},
+	} {
+		err := translate(tc.err, "op")
+		if got := wallet.ErrorCode(err); got != tc.code {
+			t.Errorf("translate(%v) = %q, want %q", tc.err, got, tc.code)
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("translate(%v) lost its cause", tc.err)
+		}
+	}
+	if translate(nil, "op") != nil {
+		t.Error("translate(nil) != nil")
+	}
+}
