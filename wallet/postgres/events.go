@@ -1,0 +1,47 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/qujat/qujat/wallet"
+)
+
+// AppendEvent stores an event. ECONFLICT if the id exists.
+func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
+	const what = "append event"
+	if err := requireID(e.ID, what); err != nil {
+		return err
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]string{}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO events
+		(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, details, ts(e.At), logIndex(e.LogIndex))
+	return wrapErr(err, what)
+}
+
+// Events returns the subject's events, newest first. An event without
+// details has nil Details.
+func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index
+		FROM events WHERE subject_iin = $1 ORDER BY at DESC, seq DESC`, string(subject))
+	return collect(rows, err, "list events", func(row pgx.Row) (wallet.Event, error) {
+		var (
+			e       wallet.Event
+			subject string
+			index   *int64
+		)
+		if err := row.Scan(&e.ID, &e.Kind, &subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &e.Details, &e.At, &index); err != nil {
+			return e, err
+		}
+		e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(subject), e.At.UTC(), fromLogIndex(index)
+		if len(e.Details) == 0 {
+			e.Details = nil
+		}
+		return e, nil
+	})
+}
