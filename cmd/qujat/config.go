@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the service configuration, read from QUJAT_* environment
+// variables (and a few flags). Validate reports every problem at once.
+type Config struct {
+	Addr        string `env:"QUJAT_ADDR" envDefault:"127.0.0.1:8080"`
+	DataDir     string `env:"QUJAT_DATA_DIR" envDefault:"./data"`
+	DatabaseURL string `env:"QUJAT_DATABASE_URL"`
+	RedisURL    string `env:"QUJAT_REDIS_URL"`
+	PublicURL   string `env:"QUJAT_PUBLIC_URL"`
+	LogLevel    string `env:"QUJAT_LOG_LEVEL" envDefault:"info"`
+
+	Sources       string `env:"QUJAT_SOURCES"`
+	SourcesSecret string `env:"QUJAT_SOURCES_SECRET"`
+
+	SMSDriver        string `env:"QUJAT_SMS_DRIVER" envDefault:"outbox"`
+	SMSGatewayURL    string `env:"QUJAT_SMS_GATEWAY_URL"`
+	SMSGatewayToken  string `env:"QUJAT_SMS_GATEWAY_TOKEN"`
+	SMSInboundSecret string `env:"QUJAT_SMS_INBOUND_SECRET"`
+
+	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
+	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
+}
+
+// loadConfig reads the environment through getenv, then applies flags.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Config, error) {
+	var cfg Config
+	envMap := map[string]string{}
+	params, err := env.GetFieldParams(&cfg)
+	if err != nil {
+		return cfg, err
+	}
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			envMap[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: envMap}); err != nil {
+		return cfg, err
+	}
+	if fs != nil {
+		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (QUJAT_ADDR)")
+		fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (QUJAT_DATA_DIR)")
+		fs.SetOutput(io.Discard)
+		if err := fs.Parse(args); err != nil {
+			return cfg, usageError{err.Error()}
+		}
+		if fs.NArg() > 0 {
+			return cfg, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		}
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration and returns every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("QUJAT_ADDR %q: want host:port (e.g. 127.0.0.1:8080, :0 for any free port)", c.Addr)
+	}
+	if c.DataDir == "" {
+		bad("QUJAT_DATA_DIR must not be empty")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("QUJAT_DATABASE_URL: want postgres://user:password@host:port/db")
+		}
+	}
+	if c.RedisURL != "" {
+		for _, a := range strings.Split(c.RedisURL, ",") {
+			a = strings.TrimSpace(a)
+			if strings.Contains(a, "://") {
+				u, err := url.Parse(a)
+				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+					bad("QUJAT_REDIS_URL: %q is not a redis:// URL", a)
+				}
+			} else if _, _, err := net.SplitHostPort(a); err != nil {
+				bad("QUJAT_REDIS_URL: %q is neither a redis:// URL nor host:port", a)
+			}
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("QUJAT_PUBLIC_URL %q: want an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("QUJAT_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.SMSDriver {
+	case "outbox":
+	case "http":
+		if c.SMSGatewayURL == "" {
+			bad("QUJAT_SMS_GATEWAY_URL is required with QUJAT_SMS_DRIVER=http")
+		} else if u, err := url.Parse(c.SMSGatewayURL); err != nil || u.Host == "" {
+			bad("QUJAT_SMS_GATEWAY_URL %q: want an absolute URL", c.SMSGatewayURL)
+		}
+		if c.SMSGatewayToken == "" {
+			bad("QUJAT_SMS_GATEWAY_TOKEN is required with QUJAT_SMS_DRIVER=http")
+		}
+	default:
+		bad("QUJAT_SMS_DRIVER %q: want outbox or http", c.SMSDriver)
+	}
+	switch c.DocumentKeyAlg {
+	case "EdDSA", "ES256":
+	default:
+		bad("QUJAT_DOCUMENT_KEY_ALG %q: want EdDSA or ES256", c.DocumentKeyAlg)
+	}
+	if c.Sources != "" && c.SourcesSecret == "" {
+		bad("QUJAT_SOURCES_SECRET is required with QUJAT_SOURCES")
+	}
+	if err := validateSources(c.Sources); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+}
+
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}

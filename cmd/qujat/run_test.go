@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+
+// startService runs the whole program (`qujat serve`) on a free port with
+// env, and returns its base URL. It is stopped by cancelling, as a signal would.
+func startService(t *testing.T, env map[string]string) string {
+	t.Helper()
+	if env["QUJAT_DATA_DIR"] == "" {
+		env["QUJAT_DATA_DIR"] = t.TempDir()
+	}
+	env["QUJAT_ADDR"] = "127.0.0.1:0"
+	if env["QUJAT_LOG_LEVEL"] == "" {
+		env["QUJAT_LOG_LEVEL"] = "error"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("serve did not stop after cancel")
+		}
+	})
+	for i := 0; i < 400; i++ {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, out.String())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start: %s", out.String())
+	return ""
+}
+
+// client is a tiny HTTP client for the walk-throughs.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+func (c client) call(method, path, token string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return res.StatusCode, m
+}
+
+var code6 = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// signIn signs a demo citizen in, reading the code from /v1/dev/sms.
+func (c client) signIn(iin, phone string) string {
+	c.t.Helper()
+	st, m := c.call("POST", "/v1/auth/otp", "", map[string]string{"iin": iin})
+	if st != 202 {
+		c.t.Fatalf("otp: %d %v", st, m)
+	}
+	_, sms := c.call("GET", "/v1/dev/sms?to="+strings.ReplaceAll(phone, "+", "%2B"), "", nil)
+	msgs := sms["messages"].([]any)
+	code := code6.FindString(msgs[0].(map[string]any)["text"].(string))
+	st, m = c.call("POST", "/v1/auth/token", "", map[string]string{"challenge_id": m["challenge_id"].(string), "code": code})
+	if st != 200 {
+		c.t.Fatalf("token: %d %v", st, m)
+	}
+	return m["access_token"].(string)
+}
+
+// walkThrough is what a new user does: sign in, list documents, share one,
+// have it redeemed by another citizen, see the view in both histories.
+func walkThrough(t *testing.T, base string) {
+	c := client{t, base}
+	st, m := c.call("GET", "/v1/dev/citizens", "", nil)
+	if st != 200 {
+		t.Fatalf("dev citizens: %d", st)
+	}
+	cs := m["citizens"].([]any)
+	var a, b map[string]any
+	for _, x := range cs {
+		cz := x.(map[string]any)
+		switch cz["iin"] {
+		case "880412310009":
+			a = cz
+		case "800519347947":
+			b = cz
+		}
+	}
+	ta := c.signIn(a["iin"].(string), a["phone"].(string))
+	tb := c.signIn(b["iin"].(string), b["phone"].(string))
+	st, m = c.call("GET", "/v1/documents", ta, nil)
+	docs := m["documents"].([]any)
+	if st != 200 || len(docs) < 7 {
+		t.Fatalf("documents: %d %d", st, len(docs))
+	}
+	doc := docs[0].(map[string]any)
+	st, sh := c.call("POST", "/v1/documents/"+doc["id"].(string)+"/shares", ta, map[string]any{})
+	if st != 201 {
+		t.Fatalf("share: %d %v", st, sh)
+	}
+	st, red := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"token": sh["token"].(string)})
+	if st != 200 || red["document"].(map[string]any)["id"] != doc["id"] {
+		t.Fatalf("redeem: %d %v", st, red)
+	}
+	if st, _ := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"token": sh["token"].(string)}); st != 410 {
+		t.Fatalf("second redeem: %d", st)
+	}
+	_, ov := c.call("GET", "/v1/views?as=owner", ta, nil)
+	_, vv := c.call("GET", "/v1/views?as=viewer", tb, nil)
+	if len(ov["views"].([]any)) != 1 || len(vv["views"].([]any)) != 1 {
+		t.Fatalf("views: owner %v viewer %v", ov, vv)
+	}
+	if st, _ := c.call("GET", "/readyz", "", nil); st != 200 {
+		t.Fatalf("readyz: %d", st)
+	}
+}
+
+func TestServe_EmbeddedDefaultWalkThrough(t *testing.T) {
+	base := startService(t, map[string]string{})
+	walkThrough(t, base)
+}
+
+func TestServe_KeysSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	var jwks [2]string
+	for i := range jwks {
+		func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := &syncBuffer{}
+			env := map[string]string{"QUJAT_DATA_DIR": dir, "QUJAT_ADDR": "127.0.0.1:0", "QUJAT_LOG_LEVEL": "error"}
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
+			var base string
+			for j := 0; j < 400 && base == ""; j++ {
+				if m := listening.FindStringSubmatch(out.String()); m != nil {
+					base = m[1]
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			res, err := http.Get(base + "/.well-known/jwks.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			jwks[i] = string(b)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}()
+	}
+	if jwks[0] != jwks[1] || !strings.Contains(jwks[0], `"kid"`) {
+		t.Fatalf("keys changed across a restart:\n%s\n%s", jwks[0], jwks[1])
+	}
+}
+
+func TestConfig_ReportsEveryProblemAtOnce(t *testing.T) {
+	env := map[string]string{
+		"QUJAT_ADDR":             "nonsense",
+		"QUJAT_DATABASE_URL":     "mysql://x",
+		"QUJAT_SMS_DRIVER":       "pigeon",
+		"QUJAT_DOCUMENT_KEY_ALG": "RS256",
+		"QUJAT_PUBLIC_URL":       "ftp://x",
+	}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, want := range []string{"QUJAT_ADDR", "QUJAT_DATABASE_URL", "QUJAT_SMS_DRIVER", "QUJAT_DOCUMENT_KEY_ALG", "QUJAT_PUBLIC_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestRun_UnknownCommandAndVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out); err == nil || exitCode(err) != 2 {
+		t.Fatalf("unknown command: %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out); err != nil || !strings.HasPrefix(out.String(), "qujat ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+}
