@@ -189,7 +189,9 @@ func (s *Service) limit(ctx context.Context, key string, max int, message string
 // lose them (a restart, a failover), the durable record still caps requests
 // at the same numbers in any sliding hour.
 func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet.IIN, now time.Time) error {
-	since := now.Add(-rateWindow)
+	// The last hour, open at its start: a request made exactly an hour ago
+	// no longer counts (stores keep microseconds).
+	since := now.Add(-rateWindow).Add(time.Microsecond)
 	n, err := s.Store.CountConsentsSince(ctx, clientID, "", since)
 	if err != nil {
 		return err

@@ -1,0 +1,824 @@
+package consent_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/wallet"
+)
+
+func TestConsent(t *testing.T) {
+	runAll(t, map[string]func(t *testing.T, e *env){
+		"OTPCodeSentToRegisteredPhoneGrants":         testOTPHappyPath,
+		"ThreeWrongCodesThenExpired":                 testOTPWrongCodes,
+		"OTPCodeOfAnotherConsentDoesNotGrant":        testOTPCodeOfAnotherConsent,
+		"SMSReplyYesGrantsNoDenies":                  testSMSReply,
+		"SMSReplyFromAnotherPhoneIsNotFound":         testSMSReplyOtherPhone,
+		"SMSReplyUnreadableIsInvalid":                testSMSReplyUnreadable,
+		"SMSReplyAnswersNewestLiveRequest":           testSMSReplyNewest,
+		"AppApproveAndDeny":                          testAppApproveDeny,
+		"OnlyTheSubjectDecides":                      testOnlySubjectDecides,
+		"ConcurrentApproveAndDenyOneWins":            testConcurrentDeciders,
+		"TypeNotAdmittedIsForbidden":                 testNotAdmitted,
+		"InvalidRequestsAreRefused":                  testInvalidRequests,
+		"UnknownIINIsNotFound":                       testUnknownIIN,
+		"PendingRequestExpires":                      testPendingExpires,
+		"ExpiredGrantReleasesNothing":                testExpiredGrant,
+		"RevokedGrantReleasesNothingAtOnce":          testRevoked,
+		"RevocationDuringReleaseReleasesNothing":     testRevokedDuringRelease,
+		"PendingOrDeniedReleasesNothing":             testNotGrantedYet,
+		"AnotherClientsConsentIsNotFound":            testOtherClient,
+		"ReleaseRecordsViewsForBothParties":          testReleaseViews,
+		"RateLimitPerClient":                         testRateLimitClient,
+		"RateLimitPerIINAcrossClients":               testRateLimitIIN,
+		"DurableLimitHoldsWhenCountersAreLost":       testDurableLimit,
+		"FailedSMSLeavesRequestDenied":               testFailedSMS,
+		"AuthenticateRefusesUnknownWrongAndDisabled": testAuthenticate,
+		"DisabledClientCanNeitherAskNorRelease":      testDisabledClient,
+		"CreateClientValidatesAndHidesTheSecretHash": testCreateClient,
+		"RevokeNeedsALiveGrant":                      testRevokeStates,
+	})
+}
+
+func testOTPHappyPath(t *testing.T, e *env) {
+	ctx := context.Background()
+	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN:           e.citizen.IIN,
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
+		Purpose:       "opening a current account",
+		Method:        wallet.ConsentOTP,
+		ValidFor:      2 * time.Hour,
+	})
+	must(t, err)
+	if c.Status != wallet.ConsentPending || c.Phone != e.citizen.Phone || c.ClientID != e.bank.ID {
+		t.Fatalf("consent %+v", c)
+	}
+	if !c.RequestExpiresAt.Equal(e.clock.Now().Add(consent.DefaultRequestTTL)) {
+		t.Fatalf("request expires at %v", c.RequestExpiresAt)
+	}
+	msgs := e.outbox.Messages("")
+	if len(msgs) != 1 || msgs[0].To != e.citizen.Phone {
+		t.Fatalf("messages %+v, want one to %s", msgs, e.citizen.Phone)
+	}
+	for _, want := range []string{"Halyk Bank asks for your identity card and passport", "opening a current account", "Give it only to Halyk Bank"} {
+		if !strings.Contains(msgs[0].Text, want) {
+			t.Errorf("SMS %q does not say %q", msgs[0].Text, want)
+		}
+	}
+	code := e.lastCode(t, e.citizen.Phone)
+	e.clock.Advance(time.Minute)
+	got, err := e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, code)
+	must(t, err)
+	now := e.clock.Now()
+	if got.Status != wallet.ConsentGranted || got.DecidedAt == nil || !got.DecidedAt.Equal(now) ||
+		got.GrantExpiresAt == nil || !got.GrantExpiresAt.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("after the code: %+v", got)
+	}
+	// The code works once.
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, code)
+	wantCode(t, err, wallet.ECONFLICT)
+
+	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	var types []wallet.DocumentType
+	for _, r := range rel {
+		types = append(types, r.Document.Type)
+	}
+	if !slices.Equal(types, []wallet.DocumentType{wallet.IDCard, wallet.Passport}) {
+		t.Fatalf("released %v", types)
+	}
+	if kinds := e.eventKinds(t, e.citizen.IIN, c.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentGranted}) {
+		t.Fatalf("events %v", kinds)
+	}
+}
+
+func testOTPWrongCodes(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentOTP)
+	code := e.lastCode(t, e.citizen.Phone)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for left := 2; left >= 0; left-- {
+		_, err := e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, wrong)
+		if we := wantCode(t, err, wallet.EINVALIDCODE); we.AttemptsLeft != left {
+			t.Fatalf("attempts left %d, want %d", we.AttemptsLeft, left)
+		}
+	}
+	_, err := e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, code)
+	wantCode(t, err, wallet.EEXPIRED)
+	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentPending {
+		t.Fatalf("status %s after dead code, want pending (until it expires)", got.Status)
+	}
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.ECONFLICT)
+}
+
+func testOTPCodeOfAnotherConsent(t *testing.T, e *env) {
+	ctx := context.Background()
+	first := e.request(t, wallet.ConsentOTP)
+	firstCode := e.lastCode(t, e.citizen.Phone)
+	second := e.request(t, wallet.ConsentOTP)
+	secondCode := e.lastCode(t, e.citizen.Phone)
+	if firstCode == secondCode {
+		t.Skip("the two random codes happen to be equal")
+	}
+	_, err := e.svc.SubmitOTP(ctx, e.bank.ID, second.ID, firstCode)
+	wantCode(t, err, wallet.EINVALIDCODE)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, first.ID, firstCode)
+	must(t, err)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, second.ID, secondCode)
+	must(t, err)
+	// A malformed code costs nothing and says so.
+	third := e.request(t, wallet.ConsentOTP)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, third.ID, "12ab")
+	wantCode(t, err, wallet.EINVALID)
+	// An sms_reply consent cannot be granted with a code.
+	reply := e.request(t, wallet.ConsentSMSReply)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, reply.ID, "123456")
+	wantCode(t, err, wallet.ECONFLICT)
+}
+
+func testSMSReply(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentSMSReply)
+	msgs := e.outbox.Messages(e.citizen.Phone)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	for _, want := range []string{"Halyk Bank", "opening a current account", "Reply YES", "NO"} {
+		if !strings.Contains(msgs[0].Text, want) {
+			t.Errorf("SMS %q does not say %q", msgs[0].Text, want)
+		}
+	}
+	// The national form of the same phone is the same phone.
+	national := "8" + e.citizen.Phone[2:]
+	got, err := e.svc.Inbound(ctx, national, " yes ", e.clock.Now())
+	must(t, err)
+	if got.ID != c.ID || got.Status != wallet.ConsentGranted {
+		t.Fatalf("after YES: %+v", got)
+	}
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+
+	d := e.request(t, wallet.ConsentSMSReply)
+	got, err = e.svc.Inbound(ctx, e.citizen.Phone, "Нет", time.Time{})
+	must(t, err)
+	if got.ID != d.ID || got.Status != wallet.ConsentDenied {
+		t.Fatalf("after NO: %+v", got)
+	}
+	// Nothing is pending any more.
+	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", time.Time{})
+	wantCode(t, err, wallet.ENOTFOUND)
+	if kinds := e.eventKinds(t, e.citizen.IIN, d.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentDenied}) {
+		t.Fatalf("events %v", kinds)
+	}
+}
+
+func testSMSReplyOtherPhone(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentSMSReply)
+	_, err := e.svc.Inbound(ctx, e.citizen2.Phone, "YES", e.clock.Now())
+	wantCode(t, err, wallet.ENOTFOUND)
+	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentPending {
+		t.Fatalf("status %s", got.Status)
+	}
+	_, err = e.svc.Inbound(ctx, "not a phone", "YES", e.clock.Now())
+	wantCode(t, err, wallet.EINVALID)
+}
+
+func testSMSReplyUnreadable(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentSMSReply)
+	for _, text := range []string{"yes please", "ok", "123456", ""} {
+		_, err := e.svc.Inbound(ctx, e.citizen.Phone, text, e.clock.Now())
+		wantCode(t, err, wallet.EINVALID)
+	}
+	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentPending {
+		t.Fatalf("status %s", got.Status)
+	}
+}
+
+func testSMSReplyNewest(t *testing.T, e *env) {
+	ctx := context.Background()
+	old := e.request(t, wallet.ConsentSMSReply)
+	e.clock.Advance(11 * time.Minute) // old has expired
+	mid := e.request(t, wallet.ConsentSMSReply)
+	e.clock.Advance(time.Minute)
+	replyAt := e.clock.Now()
+	e.clock.Advance(time.Second)
+	newest := e.request(t, wallet.ConsentSMSReply)
+	// A reply received before newest was sent answers mid, not newest.
+	got, err := e.svc.Inbound(ctx, e.citizen.Phone, "YES", replyAt)
+	must(t, err)
+	if got.ID != mid.ID {
+		t.Fatalf("reply went to %s, want %s (old %s, newest %s)", got.ID, mid.ID, old.ID, newest.ID)
+	}
+	got, err = e.svc.Inbound(ctx, e.citizen.Phone, "no", e.clock.Now())
+	must(t, err)
+	if got.ID != newest.ID || got.Status != wallet.ConsentDenied {
+		t.Fatalf("second reply: %+v", got)
+	}
+	// The expired one is left alone.
+	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", e.clock.Now())
+	wantCode(t, err, wallet.ENOTFOUND)
+}
+
+func testAppApproveDeny(t *testing.T, e *env) {
+	ctx := context.Background()
+	a := e.request(t, wallet.ConsentApp)
+	b := e.request(t, wallet.ConsentApp)
+	if n := len(e.outbox.Messages("")); n != 0 {
+		t.Fatalf("app requests sent %d SMS", n)
+	}
+	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != b.ID || list[1].ID != a.ID {
+		t.Fatalf("consents of the citizen: %+v", list)
+	}
+	got, err := e.svc.Approve(ctx, e.citizen.IIN, a.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentGranted {
+		t.Fatalf("approve: %+v", got)
+	}
+	got, err = e.svc.Deny(ctx, e.citizen.IIN, b.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentDenied || got.GrantExpiresAt != nil {
+		t.Fatalf("deny: %+v", got)
+	}
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, b.ID)
+	wantCode(t, err, wallet.ECONFLICT)
+	_, err = e.svc.Deny(ctx, e.citizen.IIN, a.ID)
+	wantCode(t, err, wallet.ECONFLICT)
+	// The app may approve a request of another method too.
+	o := e.request(t, wallet.ConsentOTP)
+	code := e.lastCode(t, e.citizen.Phone)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, o.ID)
+	must(t, err)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, o.ID, code)
+	wantCode(t, err, wallet.ECONFLICT)
+	list, err = e.svc.ConsentsOf(ctx, e.citizen.IIN)
+	must(t, err)
+	var statuses []string
+	for _, c := range list {
+		statuses = append(statuses, c.Status)
+	}
+	if !slices.Equal(statuses, []string{wallet.ConsentGranted, wallet.ConsentDenied, wallet.ConsentGranted}) {
+		t.Fatalf("statuses %v", statuses)
+	}
+}
+
+func testOnlySubjectDecides(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Approve(ctx, e.citizen2.IIN, c.ID)
+	missing := wantCode(t, err, wallet.ENOTFOUND)
+	_, err = e.svc.Approve(ctx, e.citizen2.IIN, "cns_doesnotexist")
+	if other := wantCode(t, err, wallet.ENOTFOUND); other.Message != missing.Message {
+		t.Fatalf("messages differ: %q vs %q", other.Message, missing.Message)
+	}
+	_, err = e.svc.Deny(ctx, e.citizen2.IIN, c.ID)
+	wantCode(t, err, wallet.ENOTFOUND)
+	list, err := e.svc.ConsentsOf(ctx, e.citizen2.IIN)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("another citizen sees %d consents", len(list))
+	}
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	_, err = e.svc.Revoke(ctx, e.citizen2.IIN, c.ID)
+	wantCode(t, err, wallet.ENOTFOUND)
+}
+
+func testConcurrentDeciders(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if i%2 == 0 {
+				_, errs[i] = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+			} else {
+				_, errs[i] = e.svc.Deny(ctx, e.citizen.IIN, c.ID)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch wallet.ErrorCode(err) {
+		case "":
+			if winner >= 0 {
+				t.Fatalf("deciders %d and %d both won", winner, i)
+			}
+			winner = i
+		case wallet.ECONFLICT:
+		default:
+			t.Fatalf("decider %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("nobody won")
+	}
+	want := wallet.ConsentGranted
+	if winner%2 == 1 {
+		want = wallet.ConsentDenied
+	}
+	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if got.Status != want {
+		t.Fatalf("status %s, winner %d", got.Status, winner)
+	}
+	if kinds := e.eventKinds(t, e.citizen.IIN, c.ID); len(kinds) != 2 {
+		t.Fatalf("events %v, want the request and one decision", kinds)
+	}
+}
+
+func testNotAdmitted(t *testing.T, e *env) {
+	ctx := context.Background()
+	_, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN:           e.citizen.IIN,
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Diploma},
+		Purpose:       "checking qualifications",
+		Method:        wallet.ConsentApp,
+	})
+	if we := wantCode(t, err, wallet.EFORBIDDEN); !strings.Contains(we.Message, string(wallet.Diploma)) {
+		t.Fatalf("message %q does not name the type", we.Message)
+	}
+	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("a refused request was stored")
+	}
+}
+
+func testInvalidRequests(t *testing.T, e *env) {
+	ctx := context.Background()
+	ok := consent.Request{
+		IIN:           e.citizen.IIN,
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
+		Purpose:       "opening a current account",
+		Method:        wallet.ConsentApp,
+	}
+	cases := map[string]func(r *consent.Request){
+		"bad check digit":    func(r *consent.Request) { r.IIN = r.IIN[:11] + wallet.IIN(rune('0'+(r.IIN[11]-'0'+1)%10)) },
+		"purpose too short":  func(r *consent.Request) { r.Purpose = " ab " },
+		"purpose too long":   func(r *consent.Request) { r.Purpose = strings.Repeat("x", consent.MaxPurpose+1) },
+		"purpose two lines":  func(r *consent.Request) { r.Purpose = "line one\nline two" },
+		"no types":           func(r *consent.Request) { r.DocumentTypes = nil },
+		"unknown type":       func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{"tax_return"} },
+		"repeated type":      func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{wallet.IDCard, wallet.IDCard} },
+		"unknown method":     func(r *consent.Request) { r.Method = "email" },
+		"validity too long":  func(r *consent.Request) { r.ValidFor = 91 * 24 * time.Hour },
+		"validity too short": func(r *consent.Request) { r.ValidFor = 30 * time.Second },
+		"validity negative":  func(r *consent.Request) { r.ValidFor = -time.Hour },
+	}
+	for name, mutate := range cases {
+		r := ok
+		mutate(&r)
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		if wallet.ErrorCode(err) != wallet.EINVALID {
+			t.Errorf("%s: %v, want invalid_request", name, err)
+		}
+	}
+	// The bounds themselves are fine; no validity means a day.
+	for _, d := range []time.Duration{time.Minute, 90 * 24 * time.Hour} {
+		r := ok
+		r.ValidFor = d
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		must(t, err)
+	}
+	c, err := e.svc.Request(ctx, e.bank.ID, ok)
+	must(t, err)
+	if c.ValidFor != 24*time.Hour {
+		t.Fatalf("default validity %v", c.ValidFor)
+	}
+}
+
+func testUnknownIIN(t *testing.T, e *env) {
+	var iin wallet.IIN
+	for serial := 4242; iin == ""; serial++ {
+		iin, _ = wallet.MakeIIN(time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), false, serial)
+	}
+	if _, err := e.demo.Citizen(context.Background(), iin); !wallet.IsCode(err, wallet.ENOTFOUND) {
+		t.Skip("the demo registry happens to know the made-up IIN")
+	}
+	_, err := e.svc.Request(context.Background(), e.bank.ID, consent.Request{
+		IIN: iin, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
+	})
+	wantCode(t, err, wallet.ENOTFOUND)
+	if n := len(e.outbox.Messages("")); n != 0 {
+		t.Fatalf("%d SMS sent", n)
+	}
+}
+
+func testPendingExpires(t *testing.T, e *env) {
+	ctx := context.Background()
+	app := e.request(t, wallet.ConsentApp)
+	otpc := e.request(t, wallet.ConsentOTP)
+	code := e.lastCode(t, e.citizen.Phone)
+	reply := e.request(t, wallet.ConsentSMSReply)
+	e.clock.Advance(consent.DefaultRequestTTL)
+	got, err := e.svc.Get(ctx, e.bank.ID, app.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentExpired {
+		t.Fatalf("status %s, want expired", got.Status)
+	}
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, app.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	_, err = e.svc.Deny(ctx, e.citizen.IIN, app.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, otpc.ID, code)
+	wantCode(t, err, wallet.EEXPIRED)
+	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", e.clock.Now())
+	wantCode(t, err, wallet.ENOTFOUND)
+	_, err = e.svc.Release(ctx, e.bank.ID, reply.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+}
+
+func testExpiredGrant(t *testing.T, e *env) {
+	ctx := context.Background()
+	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "a one-hour check",
+		Method: wallet.ConsentApp, ValidFor: time.Hour,
+	})
+	must(t, err)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	e.clock.Advance(time.Hour - time.Second)
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	e.clock.Advance(time.Second)
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentExpired {
+		t.Fatalf("status %s", got.Status)
+	}
+	views, err := e.svc.ViewsByClient(ctx, e.bank.ID)
+	must(t, err)
+	if len(views) != 1 {
+		t.Fatalf("%d views, want the one release before expiry", len(views))
+	}
+}
+
+func testRevoked(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	got, err := e.svc.Revoke(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentRevoked || got.RevokedAt == nil {
+		t.Fatalf("revoke: %+v", got)
+	}
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	views, err := e.store.ViewsOfOwner(ctx, e.citizen.IIN)
+	must(t, err)
+	if len(views) != 1 {
+		t.Fatalf("%d views, want 1", len(views))
+	}
+	if kinds := e.eventKinds(t, e.citizen.IIN, c.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentGranted, wallet.EventConsentRevoked}) {
+		t.Fatalf("events %v", kinds)
+	}
+}
+
+func testRevokedDuringRelease(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	// The revocation commits while the documents are being fetched.
+	e.docs.setBefore(func() {
+		if _, err := e.svc.Revoke(ctx, e.citizen.IIN, c.ID); err != nil {
+			t.Error(err)
+		}
+	})
+	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	if rel != nil {
+		t.Fatalf("released %d documents", len(rel))
+	}
+	views, err := e.svc.ViewsByClient(ctx, e.bank.ID)
+	must(t, err)
+	if len(views) != 0 {
+		t.Fatalf("%d views recorded for a refused release", len(views))
+	}
+}
+
+func testNotGrantedYet(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.ECONFLICT)
+	_, err = e.svc.Deny(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.ECONFLICT)
+	views, err := e.store.ViewsOfOwner(ctx, e.citizen.IIN)
+	must(t, err)
+	if len(views) != 0 {
+		t.Fatalf("%d views", len(views))
+	}
+}
+
+func testOtherClient(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentOTP)
+	code := e.lastCode(t, e.citizen.Phone)
+	_, err := e.svc.Get(ctx, e.insurer.ID, "cns_doesnotexist")
+	missing := wantCode(t, err, wallet.ENOTFOUND)
+	_, err = e.svc.Get(ctx, e.insurer.ID, c.ID)
+	if other := wantCode(t, err, wallet.ENOTFOUND); other.Message != missing.Message {
+		t.Fatalf("messages differ: %q vs %q", other.Message, missing.Message)
+	}
+	// The other client cannot spend the code either: it does not even try it.
+	_, err = e.svc.SubmitOTP(ctx, e.insurer.ID, c.ID, code)
+	wantCode(t, err, wallet.ENOTFOUND)
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, code)
+	must(t, err)
+	_, err = e.svc.Release(ctx, e.insurer.ID, c.ID)
+	wantCode(t, err, wallet.ENOTFOUND)
+	list, err := e.svc.ConsentsByClient(ctx, e.insurer.ID)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("the insurer lists %d consents", len(list))
+	}
+	views, err := e.svc.ViewsByClient(ctx, e.insurer.ID)
+	must(t, err)
+	if len(views) != 0 {
+		t.Fatalf("the insurer has %d views", len(views))
+	}
+}
+
+func testReleaseViews(t *testing.T, e *env) {
+	ctx := context.Background()
+	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.Passport, wallet.IDCard}, Purpose: "know your customer",
+		Method: wallet.ConsentApp,
+	})
+	must(t, err)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if len(rel) != 2 {
+		t.Fatalf("released %d documents, want 2 (the driving licence is not covered)", len(rel))
+	}
+	released := map[string]bool{}
+	for _, r := range rel {
+		v := r.View
+		if v.DocumentID != r.Document.ID || v.DocumentType != r.Document.Type || v.OwnerIIN != e.citizen.IIN ||
+			v.ViewerKind != wallet.ViewerOrganisation || v.ViewerID != e.bank.ID || v.Channel != wallet.ChannelConsent ||
+			v.ConsentID != c.ID || !v.At.Equal(e.clock.Now()) {
+			t.Fatalf("view %+v of %+v", v, r.Document)
+		}
+		released[v.ID] = true
+	}
+	e.clock.Advance(time.Minute)
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+
+	owner, err := e.store.ViewsOfOwner(ctx, e.citizen.IIN)
+	must(t, err)
+	viewer, err := e.store.ViewsByViewer(ctx, wallet.ViewerOrganisation, e.bank.ID)
+	must(t, err)
+	byClient, err := e.svc.ViewsByClient(ctx, e.bank.ID)
+	must(t, err)
+	if len(owner) != 4 || len(viewer) != 4 || len(byClient) != 4 {
+		t.Fatalf("views: owner %d, viewer %d, by client %d; want 4 each", len(owner), len(viewer), len(byClient))
+	}
+	for _, v := range owner[2:] { // newest first: the first release is last
+		if !released[v.ID] {
+			t.Fatalf("view %s of the first release is not in the owner's history", v.ID)
+		}
+	}
+	for i := range owner {
+		if owner[i].ID != viewer[i].ID || owner[i].ConsentID != c.ID {
+			t.Fatalf("owner's and viewer's histories differ at %d", i)
+		}
+	}
+}
+
+func testRateLimitClient(t *testing.T, e *env) {
+	ctx := context.Background()
+	e.svc.Limits.PerClientPerHour = 3
+	r := consent.Request{
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+	}
+	citizens := e.demo.Citizens()
+	for i := range 3 {
+		r.IIN = citizens[i].IIN
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		must(t, err)
+	}
+	r.IIN = citizens[3].IIN
+	_, err := e.svc.Request(ctx, e.bank.ID, r)
+	if we := wantCode(t, err, wallet.ERATELIMITED); we.RetryAfter <= 0 || we.RetryAfter > time.Hour {
+		t.Fatalf("retry after %v", we.RetryAfter)
+	}
+	// Another client is not affected.
+	_, err = e.svc.Request(ctx, e.insurer.ID, r)
+	must(t, err)
+}
+
+func testRateLimitIIN(t *testing.T, e *env) {
+	ctx := context.Background()
+	r := consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+	}
+	for i := range consent.DefaultPerIINPerHour {
+		client := e.bank.ID
+		if i%2 == 1 {
+			client = e.insurer.ID
+		}
+		_, err := e.svc.Request(ctx, client, r)
+		must(t, err)
+	}
+	_, err := e.svc.Request(ctx, e.insurer.ID, r)
+	if we := wantCode(t, err, wallet.ERATELIMITED); we.RetryAfter <= 0 || we.RetryAfter > time.Hour {
+		t.Fatalf("retry after %v", we.RetryAfter)
+	}
+	// Another citizen is not affected.
+	r.IIN = e.citizen2.IIN
+	_, err = e.svc.Request(ctx, e.insurer.ID, r)
+	must(t, err)
+}
+
+func testDurableLimit(t *testing.T, e *env) {
+	ctx := context.Background()
+	e.svc.Limits.PerIINPerHour = 2
+	r := consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+	}
+	for range 2 {
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		must(t, err)
+		e.clock.Advance(10 * time.Minute)
+	}
+	// The short-lived store forgets its counters (a restart, a failover).
+	e.svc.Codes = freshCodes(e)
+	_, err := e.svc.Request(ctx, e.bank.ID, r)
+	we := wantCode(t, err, wallet.ERATELIMITED)
+	// The first request leaves the sliding hour 40 minutes from now.
+	if we.RetryAfter != 40*time.Minute {
+		t.Fatalf("retry after %v, want 40m", we.RetryAfter)
+	}
+	e.clock.Advance(40 * time.Minute)
+	_, err = e.svc.Request(ctx, e.bank.ID, r)
+	must(t, err)
+}
+
+func testFailedSMS(t *testing.T, e *env) {
+	ctx := context.Background()
+	e.svc.SMS = failingSender{}
+	e.svc.OTP.Sender = failingSender{}
+	for _, method := range []string{wallet.ConsentSMSReply, wallet.ConsentOTP} {
+		_, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+			IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: method,
+		})
+		wantCode(t, err, wallet.EUNAVAILABLE)
+	}
+	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)
+	must(t, err)
+	if len(list) != 2 {
+		t.Fatalf("%d consents stored", len(list))
+	}
+	for _, c := range list {
+		if c.Status != wallet.ConsentDenied {
+			t.Fatalf("%s consent left %s", c.Method, c.Status)
+		}
+		if kinds := e.eventKinds(t, e.citizen.IIN, c.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentDenied}) {
+			t.Fatalf("events %v", kinds)
+		}
+		_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+		wantCode(t, err, wallet.ECONFLICT)
+	}
+	evs, err := e.store.Events(ctx, e.citizen.IIN)
+	must(t, err)
+	if evs[0].ActorKind != "system" || evs[0].Details["reason"] != "delivery_failed" {
+		t.Fatalf("denial event %+v", evs[0])
+	}
+}
+
+func testAuthenticate(t *testing.T, e *env) {
+	ctx := context.Background()
+	got, err := e.svc.Authenticate(ctx, e.bank.ID, e.secret)
+	must(t, err)
+	if got.ID != e.bank.ID || got.SecretHash != "" {
+		t.Fatalf("authenticated %+v", got)
+	}
+	_, err = e.svc.Authenticate(ctx, e.bank.ID, e.secret+"x")
+	wrong := wantCode(t, err, wallet.EUNAUTHORIZED)
+	_, err = e.svc.Authenticate(ctx, "cli_unknown", e.secret)
+	unknown := wantCode(t, err, wallet.EUNAUTHORIZED)
+	_, err = e.svc.Authenticate(ctx, e.insurer.ID, e.secret)
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	_, err = e.svc.Authenticate(ctx, e.bank.ID, "")
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	must(t, e.svc.DisableClient(ctx, e.bank.ID))
+	_, err = e.svc.Authenticate(ctx, e.bank.ID, e.secret)
+	disabled := wantCode(t, err, wallet.EUNAUTHORIZED)
+	if wrong.Message != unknown.Message || unknown.Message != disabled.Message {
+		t.Fatalf("messages tell the cases apart: %q, %q, %q", wrong.Message, unknown.Message, disabled.Message)
+	}
+	wantCode(t, e.svc.DisableClient(ctx, "cli_unknown"), wallet.ENOTFOUND)
+	must(t, e.svc.DisableClient(ctx, e.bank.ID)) // again: not an error
+}
+
+func testDisabledClient(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	must(t, e.svc.DisableClient(ctx, e.bank.ID))
+	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	_, err = e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+	})
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	_, err = e.svc.Get(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	// The citizen still sees and may revoke it.
+	_, err = e.svc.Revoke(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	clients, err := e.svc.Clients(ctx)
+	must(t, err)
+	if len(clients) != 3 || clients[0].ID != e.bank.ID || clients[0].DisabledAt == nil || clients[0].SecretHash != "" {
+		t.Fatalf("clients %+v", clients)
+	}
+}
+
+func testCreateClient(t *testing.T, e *env) {
+	ctx := context.Background()
+	if !strings.HasPrefix(e.bank.ID, "cli_") || e.bank.SecretHash != "" {
+		t.Fatalf("client %+v", e.bank)
+	}
+	if len(e.secret) < 43 { // 32 bytes in base64url
+		t.Fatalf("secret of %d characters is too short", len(e.secret))
+	}
+	stored, err := e.store.Client(ctx, e.bank.ID)
+	must(t, err)
+	if stored.SecretHash == "" || strings.Contains(stored.SecretHash, e.secret) {
+		t.Fatal("the secret is not stored hashed")
+	}
+	bad := map[string]struct {
+		name, kind string
+		types      []wallet.DocumentType
+	}{
+		"no name":       {" ", consent.KindBank, []wallet.DocumentType{wallet.IDCard}},
+		"unknown kind":  {"X", "shop", []wallet.DocumentType{wallet.IDCard}},
+		"no types":      {"X", consent.KindBank, nil},
+		"unknown type":  {"X", consent.KindBank, []wallet.DocumentType{"tax_return"}},
+		"repeated type": {"X", consent.KindBank, []wallet.DocumentType{wallet.IDCard, wallet.IDCard}},
+	}
+	for name, b := range bad {
+		_, _, err := e.svc.CreateClient(ctx, b.name, b.kind, b.types)
+		if wallet.ErrorCode(err) != wallet.EINVALID {
+			t.Errorf("%s: %v, want invalid_request", name, err)
+		}
+	}
+}
+
+func testRevokeStates(t *testing.T, e *env) {
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Revoke(ctx, e.citizen.IIN, c.ID)
+	wantCode(t, err, wallet.ECONFLICT) // pending
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	_, err = e.svc.Revoke(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	_, err = e.svc.Revoke(ctx, e.citizen.IIN, c.ID)
+	wantCode(t, err, wallet.ECONFLICT) // already revoked
+	d := e.request(t, wallet.ConsentApp)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, d.ID)
+	must(t, err)
+	e.clock.Advance(consent.DefaultValidFor)
+	_, err = e.svc.Revoke(ctx, e.citizen.IIN, d.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+}

@@ -1,0 +1,263 @@
+package consent_test
+
+import (
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/sharing/memstore"
+	"github.com/qujat/qujat/sharing/redisstore"
+	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/sqlite"
+)
+
+// clock is a fake clock that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fakeDocuments gives every citizen an identity card, a passport and a
+// driving licence. before, if set, runs at the start of each call.
+type fakeDocuments struct {
+	mu     sync.Mutex
+	before func()
+}
+
+var fakeTypes = []wallet.DocumentType{wallet.IDCard, wallet.Passport, wallet.DrivingLicence}
+
+func (f *fakeDocuments) setBefore(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.before = fn
+}
+
+func (f *fakeDocuments) Documents(ctx context.Context, subject wallet.IIN) ([]wallet.Document, error) {
+	f.mu.Lock()
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	var out []wallet.Document
+	for i, t := range fakeTypes {
+		number := string(t) + "-" + string(subject[8:])
+		out = append(out, wallet.Document{
+			ID:         wallet.DocumentID(subject, t, number),
+			Type:       t,
+			Title:      t.Title(),
+			SubjectIIN: subject,
+			Issuer:     "test-issuer",
+			Number:     number,
+			Status:     wallet.StatusValid,
+			Version:    i + 1,
+		})
+	}
+	return out, nil
+}
+
+// failingSender fails every message, as a gateway that is down.
+type failingSender struct{}
+
+func (failingSender) Send(ctx context.Context, to, text string) error {
+	return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
+}
+
+// backend names the short-lived store a test runs on; the durable store is
+// SQLite in a temporary directory.
+type backend struct {
+	name  string
+	codes func(t *testing.T, now func() time.Time) wallet.ShortLivedStore
+}
+
+var backends = []backend{
+	{"sqlite+memory", func(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
+		return memstore.New(now)
+	}},
+	{"sqlite+redis", func(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
+		url := sharingtest.RedisURL(t)
+		opened, err := redisstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { opened.Close() })
+		return redisstore.New(opened.Client(), sharingtest.UniquePrefix(t))
+	}},
+}
+
+// env is one service wired from real parts, with two organisations admitted
+// for identity cards and passports, and a third only for diplomas.
+type env struct {
+	svc      *consent.Service
+	store    *sqlite.Store
+	outbox   *sms.Outbox
+	clock    *clock
+	docs     *fakeDocuments
+	demo     *sources.Demo
+	bank     wallet.Client
+	secret   string
+	insurer  wallet.Client
+	school   wallet.Client
+	citizen  wallet.Citizen // has a phone and documents
+	citizen2 wallet.Citizen
+}
+
+func newEnv(t *testing.T, b backend) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := sources.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}
+	codes := b.codes(t, clk.Now)
+	hasher := wallet.NewHasher([]byte("test pepper"))
+	outbox := sms.NewOutbox(0, clk.Now)
+	e := &env{
+		store:  store,
+		outbox: outbox,
+		clock:  clk,
+		docs:   &fakeDocuments{},
+		demo:   demo,
+	}
+	e.svc = &consent.Service{
+		Store:     store,
+		Directory: demo,
+		OTP: &otp.Service{
+			Store:  codes,
+			Hasher: hasher,
+			Sender: outbox,
+			Now:    clk.Now,
+			Rand:   rand.Reader,
+		},
+		SMS:       outbox,
+		Codes:     codes,
+		Documents: e.docs,
+		Hasher:    hasher,
+		Now:       clk.Now,
+		Rand:      rand.Reader,
+	}
+	citizens := demo.Citizens()
+	e.citizen, e.citizen2 = citizens[0], citizens[1]
+	e.bank, e.secret, err = e.svc.CreateClient(ctx, "Halyk Bank", consent.KindBank, []wallet.DocumentType{wallet.IDCard, wallet.Passport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.insurer, _, err = e.svc.CreateClient(ctx, "Nomad Insurance", consent.KindInsurer, []wallet.DocumentType{wallet.IDCard, wallet.Passport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.school, _, err = e.svc.CreateClient(ctx, "Enbek Agency", consent.KindGov, []wallet.DocumentType{wallet.Diploma})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// runAll runs each behaviour on every backend, each on a fresh env.
+func runAll(t *testing.T, behaviours map[string]func(t *testing.T, e *env)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for name, fn := range behaviours {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					fn(t, newEnv(t, b))
+				})
+			}
+		})
+	}
+}
+
+// request makes a request of the bank for the citizen's identity card.
+func (e *env) request(t *testing.T, method string) wallet.Consent {
+	t.Helper()
+	c, err := e.svc.Request(context.Background(), e.bank.ID, consent.Request{
+		IIN:           e.citizen.IIN,
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
+		Purpose:       "opening a current account",
+		Method:        method,
+	})
+	if err != nil {
+		t.Fatalf("Request(%s): %v", method, err)
+	}
+	return c
+}
+
+var codeRE = regexp.MustCompile(`Code ([0-9]{6})`)
+
+// lastCode reads the code of the newest message to phone.
+func (e *env) lastCode(t *testing.T, phone string) string {
+	t.Helper()
+	msgs := e.outbox.Messages(phone)
+	if len(msgs) == 0 {
+		t.Fatalf("no SMS to %s", phone)
+	}
+	m := codeRE.FindStringSubmatch(msgs[0].Text)
+	if m == nil {
+		t.Fatalf("no code in %q", msgs[0].Text)
+	}
+	return m[1]
+}
+
+func wantCode(t *testing.T, err error, code string) *wallet.Error {
+	t.Helper()
+	if got := wallet.ErrorCode(err); got != code {
+		t.Fatalf("error code %q (%v), want %q", got, err, code)
+	}
+	return wallet.AsError(err)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventKinds lists the kinds of the subject's events about one consent,
+// oldest first.
+func (e *env) eventKinds(t *testing.T, subject wallet.IIN, consentID string) []string {
+	t.Helper()
+	evs, err := e.store.Events(context.Background(), subject)
+	must(t, err)
+	var kinds []string
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].ObjectID == consentID {
+			kinds = append(kinds, evs[i].Kind)
+		}
+	}
+	return kinds
+}
+
+// freshCodes returns an empty short-lived store, as after a restart that
+// lost every counter.
+func freshCodes(e *env) wallet.ShortLivedStore { return memstore.New(e.clock.Now) }
