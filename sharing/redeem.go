@@ -224,13 +224,13 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	}
 	var p ticketPayload
 	if err := json.Unmarshal(use.Payload, &p); err != nil || p.ShareID != shareID {
-		s.returnUse(ctx, shareID)
+		s.returnUse(ctx, sh, use)
 		return Redemption{}, wallet.Errorf(wallet.EINTERNAL, "share ticket payload does not match the share")
 	}
 
 	viewID, err := wallet.NewID(s.rand(), "vw_")
 	if err != nil {
-		s.returnUse(ctx, shareID)
+		s.returnUse(ctx, sh, use)
 		return Redemption{}, err
 	}
 	v := wallet.View{
@@ -252,17 +252,38 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	if err != nil {
 		// Nothing was stored, so nothing is released; the use goes back to
 		// the ticket so that a retry can succeed.
-		s.returnUse(ctx, shareID)
+		s.returnUse(ctx, sh, use)
 		return Redemption{}, err
 	}
 	return Redemption{View: committed, Document: doc}, nil
 }
 
-// returnUse gives a spent use back to the share's ticket, best effort.
-func (s *Service) returnUse(ctx context.Context, shareID string) {
+// returnUse gives a use spent on a redemption that was not committed back
+// to the share's ticket, best effort. A ticket whose last use was spent is
+// gone (UseTicket deletes it), so ReturnTicketUse cannot reach it: it is put
+// back with one use, its secrets rebuilt from the sealed record (the token,
+// and the code's hash, which ends the code's key), for the time the share
+// has left. Should the ticket have vanished meanwhile for another reason
+// (revoked, lost with the store), the durable share still refuses what it
+// must, and the sealed record is usually gone with it.
+func (s *Service) returnUse(ctx context.Context, sh wallet.Share, use wallet.TicketUse) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	_ = s.Codes.ReturnTicketUse(ctx, ticketKey(shareID))
+	if use.UsesLeft > 0 {
+		_ = s.Codes.ReturnTicketUse(ctx, ticketKey(sh.ID))
+		return
+	}
+	ttl := sh.ExpiresAt.Sub(s.now())
+	if ttl <= 0 {
+		return
+	}
+	rec, err := s.unsealed(ctx, sh.ID)
+	if err != nil {
+		return
+	}
+	codeHash := rec.CodeKey[strings.LastIndexByte(rec.CodeKey, ':')+1:]
+	t := shareTicket(s.Hasher.Hash(wallet.SecretShareToken, rec.Token), codeHash, 1, use.Payload)
+	_ = s.Codes.PutTicket(ctx, ticketKey(sh.ID), t, ttl)
 }
 
 // parseToken checks a token is a share id ("shr_" and 26 base32

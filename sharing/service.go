@@ -295,14 +295,7 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 		s.abandon(ctx, sh, ck)
 		return Opened{}, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share ticket")
 	}
-	t := wallet.Ticket{
-		Secrets: map[string]string{
-			"token": s.Hasher.Hash(wallet.SecretShareToken, token),
-			"code":  s.Hasher.Hash(wallet.SecretShortCode, code),
-		},
-		Uses:    maxViews,
-		Payload: payload,
-	}
+	t := shareTicket(s.Hasher.Hash(wallet.SecretShareToken, token), s.Hasher.Hash(wallet.SecretShortCode, code), maxViews, payload)
 	if err := s.Codes.PutTicket(ctx, ticketKey(id), t, ttl); err != nil {
 		s.abandon(ctx, sh, ck)
 		return Opened{}, err
@@ -317,6 +310,16 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 		return Opened{}, err
 	}
 	return Opened{Share: sh, Token: token, ShortCode: code, URL: s.shareURL(token)}, nil
+}
+
+// shareTicket is the ticket of a share: uses views left, reached by the
+// token or the short code.
+func shareTicket(tokenHash, codeHash string, uses int, payload []byte) wallet.Ticket {
+	return wallet.Ticket{
+		Secrets: map[string]string{"token": tokenHash, "code": codeHash},
+		Uses:    uses,
+		Payload: payload,
+	}
 }
 
 func (s *Service) shareURL(token string) string { return s.PublicURL + "/s/" + token }
