@@ -74,11 +74,11 @@ func openStore(ctx context.Context, cfg Config) (wallet.Store, string, error) {
 
 func openShortLived(ctx context.Context, cfg Config) (wallet.ShortLivedStore, func() error, string, error) {
 	if cfg.RedisURL != "" {
-		st, err := redisstore.Open(ctx, cfg.RedisURL)
+		opened, err := redisstore.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("open Redis: %w", err)
 		}
-		return st, st.Close, "Redis", nil
+		return redisstore.New(opened.Client(), cfg.RedisPrefix), opened.Close, "Redis", nil
 	}
 	return memstore.New(time.Now), func() error { return nil }, "memory", nil
 }

@@ -19,6 +19,7 @@ type Config struct {
 	DataDir     string `env:"QUJAT_DATA_DIR" envDefault:"./data"`
 	DatabaseURL string `env:"QUJAT_DATABASE_URL"`
 	RedisURL    string `env:"QUJAT_REDIS_URL"`
+	RedisPrefix string `env:"QUJAT_REDIS_PREFIX" envDefault:"qujat:"`
 	PublicURL   string `env:"QUJAT_PUBLIC_URL"`
 	LogLevel    string `env:"QUJAT_LOG_LEVEL" envDefault:"info"`
 

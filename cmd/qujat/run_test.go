@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -240,4 +243,12 @@ func TestRun_UnknownCommandAndVersion(t *testing.T) {
 	if err := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out); err != nil || !strings.HasPrefix(out.String(), "qujat ") {
 		t.Fatalf("version: %v %q", err, out.String())
 	}
+}
+
+func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
+	db := wallettest.PostgresSchemaURL(t)
+	rd := sharingtest.RedisURL(t)
+	base := startService(t, map[string]string{"QUJAT_DATABASE_URL": db, "QUJAT_REDIS_URL": rd,
+		"QUJAT_REDIS_PREFIX": sharingtest.UniquePrefix(t)})
+	walkThrough(t, base)
 }
