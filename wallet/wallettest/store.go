@@ -54,6 +54,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		{"Views_OfOwnerAndByViewerNewestFirst", testViews},
 		{"SetViewLogIndex", testViewLogIndex},
 		{"Client_CreateReadListDisable", testClients},
+		{"ZeroTimes_RoundTrip", testZeroTimes},
 		{"Consent_CreateAndRead", testConsentCreate},
 		{"Consents_OfSubjectAndOfClientNewestFirst", testConsentsList},
 		{"PendingConsentsByPhone", testPendingByPhone},
@@ -779,6 +780,24 @@ func testClients(t *testing.T, s wallet.Store) {
 	got, err = s.Client(ctx, "bank-1")
 	must(t, err)
 	equal(t, "disabled at", got.DisabledAt, usp(at))
+}
+
+func testZeroTimes(t *testing.T, s wallet.Store) {
+	ctx := context.Background()
+	must(t, s.CreateClient(ctx, wallet.Client{ID: "bank-1", Name: "Bank", Kind: "bank"}))
+	got, err := s.Client(ctx, "bank-1")
+	must(t, err)
+	if !got.CreatedAt.IsZero() || got.DisabledAt != nil {
+		t.Fatalf("zero time came back as %v, %v", got.CreatedAt, got.DisabledAt)
+	}
+	c := consent("c-1", "bank-1", alice, t0)
+	c.RequestExpiresAt = time.Time{}
+	must(t, s.CreateConsent(ctx, c))
+	read, err := s.Consent(ctx, "c-1")
+	must(t, err)
+	if !read.RequestExpiresAt.IsZero() {
+		t.Fatalf("zero time came back as %v", read.RequestExpiresAt)
+	}
 }
 
 // Consents.
