@@ -822,3 +822,52 @@ func testRevokeStates(t *testing.T, e *env) {
 	_, err = e.svc.Revoke(ctx, e.citizen.IIN, d.ID)
 	wantCode(t, err, wallet.EEXPIRED)
 }
+
+func TestRelease_RevokedWhileViewsAreRecordedReleasesNothing(t *testing.T) {
+	e := newEnv(t, backends[0])
+	ctx := context.Background()
+	c := e.request(t, wallet.ConsentApp)
+	_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	e.svc.Store = &hookedStore{Store: e.store, after: func(n int, v wallet.View) {
+		if n == 1 {
+			if _, err := e.svc.Revoke(ctx, e.citizen.IIN, c.ID); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EEXPIRED)
+	if rel != nil {
+		t.Fatalf("released %d documents after the revocation", len(rel))
+	}
+}
+
+func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
+	e := newEnv(t, backends[0])
+	ctx := context.Background()
+	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport}, Purpose: "know your customer",
+		Method: wallet.ConsentApp,
+	})
+	must(t, err)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
+	must(t, err)
+	e.svc.Store = &hookedStore{Store: e.store, fail: func(n int) error {
+		if n == 2 {
+			return wallet.Errorf(wallet.EUNAVAILABLE, "database went away")
+		}
+		return nil
+	}}
+	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
+	wantCode(t, err, wallet.EUNAVAILABLE)
+	if rel != nil {
+		t.Fatalf("released %d documents", len(rel))
+	}
+	// The grant stands: a retry releases both, each with its view.
+	rel, err = e.svc.Release(ctx, e.bank.ID, c.ID)
+	must(t, err)
+	if len(rel) != 2 {
+		t.Fatalf("released %d documents, want 2", len(rel))
+	}
+}

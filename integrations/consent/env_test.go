@@ -261,3 +261,31 @@ func (e *env) eventKinds(t *testing.T, subject wallet.IIN, consentID string) []s
 // freshCodes returns an empty short-lived store, as after a restart that
 // lost every counter.
 func freshCodes(e *env) wallet.ShortLivedStore { return memstore.New(e.clock.Now) }
+
+// hookedStore lets a test act around RecordView.
+type hookedStore struct {
+	*sqlite.Store
+	mu    sync.Mutex
+	n     int                        // views recorded through it
+	fail  func(n int) error          // before the n-th view (1-based); an error aborts it
+	after func(n int, v wallet.View) // after the n-th view is stored
+}
+
+func (h *hookedStore) RecordView(ctx context.Context, v wallet.View) error {
+	h.mu.Lock()
+	h.n++
+	n := h.n
+	h.mu.Unlock()
+	if h.fail != nil {
+		if err := h.fail(n); err != nil {
+			return err
+		}
+	}
+	if err := h.Store.RecordView(ctx, v); err != nil {
+		return err
+	}
+	if h.after != nil {
+		h.after(n, v)
+	}
+	return nil
+}

@@ -171,9 +171,6 @@ func (s *Service) checkRequest(r Request) (wallet.IIN, string, time.Duration, er
 func (s *Service) limit(ctx context.Context, key string, max int, message string) error {
 	n, left, err := s.Codes.Incr(ctx, key, rateWindow)
 	if err != nil {
-		if wallet.ErrorCode(err) == wallet.EINTERNAL {
-			return wallet.Wrap(wallet.EUNAVAILABLE, err, "rate limiter unavailable")
-		}
 		return err
 	}
 	if n > int64(max) {
@@ -240,25 +237,17 @@ func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consen
 	case wallet.ConsentSMSReply:
 		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES to agree or NO to refuse within %d minutes.",
 			client.Name, what, purpose, int(s.requestTTL()/time.Minute))
-		if err := s.SMS.Send(ctx, c.Phone, text); err != nil {
-			if wallet.ErrorCode(err) == wallet.EINTERNAL {
-				return wallet.Wrap(wallet.EUNAVAILABLE, err, "could not send the SMS")
-			}
-			return err
-		}
-		return nil
+		return s.SMS.Send(ctx, c.Phone, text)
 	default: // app: it shows in the citizen's list
 		return nil
 	}
 }
 
 // failDelivery marks a request that could not reach the citizen denied by the
-// system, so that it can never be granted, and returns cause (EUNAVAILABLE
-// unless it has a more telling code).
+// system, so that it can never be granted, and returns cause: as it is if it
+// carries a domain code, EUNAVAILABLE otherwise (a sender's bare error).
 func (s *Service) failDelivery(ctx context.Context, c wallet.Consent, cause error) error {
-	switch wallet.ErrorCode(cause) {
-	case wallet.EUNAVAILABLE, wallet.ERATELIMITED:
-	default:
+	if wallet.AsError(cause) == nil {
 		cause = wallet.Wrap(wallet.EUNAVAILABLE, cause, "the request could not be delivered")
 	}
 	ctx = context.WithoutCancel(ctx)
