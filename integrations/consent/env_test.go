@@ -17,7 +17,9 @@ import (
 	"github.com/qujat/qujat/sharing/redisstore"
 	"github.com/qujat/qujat/sharing/sharingtest"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/sqlite"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // clock is a fake clock that tests move by hand.
@@ -84,33 +86,69 @@ func (failingSender) Send(ctx context.Context, to, text string) error {
 	return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
 }
 
-// backend names the short-lived store a test runs on; the durable store is
-// SQLite in a temporary directory.
+// backend names the stores a test runs on: the durable one and the
+// short-lived one.
 type backend struct {
-	name  string
-	codes func(t *testing.T, now func() time.Time) wallet.ShortLivedStore
+	name    string
+	durable func(t *testing.T) wallet.Store
+	codes   func(t *testing.T, now func() time.Time) wallet.ShortLivedStore
 }
 
 var backends = []backend{
-	{"sqlite+memory", func(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
-		return memstore.New(now)
-	}},
-	{"sqlite+redis", func(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
-		url := sharingtest.RedisURL(t)
-		opened, err := redisstore.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { opened.Close() })
-		return redisstore.New(opened.Client(), sharingtest.UniquePrefix(t))
-	}},
+	{"sqlite+memory", sqliteStore, memoryCodes},
+	{"sqlite+redis", sqliteStore, redisCodes},
+	{"postgres+redis", postgresStore, redisCodes},
+}
+
+// sqliteStore opens a migrated SQLite store in a temporary directory.
+func sqliteStore(t *testing.T) wallet.Store {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// postgresStore opens a migrated PostgreSQL store in a schema of its own
+// (skipped without TEST_DATABASE_URL).
+func postgresStore(t *testing.T) wallet.Store {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, wallettest.PostgresSchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func memoryCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore { return memstore.New(now) }
+
+// redisCodes returns a store on TEST_REDIS_URL under a prefix of its own
+// (skipped without it). Redis keeps its own time, so only the tests'
+// durable expiries follow the fake clock there.
+func redisCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
+	url := sharingtest.RedisURL(t)
+	opened, err := redisstore.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { opened.Close() })
+	return redisstore.New(opened.Client(), sharingtest.UniquePrefix(t))
 }
 
 // env is one service wired from real parts, with two organisations admitted
 // for identity cards and passports, and a third only for diplomas.
 type env struct {
 	svc      *consent.Service
-	store    *sqlite.Store
+	store    wallet.Store
 	outbox   *sms.Outbox
 	clock    *clock
 	docs     *fakeDocuments
@@ -126,14 +164,7 @@ type env struct {
 func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := b.durable(t)
 	demo, err := sources.LoadDemo()
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +295,7 @@ func freshCodes(e *env) wallet.ShortLivedStore { return memstore.New(e.clock.Now
 
 // hookedStore lets a test act around RecordView.
 type hookedStore struct {
-	*sqlite.Store
+	wallet.Store
 	mu    sync.Mutex
 	n     int                        // views recorded through it
 	fail  func(n int) error          // before the n-th view (1-based); an error aborts it
