@@ -121,7 +121,7 @@ var redisSQLite = backend{
 }
 
 // backends are the stores every behaviour is held to.
-var backends = []backend{memorySQLite, redisSQLite}
+var backends = []backend{memorySQLite, redisSQLite, redisPostgres}
 
 func openSQLite(t testing.TB) sharing.Store {
 	t.Helper()
