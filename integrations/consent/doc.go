@@ -51,6 +51,16 @@
 // stays pending until it expires, so the citizen may still approve it in the
 // app; no code can grant it.
 //
+// Codes. An otp request's code is an otp.Service challenge with purpose
+// "consent" and the consent id as its subject (the OTP service refuses
+// purposes with a colon, so "consent:<id>" cannot be the purpose); SubmitOTP
+// finds the challenge through the short-lived store and checks its subject
+// is the consent, so a code sent for one request never grants another. A
+// code lives as long as the OTP service says (five minutes by default),
+// shorter than the request; after that the request can still be approved in
+// the app until it expires. The OTP service's own limit of codes per phone
+// per hour, shared with sign-in, also applies.
+//
 // Release race. Release checks the grant, records one view per document, and
 // then reads the consent once more: if it was revoked (or expired) meanwhile,
 // nothing is released and the answer is EEXPIRED. So a revocation that

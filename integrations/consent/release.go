@@ -162,7 +162,9 @@ func releasable(c wallet.Consent, now time.Time) error {
 }
 
 // ViewsByClient returns the documents the client has been released, newest
-// first (its side of the history). EUNAVAILABLE.
+// first (its side of the history). It does not check that the client is
+// active, so that an administrator can read a disabled client's history.
+// EUNAVAILABLE.
 func (s *Service) ViewsByClient(ctx context.Context, clientID string) ([]wallet.View, error) {
 	return s.Store.ViewsByViewer(ctx, wallet.ViewerOrganisation, clientID)
 }
