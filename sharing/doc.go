@@ -3,4 +3,29 @@
 // their redemption by an authenticated viewer. The short-lived store has two
 // implementations, sharing/redisstore (production) and sharing/memstore (the
 // embedded default), both held to the suite in sharing/sharingtest.
+//
+// Service is the whole flow. Opening a share writes the durable
+// wallet.Share (and a share_opened event in the owner's history) first, then
+// these short-lived keys, all expiring with the share:
+//
+//	share:<id>                         the ticket: hashes of the token and the code,
+//	                                   max_views uses, the share in its payload
+//	code:<owner>:<gen>:<hash of code>  → share id; codes are scoped to their owner
+//	shareqr:<id>                       the token (and the code's key), sealed with
+//	                                   AES-256-GCM, to draw the QR image on demand
+//
+// A token is "<share id>.<192 random bits, base64url>", so the share is found
+// from the token itself. A code is found under the owner's current code
+// generation (codegen:<owner>); moving the owner to the next generation voids
+// all their live codes at once, which happens when wrong codes pile up
+// against that owner. Wrong codes are also counted per viewer (rl:viewer15m:,
+// rl:viewerday:) and per network address (rl:ip:), and a full counter refuses
+// code redemptions before anything is looked up.
+//
+// A redemption spends a use of the ticket (the fast, atomic gate), then asks
+// the durable store's RedeemShare to count the view and store it (the final
+// judge); the document is returned only after that commit. If the commit
+// fails the use is given back. If the short-lived store cannot be reached,
+// nothing is released (EUNAVAILABLE); if it lost its data, shares stop
+// working (EEXPIRED) rather than the other way round.
 package sharing

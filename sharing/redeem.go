@@ -12,7 +12,8 @@ import (
 )
 
 // Viewer is the authenticated citizen who presents a token or a code, and
-// the network address the request came from.
+// the network address the request came from (as the API sees it; requests
+// without one share a single address counter).
 type Viewer struct {
 	IIN wallet.IIN
 	IP  string

@@ -695,3 +695,45 @@ func TestOpen_SealKeyMustBe32Bytes(t *testing.T) {
 		t.Errorf("a failed Open left shares %+v", infos)
 	}
 }
+
+func TestRedeem_DurableStoreIsTheFinalJudgeOfSingleUse(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env, b backend) {
+		doc, o := e.open(t, 0, 1)
+		// Suppose the short-lived store let far too many through (a bug, a
+		// replayed write): the ticket now has 50 uses.
+		h := wallet.NewHasher(pepper)
+		loose := wallet.Ticket{
+			Secrets: map[string]string{"token": h.Hash(wallet.SecretShareToken, o.Token)},
+			Uses:    50,
+			Payload: []byte(`{"share_id":"` + o.Share.ID + `"}`),
+		}
+		noErr(t, e.codes.PutTicket(ctx, "share:"+o.Share.ID, loose, time.Minute))
+		var (
+			wg        sync.WaitGroup
+			mu        sync.Mutex
+			successes int
+		)
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.svc.RedeemToken(ctx, viewer(t), o.Token)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					successes++
+				case !wallet.IsCode(err, wallet.EEXPIRED):
+					t.Errorf("redemption failed with %v, want expired", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if successes != 1 {
+			t.Errorf("%d redemptions succeeded, want exactly 1", successes)
+		}
+		if vs := e.viewsOfOwner(t, doc.SubjectIIN); len(vs) != 1 {
+			t.Errorf("%d views stored, want exactly 1", len(vs))
+		}
+	})
+}
