@@ -27,19 +27,8 @@ func (s *Server) listDocuments(c echo.Context) error {
 // documentsOf returns the subject's documents, assembling them first if the
 // service has never fetched them.
 func (s *Server) documentsOf(c echo.Context, subject wallet.IIN) ([]wallet.Document, error) {
-	ctx := c.Request().Context()
-	docs, err := s.Documents.Documents(ctx, subject)
-	if err != nil {
-		return nil, err
-	}
-	if len(docs) > 0 {
-		return docs, nil
-	}
-	res, err := s.Documents.Refresh(ctx, subject)
-	if err != nil {
-		return nil, err
-	}
-	return nonNil(res.Documents), nil
+	docs, err := s.Documents.Assembled(c.Request().Context(), subject)
+	return nonNil(docs), err
 }
 
 func nonNil(d []wallet.Document) []wallet.Document {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/integrations/consent"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
@@ -53,6 +54,15 @@ type testServer struct {
 	Short    wallet.ShortLivedStore
 	TokenKey ed25519.PrivateKey
 	Server   *api.Server
+	Consents *consent.Service
+}
+
+// docsAssembled gives the consent service the citizen's documents,
+// assembling them if the citizen never signed in.
+type docsAssembled struct{ d *wallet.DocumentService }
+
+func (a docsAssembled) Documents(ctx context.Context, iin wallet.IIN) ([]wallet.Document, error) {
+	return a.d.Assembled(ctx, iin)
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -88,27 +98,40 @@ func newTestServer(t *testing.T) *testServer {
 		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		Authorize: wallet.Guardianship{Directory: demo, Now: clk.Now}.AuthorizeShare,
 	}
+	consents := &consent.Service{
+		Store: st, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: docsAssembled{docs},
+		Hasher: hasher, Now: clk.Now, Rand: rand.Reader,
+	}
 	srv := api.New(api.Deps{
-		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now:         clk.Now,
-		Tokens:      &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: clk.Now},
-		Directory:   demo,
-		OTP:         o,
-		Sessions:    &wallet.SessionService{Store: st, Hasher: hasher, Now: clk.Now, Rand: rand.Reader},
-		Documents:   docs,
-		Verifier:    &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
-		Keys:        keys,
-		Views:       st,
-		Events:      st,
-		Sharing:     shares,
-		PublicURL:   "https://qujat.test",
-		DevCitizens: demo.Citizens,
-		DevOutbox:   outbox,
-		ReadyChecks: map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},
+		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:       clk.Now,
+		Tokens:    &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: clk.Now},
+		Directory: demo,
+		OTP:       o,
+		Sessions:  &wallet.SessionService{Store: st, Hasher: hasher, Now: clk.Now, Rand: rand.Reader},
+		Documents: docs,
+		Verifier:  &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
+		Keys:      keys,
+		Views:     st,
+		Events:    st,
+		Sharing:   shares,
+		PublicURL: "https://qujat.test",
+		Consents:  consents,
+		ClientName: func(ctx context.Context, id string) string {
+			c, err := consents.Client(ctx, id)
+			if err != nil {
+				return ""
+			}
+			return c.Name
+		},
+		SMSInboundSecret: []byte("gateway secret"),
+		DevCitizens:      demo.Citizens,
+		DevOutbox:        outbox,
+		ReadyChecks:      map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo, Store: st, Short: short, TokenKey: tokenKey, Server: srv}
+	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo, Store: st, Short: short, TokenKey: tokenKey, Server: srv, Consents: consents}
 }
 
 // response is a decoded HTTP response.

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/qujat/qujat/integrations/consent"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
@@ -38,6 +39,10 @@ type Deps struct {
 	Views     wallet.ViewStore
 	Sharing   *sharing.Service
 	Events    wallet.EventStore
+	Consents  *consent.Service
+	// SMSInboundSecret is the HMAC secret with which the SMS gateway signs
+	// POST /v1/sms/inbound.
+	SMSInboundSecret []byte
 	// PublicURL is the base of links given out (qr_url).
 	PublicURL string
 	// ClientName returns an organisation's name for history pages.
@@ -134,6 +139,18 @@ func (s *Server) routes() {
 	v1.POST("/shares/redeem", s.redeemShare, s.citizenOnly)
 	e.GET("/s/:token", s.shareLink)
 	v1.GET("/me/history", s.history, s.citizenOnly)
+
+	v1.POST("/oauth/token", s.clientToken)
+	v1.POST("/consents", s.requestConsent, s.organisationOnly)
+	v1.GET("/consents", s.listClientConsents, s.organisationOnly)
+	v1.GET("/consents/:id", s.getConsent, s.organisationOnly)
+	v1.POST("/consents/:id/otp", s.submitConsentOTP, s.organisationOnly)
+	v1.GET("/consents/:id/documents", s.consentDocuments, s.organisationOnly)
+	v1.GET("/me/consents", s.myConsents, s.citizenOnly)
+	v1.POST("/me/consents/:id/approve", s.decideConsent(s.Consents.Approve), s.citizenOnly)
+	v1.POST("/me/consents/:id/deny", s.decideConsent(s.Consents.Deny), s.citizenOnly)
+	v1.DELETE("/me/consents/:id", s.decideConsent(s.Consents.Revoke), s.citizenOnly)
+	v1.POST("/sms/inbound", s.smsInbound)
 
 	v1.GET("/dev/citizens", s.devCitizens)
 	v1.GET("/dev/sms", s.devSMS)

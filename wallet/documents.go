@@ -484,3 +484,18 @@ func (s *DocumentService) CurrentVersion(ctx context.Context, id string) (int, e
 	}
 	return d.Latest.Version, nil
 }
+
+// Assembled returns the subject's documents, assembling them from the
+// sources first if none has ever been stored (a citizen who never signed
+// in). Errors are those of Documents and Refresh.
+func (s *DocumentService) Assembled(ctx context.Context, subject IIN) ([]Document, error) {
+	docs, err := s.Documents(ctx, subject)
+	if err != nil || len(docs) > 0 {
+		return docs, err
+	}
+	res, err := s.Refresh(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	return res.Documents, nil
+}
