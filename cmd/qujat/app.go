@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/integrations/consent"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
@@ -162,6 +163,15 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Authorize: wallet.Guardianship{Directory: directory, Now: time.Now}.AuthorizeShare,
 	}
 
+	inboundSecret := []byte(cfg.SMSInboundSecret)
+	if len(inboundSecret) == 0 {
+		inboundSecret, err = keyfiles.LoadOrCreateSecret(filepath.Join(keysDir, "sms-inbound.key"), 32)
+		if err != nil {
+			return nil, fmt.Errorf("SMS inbound secret: %w", err)
+		}
+	}
+	consents := newConsentService(st, directory, otpSvc, sender, short, documents, hasher)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -180,6 +190,15 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Events:      st,
 		Sharing:     shares,
 		PublicURL:   strings.TrimSuffix(cfg.PublicURL, "/"),
+		Consents:    consents,
+		ClientName: func(ctx context.Context, id string) string {
+			c, err := consents.Client(ctx, id)
+			if err != nil {
+				return ""
+			}
+			return c.Name
+		},
+		SMSInboundSecret: inboundSecret,
 		DevCitizens: devCitizens,
 		DevOutbox:   outbox,
 		ReadyChecks: map[string]func(context.Context) error{
@@ -221,4 +240,20 @@ func validateSources(s string) error {
 		return fmt.Errorf("%s", wallet.ErrorMessage(err))
 	}
 	return nil
+}
+
+func newConsentService(st wallet.Store, dir wallet.Directory, o *otp.Service, sender otp.Sender,
+	short wallet.ShortLivedStore, docs *wallet.DocumentService, hasher *wallet.Hasher) *consent.Service {
+	return &consent.Service{
+		Store: st, Directory: dir, OTP: o, SMS: sender, Codes: short,
+		Documents: assembledDocuments{docs}, Hasher: hasher, Now: time.Now, Rand: rand.Reader,
+	}
+}
+
+// assembledDocuments gives the consent service a citizen's documents,
+// assembling them if the citizen never signed in.
+type assembledDocuments struct{ d *wallet.DocumentService }
+
+func (a assembledDocuments) Documents(ctx context.Context, iin wallet.IIN) ([]wallet.Document, error) {
+	return a.d.Assembled(ctx, iin)
 }

@@ -30,6 +30,7 @@ commands:
   serve          run the HTTP service (embedded default without configuration)
   migrate        apply database migrations and exit
   keys           list or rotate the issuers' signing keys
+  clients        register, list and disable organisation clients
   registry-sim   serve the demo registry over the source registry protocol
   version        print the version
 `
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runMigrate(ctx, rest, getenv, stdout)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout)
+	case "clients":
+		return runClients(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
 	case "version":

@@ -252,3 +252,67 @@ func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
 		"QUJAT_REDIS_PREFIX": sharingtest.UniquePrefix(t)})
 	walkThrough(t, base)
 }
+
+func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"QUJAT_DATA_DIR": dir, "QUJAT_SMS_INBOUND_SECRET": "gateway-secret-for-tests"}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"clients", "create", "--name", "Test Bank", "--kind", "bank", "--document-types", "id_card,passport"}, getenv, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`client_id:\s+(\S+)\s+client_secret:\s+(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no id and secret in %q", out.String())
+	}
+	clientID, secret := m[1], m[2]
+	out.Reset()
+	if err := run(context.Background(), []string{"clients", "list"}, getenv, &out); err != nil || !strings.Contains(out.String(), clientID) || strings.Contains(out.String(), secret) {
+		t.Fatalf("list: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"clients", "create", "--name", "X", "--kind", "casino", "--document-types", "id_card"}, getenv, io.Discard); err == nil {
+		t.Fatal("a client of an unknown kind was created")
+	}
+
+	base := startService(t, env)
+	c := client{t, base}
+	form := "grant_type=client_credentials&client_id=" + clientID + "&client_secret=" + secret
+	res, err := http.Post(base+"/v1/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	bank, _ := tok["access_token"].(string)
+	if res.StatusCode != 200 || bank == "" {
+		t.Fatalf("oauth: %d %v", res.StatusCode, tok)
+	}
+	citizen := c.signIn("880412310009", "+77011234567")
+	st, cs := c.call("POST", "/v1/consents", bank, map[string]any{"iin": "880412310009", "document_types": []string{"id_card"}, "purpose": "Loan application", "method": "otp"})
+	if st != 201 {
+		t.Fatalf("consent: %d %v", st, cs)
+	}
+	_, sms := c.call("GET", "/v1/dev/sms?to=%2B77011234567", "", nil)
+	code := code6.FindString(sms["messages"].([]any)[0].(map[string]any)["text"].(string))
+	if st, m := c.call("POST", "/v1/consents/"+cs["id"].(string)+"/otp", bank, map[string]string{"code": code}); st != 200 {
+		t.Fatalf("otp: %d %v", st, m)
+	}
+	if st, m := c.call("GET", "/v1/consents/"+cs["id"].(string)+"/documents", bank, nil); st != 200 || len(m["documents"].([]any)) != 1 {
+		t.Fatalf("release: %d %v", st, m)
+	}
+	if st, _ := c.call("DELETE", "/v1/me/consents/"+cs["id"].(string), citizen, nil); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st, _ := c.call("GET", "/v1/consents/"+cs["id"].(string)+"/documents", bank, nil); st != 410 {
+		t.Fatalf("after revoke: %d", st)
+	}
+	// Disabling the client refuses its next call.
+	if err := run(context.Background(), []string{"clients", "disable", "--id", clientID}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.call("GET", "/v1/consents/"+cs["id"].(string), bank, nil); st != 401 {
+		t.Fatalf("disabled client: %d", st)
+	}
+}
