@@ -176,21 +176,21 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	a.server = api.New(api.Deps{
-		Logger:      logger,
-		Now:         time.Now,
-		Tokens:      &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
-		Directory:   directory,
-		OTP:         otpSvc,
-		Sessions:    sessions,
-		Rand:        rand.Reader,
-		Documents:   documents,
-		Verifier:    verifier,
-		Keys:        keys,
-		Views:       st,
-		Events:      st,
-		Sharing:     shares,
-		PublicURL:   strings.TrimSuffix(cfg.PublicURL, "/"),
-		Consents:    consents,
+		Logger:    logger,
+		Now:       time.Now,
+		Tokens:    &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
+		Directory: directory,
+		OTP:       otpSvc,
+		Sessions:  sessions,
+		Rand:      rand.Reader,
+		Documents: documents,
+		Verifier:  verifier,
+		Keys:      keys,
+		Views:     st,
+		Events:    st,
+		Sharing:   shares,
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Consents:  consents,
 		ClientName: func(ctx context.Context, id string) string {
 			c, err := consents.Client(ctx, id)
 			if err != nil {
@@ -199,8 +199,8 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 			return c.Name
 		},
 		SMSInboundSecret: inboundSecret,
-		DevCitizens: devCitizens,
-		DevOutbox:   outbox,
+		DevCitizens:      devCitizens,
+		DevOutbox:        outbox,
 		ReadyChecks: map[string]func(context.Context) error{
 			"database":    st.Ping,
 			"short_lived": short.Ping,
