@@ -164,10 +164,42 @@ func walkThrough(t *testing.T, base string) {
 	if st, _ := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"token": sh["token"].(string)}); st != 410 {
 		t.Fatalf("second redeem: %d", st)
 	}
+	// A second share, redeemed by short code and the owner's IIN.
+	doc2 := docs[1].(map[string]any)
+	st, sh2 := c.call("POST", "/v1/documents/"+doc2["id"].(string)+"/shares", ta, map[string]any{"ttl_seconds": 300})
+	if st != 201 {
+		t.Fatalf("share 2: %d %v", st, sh2)
+	}
+	if st, m := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"short_code": sh2["short_code"].(string), "owner_iin": a["iin"].(string)}); st != 200 {
+		t.Fatalf("redeem by code: %d %v", st, m)
+	}
 	_, ov := c.call("GET", "/v1/views?as=owner", ta, nil)
 	_, vv := c.call("GET", "/v1/views?as=viewer", tb, nil)
-	if len(ov["views"].([]any)) != 1 || len(vv["views"].([]any)) != 1 {
+	if len(ov["views"].([]any)) != 2 || len(vv["views"].([]any)) != 2 {
 		t.Fatalf("views: owner %v viewer %v", ov, vv)
+	}
+	// A revoked share is 410.
+	_, sh3 := c.call("POST", "/v1/documents/"+doc["id"].(string)+"/shares", ta, map[string]any{})
+	if st, _ := c.call("DELETE", "/v1/shares/"+sh3["id"].(string), ta, nil); st != 204 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st, _ := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"token": sh3["token"].(string)}); st != 410 {
+		t.Fatalf("revoked: %d", st)
+	}
+	// Guessing codes hits 429 within the stated limits (5 wrong per viewer per 15 minutes).
+	saw429 := false
+	for i := 0; i < 6 && !saw429; i++ {
+		st, _ := c.call("POST", "/v1/shares/redeem", tb, map[string]string{"short_code": "00000" + string(rune('0'+i)), "owner_iin": "900903412710"})
+		switch st {
+		case 401:
+		case 429:
+			saw429 = true
+		default:
+			t.Fatalf("guess %d: %d", i+1, st)
+		}
+	}
+	if !saw429 {
+		t.Fatal("six wrong codes were not limited")
 	}
 	if st, _ := c.call("GET", "/readyz", "", nil); st != 200 {
 		t.Fatalf("readyz: %d", st)
