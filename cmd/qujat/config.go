@@ -22,6 +22,8 @@ type Config struct {
 	RedisPrefix string `env:"QUJAT_REDIS_PREFIX" envDefault:"qujat:"`
 	PublicURL   string `env:"QUJAT_PUBLIC_URL"`
 	LogLevel    string `env:"QUJAT_LOG_LEVEL" envDefault:"info"`
+	// DebugAddr, if set, serves net/http/pprof there (keep it on loopback).
+	DebugAddr string `env:"QUJAT_DEBUG_ADDR"`
 
 	Sources       string `env:"QUJAT_SOURCES"`
 	SourcesSecret string `env:"QUJAT_SOURCES_SECRET"`
@@ -71,6 +73,13 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("QUJAT_ADDR %q: want host:port (e.g. 127.0.0.1:8080, :0 for any free port)", c.Addr)
+	}
+	if c.DebugAddr != "" {
+		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			bad("QUJAT_DEBUG_ADDR %q: want host:port", c.DebugAddr)
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			bad("QUJAT_DEBUG_ADDR %q: profiling is served on loopback addresses only", c.DebugAddr)
+		}
 	}
 	if c.DataDir == "" {
 		bad("QUJAT_DATA_DIR must not be empty")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -52,6 +53,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("listening", slog.String("addr", addr), slog.String("mode", a.mode))
 	fmt.Fprintf(stdout, "qujat %s listening on http://%s (%s)\n", versionString(), addr, a.mode)
+
+	if cfg.DebugAddr != "" {
+		dbg, err := startDebugServer(cfg.DebugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		logger.Info("profiling", slog.String("addr", cfg.DebugAddr))
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -103,4 +113,21 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	defer st.Close()
 	fmt.Fprintf(stdout, "migrations applied (%s)\n", where)
 	return nil
+}
+
+// startDebugServer serves net/http/pprof on addr (loopback only; see Validate).
+func startDebugServer(addr string) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
 }
