@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,17 +42,5 @@ func runRegistrySim(ctx context.Context, args []string, getenv func(string) stri
 	}
 	srv := &http.Server{Handler: sources.NewSimulator(demo, opts), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "registry simulator listening on http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveUntilDone(ctx, srv, ln, 5*time.Second, nil)
 }

@@ -32,6 +32,7 @@ commands:
   keys           list or rotate the issuers' signing keys
   clients        register, list and disable organisation clients
   registry-sim   serve the demo registry over the source registry protocol
+  bench          load a running service on this machine and measure its servers
   version        print the version
 `
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runClients(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "qujat", versionString())
 		return nil

@@ -63,6 +63,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Info("profiling", slog.String("addr", cfg.DebugAddr))
 	}
 
+	return serveUntilDone(ctx, srv, ln, 10*time.Second, func() { logger.Info("shutting down") })
+}
+
+// serveUntilDone serves on ln until ctx is cancelled, then shuts srv down
+// gracefully, waiting at most grace for requests in flight.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, onShutdown func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -73,10 +79,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if onShutdown != nil {
+		onShutdown()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	logger.Info("shutting down")
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

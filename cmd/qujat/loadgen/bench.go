@@ -351,15 +351,16 @@ func (b *bencher) fill(ctx context.Context, want int) error {
 		return nil
 	}
 	fmt.Fprintf(b.progress, "bench: preparing %d shares (not measured)\n", need)
-	var left atomic.Int64
+	var left, failed atomic.Int64
 	left.Store(int64(need))
 	r := loop(ctx, "(preparing shares)", b.cfg.Concurrency, 10*MaxDuration, 0, b.progress, func(ctx context.Context, w int) (int, bool, bool) {
-		if left.Add(-1) < 0 {
+		if left.Add(-1) < 0 || failed.Load() > 100 {
 			return 0, false, true
 		}
 		s, st, err := b.api.issue(ctx, b.owners, b.counter.Add(1))
 		if err != nil || st != 201 {
 			left.Add(1)
+			failed.Add(1)
 			return st, false, false
 		}
 		b.live.add(s)

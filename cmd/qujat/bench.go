@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/qujat/qujat/cmd/qujat/loadgen"
+)
+
+// benchProgress receives bench's progress lines (a variable for tests).
+var benchProgress io.Writer = os.Stderr
+
+// runBench drives a running service over HTTP on this machine and measures
+// the raw servers it uses in the same run (see package loadgen):
+// `qujat bench --url http://127.0.0.1:8080 [--duration 10s] [--concurrency 16]
+// [--phases …] [--json] [--database-url …] [--redis-url …] [--sqlite path]`.
+// --database-url and --redis-url default to QUJAT_DATABASE_URL and
+// QUJAT_REDIS_URL, so that bench run with the service's environment measures
+// the service's servers.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service (loopback only)")
+	duration := fs.Duration("duration", 10*time.Second, "how long each phase and baseline runs (at most 2m)")
+	conc := fs.Int("concurrency", 16, "concurrent requests of each phase and baseline")
+	phases := fs.String("phases", loadgen.DefaultPhases, "comma-separated phases: issue, redeem-token, redeem-code, qr, list, and NAME@F to pace NAME at F times the rate it reached")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dbURL := fs.String("database-url", getenv("QUJAT_DATABASE_URL"), "PostgreSQL of the insert-commit baseline (default QUJAT_DATABASE_URL; empty: SQLite)")
+	redisURL := fs.String("redis-url", getenv("QUJAT_REDIS_URL"), "Redis of the round-trip baseline (default QUJAT_REDIS_URL; empty: none)")
+	sqlitePath := fs.String("sqlite", "", "scratch SQLite file of the baseline, created and deleted (default: in a fresh directory under the current one)")
+	pool := fs.Int("pool", 0, "shares to prepare before each redemption phase (default: estimated from the rates seen)")
+	noBaselines := fs.Bool("no-baselines", false, "skip the baselines")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("bench: unexpected argument %q", fs.Arg(0))}
+	}
+	ps, err := loadgen.ParsePhases(*phases)
+	if err != nil {
+		return usageError{"bench: " + err.Error()}
+	}
+	cfg := loadgen.Config{
+		URL: *url, Duration: *duration, Concurrency: *conc, Phases: ps,
+		DatabaseURL: *dbURL, RedisURL: *redisURL, SQLitePath: *sqlitePath,
+		Pool: *pool, NoBaselines: *noBaselines, Progress: benchProgress,
+	}
+	rep, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if *asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
+}
