@@ -255,4 +255,7 @@ type EventStore interface {
 	AppendEvent(ctx context.Context, e Event) error
 	// Events returns the subject's events, newest first.
 	Events(ctx context.Context, subject IIN) ([]Event, error)
+	// SetEventLogIndex records where the event sits in the history log.
+	// ENOTFOUND if there is no such event.
+	SetEventLogIndex(ctx context.Context, eventID string, index int64) error
 }

@@ -1018,4 +1018,9 @@ func testEvents(t *testing.T, s wallet.Store) {
 	must(t, err)
 	opened.At, granted.At = us(opened.At), us(granted.At)
 	equal(t, "alice's events", got, []wallet.Event{granted, opened})
+	must(t, s.SetEventLogIndex(ctx, "e-1", 41))
+	wantCode(t, s.SetEventLogIndex(ctx, "e-404", 1), wallet.ENOTFOUND)
+	got, err = s.Events(ctx, alice)
+	must(t, err)
+	equal(t, "log index after SetEventLogIndex", got[1].LogIndex, int64(41))
 }
