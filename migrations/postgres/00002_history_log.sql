@@ -1,0 +1,49 @@
+-- +goose Up
+-- The tamper-evident history log (wallet/historylog). Leaves, hashes,
+-- parties and checkpoints are append-only: the store never updates or
+-- deletes them, and scripts/postgres-log-role.sql gives the service role
+-- only INSERT and SELECT on them. Payloads are kept apart and deleted when
+-- retention ends.
+
+-- Leaves, dense indexes 0..n-1; leaf_hash is SHA-256(0x00 ‖ leaf).
+CREATE TABLE log_leaves (
+    idx       bigint PRIMARY KEY CHECK (idx >= 0),
+    leaf      bytea NOT NULL,
+    leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32)
+);
+
+-- The hashes tlog stores, by stored-hash index (tlog.StoredHashIndex).
+CREATE TABLE log_hashes (
+    id   bigint PRIMARY KEY CHECK (id >= 0),
+    hash bytea NOT NULL CHECK (length(hash) = 32)
+);
+
+-- Each subject's chain: the pseudonym's seq-th event is the leaf at leaf_index.
+CREATE TABLE log_parties (
+    subject    text NOT NULL, -- hex pseudonym
+    seq        bigint NOT NULL CHECK (seq >= 1),
+    leaf_index bigint NOT NULL,
+    PRIMARY KEY (subject, seq)
+);
+
+-- Event payloads, erasable.
+CREATE TABLE log_payloads (
+    leaf_index bigint PRIMARY KEY,
+    at         timestamptz NOT NULL,
+    payload    bytea NOT NULL
+);
+CREATE INDEX log_payloads_at_idx ON log_payloads (at);
+
+-- Signed checkpoints, one per batch.
+CREATE TABLE log_checkpoints (
+    size bigint PRIMARY KEY CHECK (size > 0),
+    root bytea NOT NULL CHECK (length(root) = 32),
+    note text NOT NULL
+);
+
+-- +goose Down
+DROP TABLE log_checkpoints;
+DROP TABLE log_payloads;
+DROP TABLE log_parties;
+DROP TABLE log_hashes;
+DROP TABLE log_leaves;

@@ -1,0 +1,466 @@
+package historylog
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"math/bits"
+	"sync"
+	"time"
+
+	"github.com/qujat/qujat/wallet"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Entry is one event to append.
+type Entry struct {
+	// Kind is KindView or one of wallet's Event kinds ([a-z0-9_], 1..64).
+	Kind string
+	// At is when the event happened; it is stored truncated to the
+	// microsecond, in UTC.
+	At time.Time
+	// Subjects are the event's parties (CitizenSubject, OrganisationSubject):
+	// 1 to MaxParties after dropping repeats (the first of each is kept).
+	Subjects []string
+	// Payload is what the history item shows, kept apart from the leaf
+	// (which commits to it) and erasable. May be nil.
+	Payload []byte
+}
+
+// Config configures a Log.
+type Config struct {
+	Store LogStore
+	Keys  Keys
+	// Rand is the source of the leaves' salts; crypto/rand if nil.
+	Rand io.Reader
+	// MaxBatch is the most entries one batch (one transaction, one
+	// checkpoint) takes; 256 if 0. 1 gives one transaction per event.
+	MaxBatch int
+	// CommitTimeout bounds one batch's store work; 30 s if 0.
+	CommitTimeout time.Duration
+}
+
+// Log is the history log service. It is safe for concurrent use; Close it
+// to stop its sequencer.
+type Log struct {
+	store    LogStore
+	keys     Keys
+	rand     io.Reader
+	maxBatch int
+	timeout  time.Duration
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan *request
+	done   chan struct{} // closed when the sequencer has returned
+
+	// Sequencer state, touched only by the sequencer goroutine.
+	known    bool                // size and frontier are those of the store
+	size     int64               // leaves in the store
+	frontier map[int64]tlog.Hash // stored hashes of the maximal complete subtrees of [0, size)
+}
+
+// request is one Append call waiting for its batch.
+type request struct {
+	ctx     context.Context
+	entries []Entry
+	result  chan result // buffered, 1
+}
+
+type result struct {
+	indexes []int64
+	err     error
+}
+
+// New returns a Log on cfg.Store and starts its sequencer. The sequencer
+// reads the store's current size before its first batch (and again after
+// any failed batch), so a restarted process continues where the log ends.
+// EINVALID if the store or keys are missing.
+func New(cfg Config) (*Log, error) {
+	if cfg.Store == nil || cfg.Keys.Signer == nil || cfg.Keys.Verifier == nil || len(cfg.Keys.SubjectKey) == 0 {
+		return nil, wallet.Errorf(wallet.EINVALID, "history log: a store and keys are required")
+	}
+	if err := checkOrigin(cfg.Keys.Origin); err != nil {
+		return nil, err
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 30 * time.Second
+	}
+	l := &Log{
+		store:    cfg.Store,
+		keys:     cfg.Keys,
+		rand:     cfg.Rand,
+		maxBatch: cfg.MaxBatch,
+		timeout:  cfg.CommitTimeout,
+		queue:    make(chan *request, 4*cfg.MaxBatch),
+		done:     make(chan struct{}),
+	}
+	go l.sequence()
+	return l, nil
+}
+
+// Origin returns the log's origin, the first line of its checkpoints.
+func (l *Log) Origin() string { return l.keys.Origin }
+
+// VerifierKey returns the note verifier key of the checkpoints.
+func (l *Log) VerifierKey() string { return l.keys.VerifierKey }
+
+// Pseudonym returns the pseudonym of a subject (CitizenSubject or
+// OrganisationSubject) as the leaves hold it: lowercase hex of
+// HMAC-SHA256(subject key, subject). The API compares it with a leaf's
+// parties (Leaf.HasParty) before showing the leaf.
+func (l *Log) Pseudonym(subject string) string { return pseudonym(l.keys.SubjectKey, subject) }
+
+// Append appends the entries as leaves and returns their indexes, in
+// order, once they are durable: the batch holding them committed, with a
+// new signed checkpoint. If the batch fails, nothing of it is stored and
+// the error is returned. EINVALID for a malformed entry (nothing is
+// appended); EUNAVAILABLE if the Log is closed, or ctx ended before the
+// entries were taken into a batch; the store's error code (EUNAVAILABLE,
+// ECONFLICT, ...) if the batch failed. Once taken into a batch, entries are
+// committed or not whatever happens to ctx, and Append waits for the outcome.
+func (l *Log) Append(ctx context.Context, entries ...Entry) ([]int64, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	checked := make([]Entry, len(entries))
+	for i, e := range entries {
+		var err error
+		if checked[i], err = checkEntry(e); err != nil {
+			return nil, err
+		}
+	}
+	req := &request{ctx: ctx, entries: checked, result: make(chan result, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return nil, wallet.Errorf(wallet.EUNAVAILABLE, "history log: closed")
+	}
+	select {
+	case l.queue <- req:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return nil, wallet.Wrap(wallet.EUNAVAILABLE, ctx.Err(), "history log: not appended")
+	}
+	l.mu.RUnlock()
+	r := <-req.result
+	return r.indexes, r.err
+}
+
+// Close stops taking entries, waits until every entry already queued has
+// been committed (or failed) and returns. It does not close the store.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.mu.Unlock()
+	<-l.done
+	return nil
+}
+
+// checkEntry validates an entry and returns it with its time truncated
+// and its subjects without repeats.
+func checkEntry(e Entry) (Entry, error) {
+	if err := checkKind(e.Kind); err != nil {
+		return e, err
+	}
+	if e.At.IsZero() {
+		return e, wallet.Errorf(wallet.EINVALID, "history log: an entry needs a time")
+	}
+	e.At = e.At.Truncate(time.Microsecond).UTC()
+	subjects := make([]string, 0, len(e.Subjects))
+	seen := make(map[string]bool, len(e.Subjects))
+	for _, s := range e.Subjects {
+		if s == "" {
+			return e, wallet.Errorf(wallet.EINVALID, "history log: an empty subject")
+		}
+		if !seen[s] {
+			seen[s] = true
+			subjects = append(subjects, s)
+		}
+	}
+	if len(subjects) < 1 || len(subjects) > MaxParties {
+		return e, wallet.Errorf(wallet.EINVALID, "history log: an entry has 1 to %d subjects", MaxParties)
+	}
+	e.Subjects = subjects
+	return e, nil
+}
+
+// sequence is the sequencer goroutine: it takes what has queued up, up to
+// maxBatch entries, and commits it as one batch, until the queue is closed
+// and drained.
+func (l *Log) sequence() {
+	defer close(l.done)
+	var next *request // taken from the queue but left for the next batch
+	for {
+		if next == nil {
+			r, ok := <-l.queue
+			if !ok {
+				return
+			}
+			next = r
+		}
+		batch := []*request{next}
+		n := len(next.entries)
+		next = nil
+	collect:
+		for n < l.maxBatch {
+			select {
+			case r, ok := <-l.queue:
+				if !ok {
+					break collect
+				}
+				if n+len(r.entries) > l.maxBatch {
+					next = r
+					break collect
+				}
+				batch = append(batch, r)
+				n += len(r.entries)
+			default:
+				break collect
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+// maxConflictRetries is how often a batch is rebuilt after another writer
+// appended first (ECONFLICT from AppendBatch).
+const maxConflictRetries = 3
+
+// commit appends one batch and answers its callers.
+func (l *Log) commit(batch []*request) {
+	// Callers whose context ended while queued are answered at once; their
+	// entries are not appended.
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.result <- result{err: wallet.Wrap(wallet.EUNAVAILABLE, err, "history log: not appended")}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	var (
+		first int64
+		err   error
+	)
+	for attempt := 0; ; attempt++ {
+		first, err = l.appendBatch(ctx, live)
+		if err == nil || !wallet.IsCode(err, wallet.ECONFLICT) || attempt == maxConflictRetries {
+			break
+		}
+	}
+	next := first
+	for _, r := range live {
+		if err != nil {
+			r.result <- result{err: err}
+			continue
+		}
+		idx := make([]int64, len(r.entries))
+		for i := range idx {
+			idx[i] = next
+			next++
+		}
+		r.result <- result{indexes: idx}
+	}
+}
+
+// appendBatch builds the leaves, hashes and checkpoint of the batch on the
+// known state of the store, stores them, and returns the first index. On
+// any error the state is forgotten, to be read again from the store.
+func (l *Log) appendBatch(ctx context.Context, batch []*request) (int64, error) {
+	if !l.known {
+		if err := l.load(ctx); err != nil {
+			return 0, err
+		}
+	}
+	first, newFrontier, err := l.tryAppend(ctx, batch)
+	if err != nil {
+		l.known = false
+		return 0, err
+	}
+	l.frontier = newFrontier
+	l.size = first + int64(countEntries(batch))
+	return first, nil
+}
+
+func countEntries(batch []*request) int {
+	n := 0
+	for _, r := range batch {
+		n += len(r.entries)
+	}
+	return n
+}
+
+// load reads the store's size and the hashes on the right edge of its tree.
+func (l *Log) load(ctx context.Context) error {
+	size, err := l.store.LogSize(ctx)
+	if err != nil {
+		return err
+	}
+	idx := frontierIndexes(size)
+	hs, err := HashReader(ctx, l.store).ReadHashes(idx)
+	if err != nil {
+		return err
+	}
+	l.frontier = make(map[int64]tlog.Hash, len(idx))
+	for i, x := range idx {
+		l.frontier[x] = hs[i]
+	}
+	l.size, l.known = size, true
+	return nil
+}
+
+// tryAppend does the work of appendBatch on the current state.
+func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64]tlog.Hash, error) {
+	first := l.size
+	// The chains: the latest event of every subject of the batch.
+	var pseudonyms []string
+	pseudo := map[string]string{} // subject → pseudonym
+	for _, r := range batch {
+		for _, e := range r.entries {
+			for _, s := range e.Subjects {
+				if _, ok := pseudo[s]; !ok {
+					p := l.Pseudonym(s)
+					pseudo[s] = p
+					pseudonyms = append(pseudonyms, p)
+				}
+			}
+		}
+	}
+	heads, err := l.store.SubjectHeads(ctx, pseudonyms)
+	if err != nil {
+		return 0, nil, err
+	}
+	if heads == nil {
+		heads = map[string]Head{}
+	}
+
+	// The overlay serves the old right edge and the batch's new hashes.
+	overlay := make(map[int64]tlog.Hash, len(l.frontier)+4*countEntries(batch))
+	for k, v := range l.frontier {
+		overlay[k] = v
+	}
+	reader := overlayReader{overlay: overlay, store: HashReader(ctx, l.store)}
+
+	var (
+		leaves []StoredLeaf
+		hashes []tlog.Hash
+		index  = first
+	)
+	for _, r := range batch {
+		for _, e := range r.entries {
+			leaf := Leaf{Kind: e.Kind, At: e.At, Parties: make([]Party, len(e.Subjects))}
+			if _, err := io.ReadFull(l.rand, leaf.Salt[:]); err != nil {
+				return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "random source failed")
+			}
+			leaf.PayloadHash = PayloadCommitment(leaf.Salt, e.Payload)
+			for i, s := range e.Subjects {
+				p := pseudo[s]
+				h, ok := heads[p]
+				if !ok {
+					h = Head{Seq: 0, Index: -1}
+				}
+				leaf.Parties[i] = Party{Subject: p, Seq: h.Seq + 1, Prev: h.Index}
+				heads[p] = Head{Seq: h.Seq + 1, Index: index}
+			}
+			data, err := leaf.MarshalBinary()
+			if err != nil {
+				return 0, nil, err
+			}
+			hs, err := tlog.StoredHashes(index, data, reader)
+			if err != nil {
+				return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "history log: hashes")
+			}
+			base := tlog.StoredHashIndex(0, index)
+			for i, h := range hs {
+				overlay[base+int64(i)] = h
+			}
+			hashes = append(hashes, hs...)
+			payload := e.Payload
+			if payload == nil {
+				payload = []byte{}
+			}
+			leaves = append(leaves, StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload})
+			index++
+		}
+	}
+	root, err := tlog.TreeHash(index, reader)
+	if err != nil {
+		return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "history log: tree hash")
+	}
+	signed, err := SignCheckpoint(Checkpoint{Origin: l.keys.Origin, Size: index, Root: root}, l.keys.Signer)
+	if err != nil {
+		return 0, nil, err
+	}
+	cp := StoredCheckpoint{Size: index, Root: root, Note: signed}
+	if err := l.store.AppendBatch(ctx, first, leaves, hashes, cp); err != nil {
+		return 0, nil, err
+	}
+	next := make(map[int64]tlog.Hash)
+	for _, x := range frontierIndexes(index) {
+		next[x] = overlay[x]
+	}
+	return first, next, nil
+}
+
+// frontierIndexes returns the stored-hash indexes of the maximal complete
+// subtrees that make up a tree of size n, left to right: all that
+// tlog.StoredHashes and tlog.TreeHash read of the tree as it was.
+func frontierIndexes(n int64) []int64 {
+	var out []int64
+	var lo int64
+	for lo < n {
+		level := 63 - bits.LeadingZeros64(uint64(n-lo)) // largest 2^level ≤ n-lo
+		out = append(out, tlog.StoredHashIndex(level, lo>>level))
+		lo += 1 << level
+	}
+	return out
+}
+
+// overlayReader reads hashes from a map, and those it lacks from the store.
+type overlayReader struct {
+	overlay map[int64]tlog.Hash
+	store   tlog.HashReader
+}
+
+func (r overlayReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	for i, x := range indexes {
+		h, ok := r.overlay[x]
+		if !ok {
+			missing = append(missing, x)
+			continue
+		}
+		out[i] = h
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	hs, err := r.store.ReadHashes(missing)
+	if err != nil {
+		return nil, err
+	}
+	j := 0
+	for i, x := range indexes {
+		if _, ok := r.overlay[x]; !ok {
+			out[i] = hs[j]
+			j++
+		}
+	}
+	return out, nil
+}

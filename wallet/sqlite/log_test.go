@@ -1,0 +1,78 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/wallet/historylog/historylogtest"
+	"github.com/qujat/qujat/wallet/sqlite"
+)
+
+func newLogStore(t *testing.T) historylog.LogStore {
+	return openStore(t, filepath.Join(t.TempDir(), "qujat.db"))
+}
+
+func TestLogStore(t *testing.T) {
+	historylogtest.RunLogStoreTests(t, newLogStore)
+}
+
+func TestLogStore_InMemory(t *testing.T) {
+	historylogtest.RunLogStoreTests(t, func(t *testing.T) historylog.LogStore { return openStore(t, ":memory:") })
+}
+
+func TestLog(t *testing.T) {
+	historylogtest.RunLogTests(t, newLogStore)
+}
+
+func TestAudit(t *testing.T) {
+	historylogtest.RunAuditTests(t, func(t *testing.T) historylogtest.Tamperable {
+		path := filepath.Join(t.TempDir(), "qujat.db")
+		s := openStore(t, path)
+		// Tampering goes through a connection of its own, as an operator's would.
+		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return historylogtest.Tamperable{Store: s, Exec: func(t *testing.T, query string, args ...any) {
+			t.Helper()
+			if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		}}
+	})
+}
+
+func TestAppendRate_GroupCommitVsOneTxPerEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement; skipped with -short")
+	}
+	historylogtest.CompareGroupCommit(t, newLogStore, 32, 2000)
+}
+
+// openBenchStore opens a migrated store in a file of b's own.
+func openBenchStore(b *testing.B) *sqlite.Store {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "qujat.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkAppend_GroupCommit: 16×GOMAXPROCS appenders, batches of up to 256.
+func BenchmarkAppend_GroupCommit(b *testing.B) {
+	historylogtest.BenchmarkAppend(b, openBenchStore(b), 0, 16)
+}
+
+// BenchmarkAppend_OneTxPerEvent: the same appenders, one transaction each.
+func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
+	historylogtest.BenchmarkAppend(b, openBenchStore(b), 1, 16)
+}
