@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qujat/qujat/cmd/qujat/loadgen"
+)
+
+// TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault starts the service and
+// runs `qujat bench` at it for about a second per phase: it must stop by
+// itself and report a rate for every phase and baseline, and no 5xx.
+func TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the bench walk-through in -short mode")
+	}
+	base := startService(t, map[string]string{})
+	var progress syncBuffer
+	old := benchProgress
+	benchProgress = &progress
+	t.Cleanup(func() { benchProgress = old })
+
+	var out bytes.Buffer
+	args := []string{"bench", "--url", base, "--duration", "1s", "--concurrency", "2", "--json",
+		"--sqlite", filepath.Join(t.TempDir(), "scratch.db"),
+		"--phases", "issue,redeem-token,redeem-code,qr,list,redeem-token@0.5"}
+	env := func(string) string { return "" }
+	if err := run(context.Background(), args, env, &out); err != nil {
+		t.Fatalf("bench: %v\nprogress:\n%s", err, progress.String())
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed no report: %v\n%s", err, out.String())
+	}
+	if len(rep.Baselines) != 1 || rep.Baselines[0].Name != loadgen.BaselineSQLite || rep.Baselines[0].OKPerSecond <= 0 {
+		t.Errorf("baselines %+v", rep.Baselines)
+	}
+	want := []string{"issue", "redeem-token", "redeem-code", "qr", "list", "redeem-token@0.5"}
+	if len(rep.Phases) != len(want) {
+		t.Fatalf("phases %+v, want %v", rep.Phases, want)
+	}
+	for i, p := range rep.Phases {
+		if p.Name != want[i] {
+			t.Errorf("phase %d is %q, want %q", i, p.Name, want[i])
+		}
+		if p.OKPerSecond <= 0 || p.P99ms <= 0 {
+			t.Errorf("phase %s: no rate or latency: %+v", p.Name, p)
+		}
+		if n := p.ServerErrors(); n > 0 {
+			t.Errorf("phase %s: %d responses with 5xx: %v", p.Name, n, p.Errors)
+		}
+		if len(p.Errors) > 0 {
+			t.Errorf("phase %s: errors %v", p.Name, p.Errors)
+		}
+		if p.Ratios[loadgen.BaselineSQLite] <= 0 {
+			t.Errorf("phase %s: no ratio to the baseline: %v", p.Name, p.Ratios)
+		}
+	}
+	if !strings.Contains(progress.String(), "bench: issue") {
+		t.Errorf("no progress lines:\n%s", progress.String())
+	}
+}
+
+// TestBench_RefusesAServiceThatIsNotOnLoopback never sends a request.
+func TestBench_RefusesAServiceThatIsNotOnLoopback(t *testing.T) {
+	old := benchProgress
+	benchProgress = io.Discard
+	t.Cleanup(func() { benchProgress = old })
+	for _, u := range []string{"http://192.0.2.1:8080", "http://example.com"} {
+		err := run(context.Background(), []string{"bench", "--url", u, "--duration", "1s"}, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("bench --url %s: %v, want a loopback refusal", u, err)
+		}
+	}
+	err := run(context.Background(), []string{"bench", "--phases", "nope"}, func(string) string { return "" }, io.Discard)
+	if exitCode(err) != 2 {
+		t.Errorf("unknown phase: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
