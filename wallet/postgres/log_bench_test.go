@@ -1,0 +1,34 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/qujat/qujat/wallet/historylog/historylogtest"
+	"github.com/qujat/qujat/wallet/postgres"
+	"github.com/qujat/qujat/wallet/wallettest"
+)
+
+// openBenchStore opens a migrated store in a schema of b's own.
+func openBenchStore(b *testing.B) *postgres.Store {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, wallettest.PostgresSchemaURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkAppend_GroupCommit: 16×GOMAXPROCS appenders, batches of up to 256.
+func BenchmarkAppend_GroupCommit(b *testing.B) {
+	historylogtest.BenchmarkAppend(b, openBenchStore(b), 0, 16)
+}
+
+// BenchmarkAppend_OneTxPerEvent: the same appenders, one transaction each.
+func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
+	historylogtest.BenchmarkAppend(b, openBenchStore(b), 1, 16)
+}
