@@ -1,0 +1,90 @@
+package historylog
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// viewPayload is the payload of a view entry: the view without its log index.
+type viewPayload struct {
+	ID           string    `json:"id"`
+	DocumentID   string    `json:"document_id"`
+	DocumentType string    `json:"document_type"`
+	OwnerIIN     string    `json:"owner_iin"`
+	ViewerKind   string    `json:"viewer_kind"`
+	ViewerID     string    `json:"viewer_id"`
+	Channel      string    `json:"channel"`
+	ShareID      string    `json:"share_id,omitempty"`
+	ConsentID    string    `json:"consent_id,omitempty"`
+	SharedBy     string    `json:"shared_by,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// ViewEntry returns the entry of a view: kind KindView, its time, as
+// parties the document's owner, the viewer (an organisation by
+// OrganisationSubject, a person by their IIN) and the guardian who opened
+// the share if there is one, and as payload the view as JSON without its
+// log index. EINVALID if the view has no id, owner or viewer.
+func ViewEntry(v wallet.View) (Entry, error) {
+	if v.ID == "" || v.OwnerIIN == "" || v.ViewerID == "" {
+		return Entry{}, wallet.Errorf(wallet.EINVALID, "history log: a view needs an id, an owner and a viewer")
+	}
+	viewer := CitizenSubject(wallet.IIN(v.ViewerID))
+	if v.ViewerKind == wallet.ViewerOrganisation {
+		viewer = OrganisationSubject(v.ViewerID)
+	}
+	subjects := []string{CitizenSubject(v.OwnerIIN), viewer}
+	if v.SharedBy != "" {
+		subjects = append(subjects, CitizenSubject(v.SharedBy))
+	}
+	payload, err := json.Marshal(viewPayload{
+		ID: v.ID, DocumentID: v.DocumentID, DocumentType: string(v.DocumentType), OwnerIIN: string(v.OwnerIIN),
+		ViewerKind: v.ViewerKind, ViewerID: v.ViewerID, Channel: v.Channel, ShareID: v.ShareID,
+		ConsentID: v.ConsentID, SharedBy: string(v.SharedBy), At: v.At.Truncate(time.Microsecond).UTC(),
+	})
+	if err != nil {
+		return Entry{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: view payload")
+	}
+	return Entry{Kind: KindView, At: v.At, Subjects: subjects, Payload: payload}, nil
+}
+
+// eventPayload is the payload of an event entry: the event without its log index.
+type eventPayload struct {
+	ID         string            `json:"id"`
+	Kind       string            `json:"kind"`
+	SubjectIIN string            `json:"subject_iin"`
+	ActorKind  string            `json:"actor_kind"`
+	ActorID    string            `json:"actor_id,omitempty"`
+	ObjectID   string            `json:"object_id,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
+	At         time.Time         `json:"at"`
+}
+
+// EventEntry returns the entry of a history event: its kind and time, as
+// parties the citizen whose history it belongs to and the actor (an
+// organisation by OrganisationSubject, a citizen or guardian by IIN; a
+// "system" actor is no party), and as payload the event as JSON without its
+// log index. EINVALID if the event has no id, kind or subject.
+func EventEntry(e wallet.Event) (Entry, error) {
+	if e.ID == "" || e.Kind == "" || e.SubjectIIN == "" {
+		return Entry{}, wallet.Errorf(wallet.EINVALID, "history log: an event needs an id, a kind and a subject")
+	}
+	subjects := []string{CitizenSubject(e.SubjectIIN)}
+	switch {
+	case e.ActorID == "" || e.ActorKind == "system":
+	case e.ActorKind == wallet.ViewerOrganisation:
+		subjects = append(subjects, OrganisationSubject(e.ActorID))
+	default:
+		subjects = append(subjects, CitizenSubject(wallet.IIN(e.ActorID)))
+	}
+	payload, err := json.Marshal(eventPayload{
+		ID: e.ID, Kind: e.Kind, SubjectIIN: string(e.SubjectIIN), ActorKind: e.ActorKind, ActorID: e.ActorID,
+		ObjectID: e.ObjectID, Details: e.Details, At: e.At.Truncate(time.Microsecond).UTC(),
+	})
+	if err != nil {
+		return Entry{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: event payload")
+	}
+	return Entry{Kind: e.Kind, At: e.At, Subjects: subjects, Payload: payload}, nil
+}
