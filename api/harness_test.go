@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/sharing/memstore"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/historylog"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/sqlite"
 )
@@ -55,6 +57,7 @@ type testServer struct {
 	TokenKey ed25519.PrivateKey
 	Server   *api.Server
 	Consents *consent.Service
+	Log      *historylog.Log
 }
 
 // docsAssembled gives the consent service the citizen's documents,
@@ -93,30 +96,41 @@ func newTestServer(t *testing.T) *testServer {
 	o := otp.NewService(short, hasher, outbox)
 	o.Now = clk.Now
 	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: clk.Now}
+	logKeys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hlog, err := historylog.New(historylog.Config{Store: st, Keys: logKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hlog.Close() })
+	logged := historylog.Recorder{Store: st, Log: hlog}
 	shares := &sharing.Service{
-		Store: st, Codes: short, Hasher: hasher, Documents: docs, Now: clk.Now,
+		Store: logged, Codes: short, Hasher: hasher, Documents: docs, Now: clk.Now,
 		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		Authorize: wallet.Guardianship{Directory: demo, Now: clk.Now}.AuthorizeShare,
 	}
 	consents := &consent.Service{
-		Store: st, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: docsAssembled{docs},
+		Store: logged, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: docsAssembled{docs},
 		Hasher: hasher, Now: clk.Now, Rand: rand.Reader,
 	}
 	srv := api.New(api.Deps{
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now:       clk.Now,
-		Tokens:    &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: clk.Now},
-		Directory: demo,
-		OTP:       o,
-		Sessions:  &wallet.SessionService{Store: st, Hasher: hasher, Now: clk.Now, Rand: rand.Reader},
-		Documents: docs,
-		Verifier:  &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
-		Keys:      keys,
-		Views:     st,
-		Events:    st,
-		Sharing:   shares,
-		PublicURL: "https://qujat.test",
-		Consents:  consents,
+		Logger:     testLogger(),
+		Now:        clk.Now,
+		Tokens:     &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: clk.Now},
+		Directory:  demo,
+		OTP:        o,
+		Sessions:   &wallet.SessionService{Store: st, Hasher: hasher, Now: clk.Now, Rand: rand.Reader},
+		Documents:  docs,
+		Verifier:   &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
+		Keys:       keys,
+		Views:      logged,
+		Events:     logged,
+		HistoryLog: hlog,
+		Sharing:    shares,
+		PublicURL:  "https://qujat.test",
+		Consents:   consents,
 		ClientName: func(ctx context.Context, id string) string {
 			c, err := consents.Client(ctx, id)
 			if err != nil {
@@ -131,7 +145,7 @@ func newTestServer(t *testing.T) *testServer {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo, Store: st, Short: short, TokenKey: tokenKey, Server: srv, Consents: consents}
+	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo, Store: st, Short: short, TokenKey: tokenKey, Server: srv, Consents: consents, Log: hlog}
 }
 
 // response is a decoded HTTP response.
@@ -265,4 +279,12 @@ func (s *testServer) adult() wallet.Citizen {
 		}
 	}
 	return best
+}
+
+// testLogger discards the server's log unless QUJAT_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("QUJAT_TEST_LOG") != "" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }

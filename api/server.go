@@ -20,6 +20,7 @@ import (
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/historylog"
 )
 
 // Deps are what the server is built from. Optional parts may be nil; their
@@ -40,6 +41,8 @@ type Deps struct {
 	Sharing   *sharing.Service
 	Events    wallet.EventStore
 	Consents  *consent.Service
+	// HistoryLog is the tamper-evident log of history events.
+	HistoryLog *historylog.Log
 	// SMSInboundSecret is the HMAC secret with which the SMS gateway signs
 	// POST /v1/sms/inbound.
 	SMSInboundSecret []byte
@@ -151,6 +154,12 @@ func (s *Server) routes() {
 	v1.POST("/me/consents/:id/deny", s.decideConsent(s.Consents.Deny), s.citizenOnly)
 	v1.DELETE("/me/consents/:id", s.decideConsent(s.Consents.Revoke), s.citizenOnly)
 	v1.POST("/sms/inbound", s.smsInbound)
+
+	v1.GET("/log/checkpoint", s.logCheckpoint)
+	v1.GET("/log/key", s.logKey)
+	v1.GET("/log/leaves/:index", s.logLeaf, s.eitherParty)
+	v1.GET("/log/proof/inclusion", s.logInclusion)
+	v1.GET("/log/proof/consistency", s.logConsistency)
 
 	v1.GET("/dev/citizens", s.devCitizens)
 	v1.GET("/dev/sms", s.devSMS)

@@ -22,6 +22,7 @@ import (
 	"github.com/qujat/qujat/sharing/memstore"
 	"github.com/qujat/qujat/sharing/redisstore"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/historylog"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/sqlite"
@@ -136,6 +137,23 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if err != nil {
 		return nil, fmt.Errorf("issuer keys: %w", err)
 	}
+	logStore, ok := st.(historylog.LogStore)
+	if !ok {
+		return nil, fmt.Errorf("the store keeps no history log")
+	}
+	logKeys, err := historylog.LoadOrCreateKeys(keysDir, cfg.LogOrigin)
+	if err != nil {
+		return nil, fmt.Errorf("history log keys: %w", err)
+	}
+	hlog, err := historylog.New(historylog.Config{Store: logStore, Keys: logKeys})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, hlog.Close)
+	// Every view and history event stored through `logged` is appended to
+	// the log before the call returns.
+	logged := historylog.Recorder{Store: st, Log: hlog}
+
 	documents := &wallet.DocumentService{Store: st, Sources: srcs, Keys: keys, Now: time.Now}
 	verifier := &wallet.Verifier{Keys: keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: time.Now}
 
@@ -158,7 +176,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		return nil, fmt.Errorf("share seal key: %w", err)
 	}
 	shares := &sharing.Service{
-		Store: st, Codes: short, Hasher: hasher, Documents: documents, Now: time.Now,
+		Store: logged, Codes: short, Hasher: hasher, Documents: documents, Now: time.Now,
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), SealKey: sealKey,
 		Authorize: wallet.Guardianship{Directory: directory, Now: time.Now}.AuthorizeShare,
 	}
@@ -170,27 +188,28 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 			return nil, fmt.Errorf("SMS inbound secret: %w", err)
 		}
 	}
-	consents := newConsentService(st, directory, otpSvc, sender, short, documents, hasher)
+	consents := newConsentService(logged, directory, otpSvc, sender, short, documents, hasher)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	a.server = api.New(api.Deps{
-		Logger:    logger,
-		Now:       time.Now,
-		Tokens:    &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
-		Directory: directory,
-		OTP:       otpSvc,
-		Sessions:  sessions,
-		Rand:      rand.Reader,
-		Documents: documents,
-		Verifier:  verifier,
-		Keys:      keys,
-		Views:     st,
-		Events:    st,
-		Sharing:   shares,
-		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		Consents:  consents,
+		Logger:     logger,
+		Now:        time.Now,
+		Tokens:     &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
+		Directory:  directory,
+		OTP:        otpSvc,
+		Sessions:   sessions,
+		Rand:       rand.Reader,
+		Documents:  documents,
+		Verifier:   verifier,
+		Keys:       keys,
+		Views:      logged,
+		Events:     logged,
+		HistoryLog: hlog,
+		Sharing:    shares,
+		PublicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
+		Consents:   consents,
 		ClientName: func(ctx context.Context, id string) string {
 			c, err := consents.Client(ctx, id)
 			if err != nil {

@@ -35,6 +35,9 @@ type Config struct {
 
 	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
 	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
+	// LogOrigin names the history log: the first line of its checkpoints
+	// and the name of its verifier key.
+	LogOrigin string `env:"QUJAT_LOG_ORIGIN" envDefault:"qujat.kz/history"`
 }
 
 // loadConfig reads the environment through getenv, then applies flags.
@@ -132,6 +135,9 @@ func (c Config) Validate() error {
 	case "EdDSA", "ES256":
 	default:
 		bad("QUJAT_DOCUMENT_KEY_ALG %q: want EdDSA or ES256", c.DocumentKeyAlg)
+	}
+	if c.LogOrigin == "" || strings.ContainsAny(c.LogOrigin, "+ \t\n") {
+		bad("QUJAT_LOG_ORIGIN %q: want a name without '+' or spaces, e.g. qujat.kz/history", c.LogOrigin)
 	}
 	if c.Sources != "" && c.SourcesSecret == "" {
 		bad("QUJAT_SOURCES_SECRET is required with QUJAT_SOURCES")
