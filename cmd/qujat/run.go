@@ -21,6 +21,10 @@ func exitCode(err error) int {
 	if errors.As(err, &u) {
 		return 2
 	}
+	var a auditFailed
+	if errors.As(err, &a) {
+		return 3
+	}
 	return 1
 }
 
@@ -31,6 +35,7 @@ commands:
   migrate        apply database migrations and exit
   keys           list or rotate the issuers' signing keys
   clients        register, list and disable organisation clients
+  audit verify   check the history log: tree, checkpoints, subjects' chains
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
   version        print the version
@@ -50,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runMigrate(ctx, rest, getenv, stdout)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout)
 	case "clients":
 		return runClients(ctx, rest, getenv, stdout)
 	case "registry-sim":

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/qujat/qujat/wallet/historylog"
+)
+
+// auditFailed is a log that failed its audit (exit code 3, distinct from
+// usage and other errors).
+type auditFailed struct{ err *historylog.AuditError }
+
+func (a auditFailed) Error() string { return a.err.Error() }
+
+// runAudit is `qujat audit verify [--verifier-key KEY]`: it recomputes the
+// history log's tree from the stored leaves and checks every checkpoint's
+// signature and root, the consistency between successive checkpoints and
+// every subject's chain. It exits non-zero naming the first bad index.
+func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageError{"usage: qujat audit verify [--verifier-key KEY]"}
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	vkey := fs.String("verifier-key", "", "the log's published note verifier key (default: the one in the data directory)")
+	cfg, err := loadConfig(getenv, fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if *vkey == "" {
+		keys, err := historylog.LoadOrCreateKeys(filepath.Join(cfg.DataDir, "keys"), cfg.LogOrigin)
+		if err != nil {
+			return fmt.Errorf("history log keys: %w", err)
+		}
+		*vkey = keys.VerifierKey
+	}
+	st, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ls, ok := st.(historylog.LogStore)
+	if !ok {
+		return fmt.Errorf("the store keeps no history log")
+	}
+	rep, err := historylog.Audit(ctx, ls, *vkey)
+	var ae *historylog.AuditError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stdout, "FAIL: %v\n", ae)
+		return auditFailed{ae}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "OK: history log in %s verified\n", where)
+	fmt.Fprintf(stdout, "  leaves %d, root %s\n  checkpoints %d, subjects %d, payloads %d (erased %d)\n",
+		rep.Size, base64.StdEncoding.EncodeToString(rep.Root[:]), rep.Checkpoints, rep.Subjects, rep.Payloads, rep.ErasedPayloads)
+	return nil
+}
