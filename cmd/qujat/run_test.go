@@ -178,6 +178,11 @@ func walkThrough(t *testing.T, base string) {
 	if len(ov["views"].([]any)) != 2 || len(vv["views"].([]any)) != 2 {
 		t.Fatalf("views: owner %v viewer %v", ov, vv)
 	}
+	for _, v := range append(ov["views"].([]any), vv["views"].([]any)...) {
+		if v.(map[string]any)["log_index"] == nil {
+			t.Fatalf("a view without its log index: %v", v)
+		}
+	}
 	// A revoked share is 410.
 	_, sh3 := c.call("POST", "/v1/documents/"+doc["id"].(string)+"/shares", ta, map[string]any{})
 	if st, _ := c.call("DELETE", "/v1/shares/"+sh3["id"].(string), ta, nil); st != 204 {

@@ -25,7 +25,23 @@ type Entry struct {
 	// Payload is what the history item shows, kept apart from the leaf
 	// (which commits to it) and erasable. May be nil.
 	Payload []byte
+	// Ref, if set, names the stored view or event this entry logs: the
+	// store sets its log index in the batch's own transaction, so the row
+	// carries its index exactly when its leaf is durable.
+	Ref Ref
 }
+
+// Ref names a stored view or event (see Entry.Ref).
+type Ref struct {
+	Table string // RefViews or RefEvents
+	ID    string
+}
+
+// Tables a Ref may name.
+const (
+	RefViews  = "views"
+	RefEvents = "events"
+)
 
 // Config configures a Log.
 type Config struct {
@@ -394,7 +410,7 @@ func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64
 			if payload == nil {
 				payload = []byte{}
 			}
-			leaves = append(leaves, StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload})
+			leaves = append(leaves, StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref})
 			index++
 		}
 	}

@@ -51,11 +51,9 @@ func (r Recorder) AppendEvent(ctx context.Context, e wallet.Event) error {
 	if err != nil {
 		return err
 	}
-	idx, err := r.Log.Append(context.WithoutCancel(ctx), entry)
-	if err != nil {
-		return err
-	}
-	return r.Store.SetEventLogIndex(context.WithoutCancel(ctx), e.ID, idx[0])
+	// The store sets the event's log index in the log's own transaction.
+	_, err = r.Log.Append(context.WithoutCancel(ctx), entry)
+	return err
 }
 
 func (r Recorder) logView(ctx context.Context, v wallet.View) (wallet.View, error) {
@@ -64,11 +62,9 @@ func (r Recorder) logView(ctx context.Context, v wallet.View) (wallet.View, erro
 		return v, err
 	}
 	// The view is committed: log it even if the caller has gone away.
+	// The store sets the view's log index in the log's own transaction.
 	idx, err := r.Log.Append(context.WithoutCancel(ctx), entry)
 	if err != nil {
-		return v, err
-	}
-	if err := r.Store.SetViewLogIndex(context.WithoutCancel(ctx), v.ID, idx[0]); err != nil {
 		return v, err
 	}
 	v.LogIndex = idx[0]

@@ -19,6 +19,7 @@ type StoredLeaf struct {
 	// The fields below are given to AppendBatch; Leaves leaves them empty.
 	At      time.Time // the event's time, for ErasePayloads
 	Parties []Party   // the leaf's parties, indexed for SubjectHeads
+	Ref     Ref       // the view or event whose log_index to set, if any
 }
 
 // StoredCheckpoint is one signed checkpoint as a LogStore keeps it.

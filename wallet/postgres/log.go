@@ -77,6 +77,11 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 			for _, r := range hashRows {
 				b.Queue(`INSERT INTO log_hashes (id, hash) VALUES ($1, $2)`, r...)
 			}
+			for _, l := range leaves {
+				if q := setLogIndexSQL(l.Ref); q != "" {
+					b.Queue(q, l.Index, l.Ref.ID)
+				}
+			}
 			b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
 			return tx.SendBatch(ctx, b).Close()
 		}
@@ -98,9 +103,29 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
-		return err
+		b := &pgx.Batch{}
+		for _, l := range leaves {
+			if q := setLogIndexSQL(l.Ref); q != "" {
+				b.Queue(q, l.Index, l.Ref.ID)
+			}
+		}
+		b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
+		return tx.SendBatch(ctx, b).Close()
 	})
+}
+
+// setLogIndexSQL is the UPDATE that records a leaf's index on the view or
+// event it logs, in the batch's transaction ("" for no reference).
+func setLogIndexSQL(r historylog.Ref) string {
+	switch {
+	case r.ID == "":
+		return ""
+	case r.Table == historylog.RefViews:
+		return `UPDATE views SET log_index = $1 WHERE id = $2`
+	case r.Table == historylog.RefEvents:
+		return `UPDATE events SET log_index = $1 WHERE id = $2`
+	}
+	return ""
 }
 
 // Leaves returns up to limit leaves from index from on, with their

@@ -74,6 +74,11 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 					return err
 				}
 			}
+			if q := setLogIndexSQL(l.Ref); q != "" {
+				if _, err := tx.ExecContext(ctx, q, l.Index, l.Ref.ID); err != nil {
+					return err
+				}
+			}
 		}
 		base := tlog.StoredHashIndex(0, firstIndex)
 		for i, h := range hashes {
@@ -215,4 +220,18 @@ func (s *Store) ErasePayloads(ctx context.Context, before time.Time) (int64, err
 		return err
 	})
 	return n, err
+}
+
+// setLogIndexSQL is the UPDATE that records a leaf's index on the view or
+// event it logs, in the batch's transaction ("" for no reference).
+func setLogIndexSQL(r historylog.Ref) string {
+	switch {
+	case r.ID == "":
+		return ""
+	case r.Table == historylog.RefViews:
+		return `UPDATE views SET log_index = ? WHERE id = ?`
+	case r.Table == historylog.RefEvents:
+		return `UPDATE events SET log_index = ? WHERE id = ?`
+	}
+	return ""
 }
