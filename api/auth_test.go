@@ -270,3 +270,21 @@ func TestAccessToken_RefusedWhenNotExactlyOurs(t *testing.T) {
 		}
 	})
 }
+
+func TestSignIn_LimitedPerAddress(t *testing.T) {
+	s := newTestServer(t)
+	var last response
+	for i := 0; i < 70; i++ {
+		iin, ok := wallet.MakeIIN(time.Date(1970, 1, 1+i, 0, 0, 0, 0, time.UTC), false, 4242)
+		if !ok {
+			continue
+		}
+		last = s.do("POST", "/v1/auth/otp", "", map[string]string{"iin": string(iin)})
+		if last.Status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("70 sign-in requests from one address were not limited: %d", last.Status)
+	}
+}

@@ -128,6 +128,7 @@ func newTestServer(t *testing.T) *testServer {
 		Views:      logged,
 		Events:     logged,
 		HistoryLog: hlog,
+		Counters:   short,
 		Sharing:    shares,
 		PublicURL:  "https://qujat.test",
 		Consents:   consents,

@@ -41,6 +41,8 @@ type Deps struct {
 	Sharing   *sharing.Service
 	Events    wallet.EventStore
 	Consents  *consent.Service
+	// Counters keep per-address request counters (the short-lived store).
+	Counters wallet.ShortLivedStore
 	// HistoryLog is the tamper-evident log of history events.
 	HistoryLog *historylog.Log
 	// SMSInboundSecret is the HMAC secret with which the SMS gateway signs
@@ -118,7 +120,7 @@ func (s *Server) routes() {
 	e.GET("/openapi.yaml", s.openapi)
 
 	v1 := e.Group("/v1")
-	v1.POST("/auth/otp", s.startSignIn)
+	v1.POST("/auth/otp", s.startSignIn, s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow))
 	v1.POST("/auth/token", s.finishSignIn)
 	v1.POST("/auth/refresh", s.refreshSession)
 	v1.POST("/auth/logout", s.logout)

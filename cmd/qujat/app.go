@@ -207,6 +207,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Views:      logged,
 		Events:     logged,
 		HistoryLog: hlog,
+		Counters:   short,
 		Sharing:    shares,
 		PublicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
 		Consents:   consents,
