@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	redisURL := fs.String("redis-url", getenv("QUJAT_REDIS_URL"), "Redis of the round-trip baseline (default QUJAT_REDIS_URL; empty: none)")
 	sqlitePath := fs.String("sqlite", "", "scratch SQLite file of the baseline, created and deleted (default: in a fresh directory under the current one)")
 	pool := fs.Int("pool", 0, "shares to prepare before each redemption phase (default: estimated from the rates seen)")
+	citizens := fs.Int("citizens", 12, "demo citizens to sign in, half owners, half viewers (each sign-in spends one of the phone's 5 codes an hour)")
 	noBaselines := fs.Bool("no-baselines", false, "skip the baselines")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -47,7 +48,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := loadgen.Config{
 		URL: *url, Duration: *duration, Concurrency: *conc, Phases: ps,
 		DatabaseURL: *dbURL, RedisURL: *redisURL, SQLitePath: *sqlitePath,
-		Pool: *pool, NoBaselines: *noBaselines, Progress: benchProgress,
+		Pool: *pool, Citizens: *citizens, NoBaselines: *noBaselines, Progress: benchProgress,
 	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {

@@ -38,6 +38,10 @@ type Config struct {
 	// redemption phase run closed-loop (default: estimated from the rates
 	// seen so far).
 	Pool int
+	// Citizens is how many demo citizens to sign in (default 12): each
+	// sign-in spends one of the phone's five codes an hour and one of the
+	// address's sign-in requests.
+	Citizens int
 	// NoBaselines skips the baselines.
 	NoBaselines bool
 	// Progress receives a line per second and notes on preparation; nil
@@ -73,6 +77,12 @@ func (c *Config) validate() error {
 	if len(c.Phases) == 0 {
 		return errors.New("no phases")
 	}
+	if c.Citizens == 0 {
+		c.Citizens = 12
+	}
+	if c.Citizens < 2 || c.Citizens > 64 {
+		return fmt.Errorf("--citizens must be between 2 and 64")
+	}
 	if c.Pool < 0 || c.Pool > maxPool {
 		return fmt.Errorf("--pool must be between 0 and %d", maxPool)
 	}
@@ -103,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Citizens: owners have documents; viewers are the others, so that no
 	// viewer ever meets a share of their own.
 	fmt.Fprintf(progress, "bench: signing the demo citizens in at %s\n", cfg.URL)
-	cs, err := a.signInAll(ctx, progress)
+	cs, err := a.signInAll(ctx, progress, cfg.Citizens)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -99,10 +100,13 @@ type tokenPair struct {
 
 var otpCode = regexp.MustCompile(`\b[0-9]{6}\b`)
 
-// signInAll signs every demo citizen in once, conc at a time, and reads
-// their documents. Citizens who cannot sign in (such as a phone that has
-// had its five codes this hour) are left out with a warning.
-func (a *api) signInAll(ctx context.Context, warn io.Writer) ([]*citizen, error) {
+// signInAll signs up to want demo citizens in, each once, taken in a
+// random order (so that runs spread over the per-phone limit of sign-in
+// codes), 4 at a time, and reads their documents. Citizens who cannot sign
+// in (a phone that has had its codes this hour, an address over its limit)
+// are left out with a warning; at most want+8 are tried, so that a run
+// stays within the per-address limit.
+func (a *api) signInAll(ctx context.Context, warn io.Writer, want int) ([]*citizen, error) {
 	var dev struct {
 		Citizens []devCitizen `json:"citizens"`
 	}
@@ -110,30 +114,41 @@ func (a *api) signInAll(ctx context.Context, warn io.Writer) ([]*citizen, error)
 	if err != nil || st != 200 {
 		return nil, fmt.Errorf("GET /v1/dev/citizens: status %d %v (bench needs the demo registry and the SMS outbox of the embedded default)", st, err)
 	}
+	cands := dev.Citizens
+	mrand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	cands = cands[:min(len(cands), want+8)]
 	var (
 		mu  sync.Mutex
 		out []*citizen
-		wg  sync.WaitGroup
-		sem = make(chan struct{}, 4)
 	)
-	for _, d := range dev.Citizens {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := a.signIn(ctx, d)
-			if err != nil {
-				fmt.Fprintf(warn, "bench: leaving out citizen %s…: %v\n", d.IIN[:6], err)
-				return
-			}
-			mu.Lock()
-			out = append(out, c)
-			mu.Unlock()
-		}()
+	for start := 0; start < len(cands); start += 4 {
+		mu.Lock()
+		enough := len(out) >= want
+		mu.Unlock()
+		if enough {
+			break
+		}
+		var wg sync.WaitGroup
+		for _, d := range cands[start:min(start+4, len(cands))] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := a.signIn(ctx, d)
+				if err != nil {
+					fmt.Fprintf(warn, "bench: leaving out citizen %s…: %v\n", d.IIN[:6], err)
+					return
+				}
+				mu.Lock()
+				out = append(out, c)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].IIN < out[j].IIN })
+	if len(out) > want {
+		out = out[:want]
+	}
 	return out, nil
 }
 

@@ -5,10 +5,11 @@
 // trips), so that every figure can be read as a ratio to the baseline that
 // bounds it.
 //
-// A run prepares its own citizens: it signs every demo citizen in once
-// through the development SMS outbox (/v1/dev/citizens, /v1/dev/sms), splits
-// them into owners (who have documents) and viewers, and reuses their access
-// tokens, refreshing them before they expire. Each phase then runs for a set
+// A run prepares its own citizens: it signs a dozen demo citizens (picked
+// at random, so that runs spread over the per-phone limit of five codes an
+// hour) in once through the development SMS outbox (/v1/dev/citizens,
+// /v1/dev/sms), splits them into owners (who have documents) and viewers,
+// and reuses their access tokens, refreshing them before they expire. Each phase then runs for a set
 // duration at a set concurrency:
 //
 //   - issue: POST /v1/documents/{id}/shares (no PNG), single-use shares;
