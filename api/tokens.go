@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/ed25519"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -23,7 +24,18 @@ type TokenIssuer struct {
 	Issuer string
 	Now    func() time.Time
 	TTL    time.Duration // default 15 minutes
+
+	// verified remembers tokens whose signature and claims checked out, so
+	// that a client's repeated calls cost one Ed25519 verification, not
+	// one each. An entry is used only for the same audience and until the
+	// token's exp; access tokens are not revocable, so this changes nothing
+	// about what is accepted.
+	mu       sync.Mutex
+	verified map[string]*AccessClaims
 }
+
+// maxVerified bounds the cache of verified tokens.
+const maxVerified = 50000
 
 // AccessClaims are the claims of an access token.
 type AccessClaims struct {
@@ -67,6 +79,35 @@ func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.D
 // algorithm, another key, expired, wrong issuer or audience, missing claims)
 // is EUNAUTHORIZED.
 func (t *TokenIssuer) Parse(token, audience string) (*AccessClaims, error) {
+	key := audience + " " + token
+	now := t.Now()
+	t.mu.Lock()
+	c, ok := t.verified[key]
+	t.mu.Unlock()
+	if ok {
+		if now.Before(c.ExpiresAt.Time) && !now.Before(c.NotBefore.Time.Add(-time.Second)) {
+			return c, nil
+		}
+		t.mu.Lock()
+		delete(t.verified, key)
+		t.mu.Unlock()
+	}
+	c, err := t.parse(token, audience)
+	if err != nil {
+		return nil, err
+	}
+	if c.ExpiresAt != nil && c.NotBefore != nil {
+		t.mu.Lock()
+		if t.verified == nil || len(t.verified) >= maxVerified {
+			t.verified = make(map[string]*AccessClaims)
+		}
+		t.verified[key] = c
+		t.mu.Unlock()
+	}
+	return c, nil
+}
+
+func (t *TokenIssuer) parse(token, audience string) (*AccessClaims, error) {
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(t.Issuer),
