@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
-
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -129,18 +127,6 @@ func (s *Service) QR(ctx context.Context, caller wallet.IIN, shareID string, siz
 		return nil, err
 	}
 	return append([]byte(nil), png...), nil
-}
-
-func drawQR(content string, size int) ([]byte, error) {
-	q, err := qrcode.New(content, qrcode.Medium)
-	if err != nil {
-		return nil, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode the QR code")
-	}
-	png, err := q.PNG(size)
-	if err != nil {
-		return nil, wallet.Wrap(wallet.EINTERNAL, err, "cannot draw the QR code")
-	}
-	return png, nil
 }
 
 func (s *Service) qrCache() *qrCache {
