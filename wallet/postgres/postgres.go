@@ -28,6 +28,8 @@ var _ wallet.Store = (*Store)(nil)
 // Store is wallet.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+
+	redeemer redeemer // group commit of RedeemShare
 }
 
 // Open connects a pool to the database at url (a postgres:// URL or a
@@ -72,8 +74,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be released.
+// Close waits for the redemptions already queued to be committed, then
+// closes the pool, waiting for connections in use to be released.
 func (s *Store) Close() error {
+	s.redeemer.close()
 	s.pool.Close()
 	return nil
 }

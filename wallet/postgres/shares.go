@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,46 +69,15 @@ func (s *Store) RevokeShare(ctx context.Context, id string, at time.Time) (walle
 // DocumentID or OwnerIIN is taken from the share). On any error nothing is
 // stored.
 //
-// Concurrent redemptions queue on the share's row lock; each re-checks the
-// conditions on the row as the previous one committed it.
+// Concurrent redemptions are group-committed (see redeembatch.go): each is
+// one statement in a transaction shared with the others waiting, and returns
+// once that transaction has committed. Redemptions of one share queue on its
+// row lock; each re-checks the conditions on the row as the previous one left
+// it. EUNAVAILABLE if the store is closed, or ctx ends before the redemption
+// is taken into a batch.
 func (s *Store) RedeemShare(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
-	const what = "redeem share"
-	if err := requireID(v.ID, what); err != nil {
+	if err := requireID(v.ID, "redeem share"); err != nil {
 		return wallet.View{}, err
 	}
-	err := s.write(ctx, what, func(tx pgx.Tx) error {
-		var (
-			seq        int
-			documentID string
-			owner      string
-		)
-		err := tx.QueryRow(ctx, `UPDATE shares SET views = views + 1
-			WHERE id = $1 AND revoked_at IS NULL AND views < max_views AND expires_at > $2
-			RETURNING views, document_id, owner_iin`, shareID, ts(v.At)).Scan(&seq, &documentID, &owner)
-		if errors.Is(err, pgx.ErrNoRows) {
-			var one int
-			if err := tx.QueryRow(ctx, `SELECT 1 FROM shares WHERE id = $1`, shareID).Scan(&one); err != nil {
-				return err // ENOTFOUND for pgx.ErrNoRows
-			}
-			return wallet.Errorf(wallet.EEXPIRED, "%s: the share is expired, revoked or used up", what)
-		}
-		if err != nil {
-			return err
-		}
-		if v.DocumentID == "" {
-			v.DocumentID = documentID
-		}
-		if v.OwnerIIN == "" {
-			v.OwnerIIN = wallet.IIN(owner)
-		}
-		if v.DocumentID != documentID || string(v.OwnerIIN) != owner {
-			return wallet.Errorf(wallet.EINVALID, "%s: the view does not match the share's document", what)
-		}
-		v.ShareID, v.At = shareID, ts(v.At)
-		return insertView(ctx, tx, v, seq)
-	})
-	if err != nil {
-		return wallet.View{}, err
-	}
-	return v, nil
+	return s.redeemer.redeem(ctx, shareID, v, s.redeemBatch)
 }

@@ -50,15 +50,14 @@ func benchView(i int, at time.Time) wallet.View {
 
 // BenchmarkRedeemShare measures the durable half of a redemption on
 // PostgreSQL: one share's view count raised and its view event inserted,
-// committed. "serial" is one caller; "parallel" is GOMAXPROCS×4 callers on
-// the pool (its default size, as the service runs it).
+// committed. "serial" is one caller; "parallel" is GOMAXPROCS×4 callers and
+// "parallel16" GOMAXPROCS×16, on the service's default pool. ops/s is
+// redemptions per second; compare it with BenchmarkInsertCommit's of the
+// same mode.
 func BenchmarkRedeemShare(b *testing.B) {
-	for _, par := range []bool{false, true} {
-		name := "serial"
-		if par {
-			name = "parallel"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range benchModes {
+		par := mode.parallelism > 0
+		b.Run(mode.name, func(b *testing.B) {
 			s := benchStore(b)
 			at := time.Now().UTC().Truncate(time.Microsecond)
 			shares := benchShares(b, s, b.N, at)
@@ -71,6 +70,7 @@ func BenchmarkRedeemShare(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				reportRate(b)
 				return
 			}
 			next := make(chan int, b.N)
@@ -78,7 +78,7 @@ func BenchmarkRedeemShare(b *testing.B) {
 				next <- i
 			}
 			close(next)
-			b.SetParallelism(4)
+			b.SetParallelism(mode.parallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := <-next
@@ -88,6 +88,7 @@ func BenchmarkRedeemShare(b *testing.B) {
 					}
 				}
 			})
+			reportRate(b)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/qujat/qujat/wallet"
@@ -78,44 +77,14 @@ func (s *Store) RevokeShare(ctx context.Context, id string, at time.Time) (walle
 // EINVALID if v names another document or owner than the share (an empty
 // DocumentID or OwnerIIN is taken from the share). On any error nothing is
 // stored.
+//
+// Concurrent redemptions are group-committed (see redeembatch.go): each runs
+// under its own savepoint in a transaction shared with the others waiting,
+// and returns once that transaction has committed. EUNAVAILABLE if the store
+// is closed, or ctx ends before the redemption is taken into a batch.
 func (s *Store) RedeemShare(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
-	const what = "redeem share"
-	if err := requireID(v.ID, what); err != nil {
+	if err := requireID(v.ID, "redeem share"); err != nil {
 		return wallet.View{}, err
 	}
-	err := s.write(ctx, what, func(tx *sql.Tx) error {
-		var (
-			seq        int
-			documentID string
-			owner      string
-		)
-		err := tx.QueryRowContext(ctx, `UPDATE shares SET views = views + 1
-			WHERE id = ? AND revoked_at IS NULL AND views < max_views AND expires_at > ?
-			RETURNING views, document_id, owner_iin`, shareID, micros(v.At)).Scan(&seq, &documentID, &owner)
-		if errors.Is(err, sql.ErrNoRows) {
-			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM shares WHERE id = ?`, shareID).Scan(&one); err != nil {
-				return err // ENOTFOUND for sql.ErrNoRows
-			}
-			return wallet.Errorf(wallet.EEXPIRED, "%s: the share is expired, revoked or used up", what)
-		}
-		if err != nil {
-			return err
-		}
-		if v.DocumentID == "" {
-			v.DocumentID = documentID
-		}
-		if v.OwnerIIN == "" {
-			v.OwnerIIN = wallet.IIN(owner)
-		}
-		if v.DocumentID != documentID || string(v.OwnerIIN) != owner {
-			return wallet.Errorf(wallet.EINVALID, "%s: the view does not match the share's document", what)
-		}
-		v.ShareID, v.At = shareID, fromMicros(micros(v.At))
-		return insertView(ctx, tx, v, seq)
-	})
-	if err != nil {
-		return wallet.View{}, err
-	}
-	return v, nil
+	return s.redeemer.redeem(ctx, shareID, v, s.redeemBatch)
 }

@@ -38,6 +38,9 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only connections (the writer itself for ":memory:")
+
+	redeemer    redeemer             // group commit of RedeemShare
+	redeemStmts map[string]*sql.Stmt // its statements, used by its committer only
 }
 
 // Open opens (creating it if needed) the SQLite database at path, with WAL
@@ -120,8 +123,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes all connections.
+// Close waits for the redemptions already queued to be committed, then
+// closes all connections.
 func (s *Store) Close() error {
+	s.closeRedeemer()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

@@ -1,0 +1,377 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// Group commit of redemptions.
+//
+// RedeemShare does not run its own transaction: it queues the redemption for
+// the store's committer, a goroutine that takes everything waiting (up to
+// maxRedeemBatch) and runs it in one write transaction on the writer
+// connection, each redemption under its own SAVEPOINT, then commits once.
+// A redemption that fails (EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT) rolls
+// back to its savepoint and returns its own error; the others go on. Every
+// caller is answered only after the commit, so no redemption is reported
+// before it is durable, and a failed commit fails every member of the batch
+// with nothing stored. The single writer then pays one BEGIN IMMEDIATE and
+// one WAL commit (with its fsync, at the store's synchronous setting) per
+// batch instead of per redemption.
+//
+// Redemptions of one share within a batch run in the order they were queued,
+// each seeing the count the previous one left, so single use is judged
+// exactly as with one transaction each.
+
+// maxRedeemBatch is the most redemptions one transaction takes.
+const maxRedeemBatch = 128
+
+// States of a queued redemption.
+const (
+	redeemQueued    int32 = iota
+	redeemTaken           // taken into a batch: it is committed or not, whatever its ctx
+	redeemAbandoned       // its caller's ctx ended first: it is never run
+)
+
+// redeemRequest is one RedeemShare call waiting for its batch.
+type redeemRequest struct {
+	ctx     context.Context
+	shareID string
+	view    wallet.View
+	state   atomic.Int32
+	result  chan redeemResult // buffered, 1
+}
+
+type redeemResult struct {
+	view wallet.View
+	err  error
+}
+
+// answer delivers the request's outcome; it never blocks.
+func (r *redeemRequest) answer(v wallet.View, err error) { r.result <- redeemResult{v, err} }
+
+// take marks the request taken into a batch. False if its caller gave up
+// first, or its ctx has ended (then it is answered EUNAVAILABLE): it is not
+// to be run.
+func (r *redeemRequest) take() bool {
+	if !r.state.CompareAndSwap(redeemQueued, redeemTaken) {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.answer(wallet.View{}, notRedeemed(err))
+		return false
+	}
+	return true
+}
+
+func notRedeemed(err error) error {
+	return wallet.Wrap(wallet.EUNAVAILABLE, err, "redeem share: not redeemed")
+}
+
+// redeemer is the queue and committer of a Store. Its zero value is ready:
+// the committer starts with the first redemption and stops in close.
+type redeemer struct {
+	mu      sync.RWMutex // guards closed against sends on queue
+	closed  bool
+	once    sync.Once
+	started bool // set in once, under mu's read lock; read under its write lock
+	queue   chan *redeemRequest
+	done    chan struct{} // closed when the committer has returned
+}
+
+// redeem queues the redemption for commit, with run as the batch executor
+// (used by the first call, which starts the committer), and waits for the
+// outcome. EUNAVAILABLE if the store is closed, or ctx ends before the
+// redemption is taken into a batch (it is then never run).
+func (q *redeemer) redeem(ctx context.Context, shareID string, v wallet.View, run func([]*redeemRequest)) (wallet.View, error) {
+	req := &redeemRequest{ctx: ctx, shareID: shareID, view: v, result: make(chan redeemResult, 1)}
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return wallet.View{}, wallet.Errorf(wallet.EUNAVAILABLE, "redeem share: the store is closed")
+	}
+	q.once.Do(func() {
+		q.queue = make(chan *redeemRequest, 4*maxRedeemBatch)
+		q.done = make(chan struct{})
+		q.started = true
+		go q.commit(run)
+	})
+	select {
+	case q.queue <- req:
+	case <-ctx.Done():
+		q.mu.RUnlock()
+		return wallet.View{}, notRedeemed(ctx.Err())
+	}
+	q.mu.RUnlock()
+	select {
+	case r := <-req.result:
+		return r.view, r.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(redeemQueued, redeemAbandoned) {
+			return wallet.View{}, notRedeemed(ctx.Err())
+		}
+		r := <-req.result // taken: wait for its batch
+		return r.view, r.err
+	}
+}
+
+// close stops taking redemptions and waits until every one already queued
+// has been committed (or failed).
+func (q *redeemer) close() {
+	q.mu.Lock()
+	wasStarted := q.started && !q.closed
+	q.closed = true
+	if wasStarted {
+		close(q.queue)
+	}
+	q.mu.Unlock()
+	if q.started {
+		<-q.done
+	}
+}
+
+// commit is the committer goroutine: it takes what has queued up, up to
+// maxRedeemBatch, and runs it as one batch, until the queue is closed and
+// drained.
+func (q *redeemer) commit(run func([]*redeemRequest)) {
+	defer close(q.done)
+	batch := make([]*redeemRequest, 0, maxRedeemBatch)
+	for {
+		r, ok := <-q.queue
+		if !ok {
+			return
+		}
+		batch = batch[:0]
+		if r.take() {
+			batch = append(batch, r)
+		}
+	collect:
+		for len(batch) < maxRedeemBatch {
+			select {
+			case r, ok := <-q.queue:
+				if !ok {
+					break collect
+				}
+				if r.take() {
+					batch = append(batch, r)
+				}
+			default:
+				break collect
+			}
+		}
+		if len(batch) > 0 {
+			run(batch)
+		}
+		clear(batch[:cap(batch)])
+	}
+}
+
+// redeemBatch runs the batch in one transaction and answers every member
+// once it has committed, or every member with the error if it failed.
+//
+// The batch's statements run without a deadline: on a local file, what can
+// wait is taking the write lock from another process, which the busy timeout
+// bounds; and a context that can be cancelled costs the driver a watcher per
+// statement.
+func (s *Store) redeemBatch(batch []*redeemRequest) {
+	results, err := s.redeemTx(context.Background(), batch)
+	for i, r := range batch {
+		if err != nil {
+			r.answer(wallet.View{}, err)
+			continue
+		}
+		r.answer(results[i].view, results[i].err)
+	}
+}
+
+// redeemSQLs are the statements of a batch. They are prepared on the writer
+// connection once, by the committer, and used in each batch's transaction
+// through Tx.StmtContext, which finds them prepared on that connection: the
+// SQL is not compiled again for every redemption, nor for every batch.
+var redeemSQLs = []string{savepointSQL, releaseSQL, rollbackToSQL, redeemCountSQL, redeemExistsSQL, redeemInsertSQL}
+
+// prepareRedeem prepares redeemSQLs on the writer, those not prepared yet.
+// Only the committer calls it, outside any transaction (the writer is one
+// connection).
+func (s *Store) prepareRedeem(ctx context.Context) error {
+	if s.redeemStmts == nil {
+		s.redeemStmts = make(map[string]*sql.Stmt, len(redeemSQLs))
+	}
+	for _, q := range redeemSQLs {
+		if s.redeemStmts[q] != nil {
+			continue
+		}
+		p, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		s.redeemStmts[q] = p
+	}
+	return nil
+}
+
+// closeRedeemer waits for the committer to finish what is queued, then
+// closes its statements.
+func (s *Store) closeRedeemer() {
+	s.redeemer.close()
+	s.redeemer.mu.Lock() // against a concurrent Close
+	defer s.redeemer.mu.Unlock()
+	for _, p := range s.redeemStmts {
+		p.Close()
+	}
+	s.redeemStmts = nil
+}
+
+// redeemStmts are the statements of one batch transaction.
+type redeemStmts struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	prepared map[string]*sql.Stmt // the store's, on the writer
+	stmts    map[string]*sql.Stmt // the transaction's
+}
+
+// stmt returns the statement q in the transaction.
+func (st *redeemStmts) stmt(q string) (*sql.Stmt, error) {
+	if p, ok := st.stmts[q]; ok {
+		return p, nil
+	}
+	var p *sql.Stmt
+	if parent := st.prepared[q]; parent != nil {
+		p = st.tx.StmtContext(st.ctx, parent)
+	} else {
+		var err error
+		if p, err = st.tx.PrepareContext(st.ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	st.stmts[q] = p
+	return p, nil
+}
+
+// exec runs the statement q with args.
+func (st *redeemStmts) exec(q string, args ...any) error {
+	p, err := st.stmt(q)
+	if err != nil {
+		return err
+	}
+	_, err = p.ExecContext(st.ctx, args...)
+	return err
+}
+
+// scan runs the query q with args and scans its first row into dest;
+// sql.ErrNoRows if it has none.
+func (st *redeemStmts) scan(q string, args []any, dest ...any) error {
+	p, err := st.stmt(q)
+	if err != nil {
+		return err
+	}
+	return p.QueryRowContext(st.ctx, args...).Scan(dest...)
+}
+
+const (
+	redeemCountSQL = `UPDATE shares SET views = views + 1
+		WHERE id = ? AND revoked_at IS NULL AND views < max_views AND expires_at > ?
+		RETURNING views, document_id, owner_iin`
+	redeemExistsSQL = `SELECT 1 FROM shares WHERE id = ?`
+	redeemInsertSQL = `INSERT INTO views
+		(id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
+		 share_id, share_seq, consent_id, shared_by, at, log_index)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	savepointSQL  = `SAVEPOINT redeem`
+	releaseSQL    = `RELEASE redeem`
+	rollbackToSQL = `ROLLBACK TO redeem`
+)
+
+// redeemTx runs the batch's redemptions, each under its own savepoint, in one
+// write transaction, and commits. A member's own failure is in its result;
+// the error is the transaction's (nothing stored). A batch of one needs no
+// savepoint: if it fails, the transaction is rolled back.
+func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemResult, error) {
+	const what = "redeem share"
+	if err := s.prepareRedeem(ctx); err != nil {
+		return nil, wrapErr(err, what)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrapErr(err, what)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	st := &redeemStmts{ctx: ctx, tx: tx, prepared: s.redeemStmts, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
+	results := make([]redeemResult, len(batch))
+	if len(batch) == 1 {
+		v, err := st.redeemOne(batch[0].shareID, batch[0].view)
+		if err != nil {
+			results[0].err = wrapErr(err, what)
+			return results, nil // rolled back
+		}
+		results[0].view = v
+	} else {
+		for i, r := range batch {
+			if err := st.exec(savepointSQL); err != nil {
+				return nil, wrapErr(err, what)
+			}
+			v, err := st.redeemOne(r.shareID, r.view)
+			if err != nil {
+				err = wrapErr(err, what)
+				if wallet.IsCode(err, wallet.EUNAVAILABLE) {
+					return nil, err // the transaction itself is in doubt
+				}
+				if rerr := st.exec(rollbackToSQL); rerr != nil {
+					return nil, wrapErr(rerr, what)
+				}
+				v = wallet.View{}
+			}
+			if rerr := st.exec(releaseSQL); rerr != nil {
+				return nil, wrapErr(rerr, what)
+			}
+			results[i] = redeemResult{v, err}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrapErr(err, what)
+	}
+	return results, nil
+}
+
+// redeemOne is one redemption inside the batch transaction: the share's
+// count raised if it may be, and the view stored with the slot it took.
+func (st *redeemStmts) redeemOne(shareID string, v wallet.View) (wallet.View, error) {
+	var (
+		seq        int
+		documentID string
+		owner      string
+	)
+	err := st.scan(redeemCountSQL, []any{shareID, micros(v.At)}, &seq, &documentID, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		var one int
+		if err := st.scan(redeemExistsSQL, []any{shareID}, &one); err != nil {
+			return wallet.View{}, err // ENOTFOUND for sql.ErrNoRows
+		}
+		return wallet.View{}, wallet.Errorf(wallet.EEXPIRED, "redeem share: the share is expired, revoked or used up")
+	}
+	if err != nil {
+		return wallet.View{}, err
+	}
+	if v.DocumentID == "" {
+		v.DocumentID = documentID
+	}
+	if v.OwnerIIN == "" {
+		v.OwnerIIN = wallet.IIN(owner)
+	}
+	if v.DocumentID != documentID || string(v.OwnerIIN) != owner {
+		return wallet.View{}, wallet.Errorf(wallet.EINVALID, "redeem share: the view does not match the share's document")
+	}
+	v.ShareID, v.At = shareID, fromMicros(micros(v.At))
+	err = st.exec(redeemInsertSQL,
+		v.ID, v.DocumentID, string(v.DocumentType), string(v.OwnerIIN), v.ViewerKind, v.ViewerID, v.Channel,
+		v.ShareID, seq, v.ConsentID, string(v.SharedBy), micros(v.At), logIndex(v.LogIndex))
+	if err != nil {
+		return wallet.View{}, err
+	}
+	return v, nil
+}
