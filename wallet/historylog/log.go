@@ -74,7 +74,15 @@ type Log struct {
 	known    bool                // size and frontier are those of the store
 	size     int64               // leaves in the store
 	frontier map[int64]tlog.Hash // stored hashes of the maximal complete subtrees of [0, size)
+	// heads caches the latest event of subjects seen lately, valid while
+	// known: any append by another writer changes the size, so the next
+	// batch fails with ECONFLICT and the state, heads included, is read
+	// again. It saves reading the chains' heads from the store per batch.
+	heads map[string]Head
 }
+
+// maxCachedHeads bounds the heads cache; it is emptied when full.
+const maxCachedHeads = 100000
 
 // request is one Append call waiting for its batch.
 type request struct {
@@ -337,6 +345,7 @@ func (l *Log) load(ctx context.Context) error {
 		l.frontier[x] = hs[i]
 	}
 	l.size, l.known = size, true
+	l.heads = map[string]Head{}
 	return nil
 }
 
@@ -357,12 +366,23 @@ func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64
 			}
 		}
 	}
-	heads, err := l.store.SubjectHeads(ctx, pseudonyms)
-	if err != nil {
-		return 0, nil, err
+	heads := make(map[string]Head, len(pseudonyms))
+	var unknown []string
+	for _, p := range pseudonyms {
+		if h, ok := l.heads[p]; ok {
+			heads[p] = h
+		} else {
+			unknown = append(unknown, p)
+		}
 	}
-	if heads == nil {
-		heads = map[string]Head{}
+	if len(unknown) > 0 {
+		stored, err := l.store.SubjectHeads(ctx, unknown)
+		if err != nil {
+			return 0, nil, err
+		}
+		for p, h := range stored {
+			heads[p] = h
+		}
 	}
 
 	// The overlay serves the old right edge and the batch's new hashes.
@@ -425,6 +445,12 @@ func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64
 	cp := StoredCheckpoint{Size: index, Root: root, Note: signed}
 	if err := l.store.AppendBatch(ctx, first, leaves, hashes, cp); err != nil {
 		return 0, nil, err
+	}
+	if len(l.heads)+len(heads) > maxCachedHeads {
+		l.heads = map[string]Head{}
+	}
+	for p, h := range heads {
+		l.heads[p] = h
 	}
 	next := make(map[int64]tlog.Hash)
 	for _, x := range frontierIndexes(index) {
