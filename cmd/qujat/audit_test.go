@@ -40,8 +40,13 @@ func audit(t *testing.T, env map[string]string) (string, error) {
 func testAuditVerify(t *testing.T, env map[string]string, tamper func(statement string)) {
 	makeHistory(t, env)
 	out, err := audit(t, env)
-	if err != nil || !strings.Contains(out, "OK:") {
+	if err != nil || !strings.Contains(out, "OK:") || strings.Contains(out, "WARN") {
 		t.Fatalf("audit of an untouched log: %v\n%s", err, out)
+	}
+	// A view stored without its leaf is reported.
+	tamper(`UPDATE views SET log_index = NULL WHERE id = (SELECT min(id) FROM views)`)
+	if out, err := audit(t, env); err != nil || !strings.Contains(out, "WARN: 1 views") {
+		t.Fatalf("an unlogged view was not reported: %v\n%s", err, out)
 	}
 	// Deleting a leaf is found at its index. (Every other kind of tampering
 	// is tested on both stores in wallet/historylog/historylogtest; this
