@@ -134,6 +134,10 @@ func New(cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Queued returns how many Append and Redeem calls wait for a batch (for
+// metrics, and for tests that need callers queued behind a held batch).
+func (l *Log) Queued() int { return len(l.queue) }
+
 // Origin returns the log's origin, the first line of its checkpoints.
 func (l *Log) Origin() string { return l.keys.Origin }
 

@@ -186,8 +186,18 @@ func newGatedStore(s RedeemStore) *gatedStore {
 	return &gatedStore{RedeemStore: s, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-// queued gives goroutines just started time to queue behind a held batch.
-const queued = 200 * time.Millisecond
+// waitQueued waits until n callers queue behind a held batch, so that the
+// next batch is made of exactly them.
+func waitQueued(t *testing.T, l *historylog.Log, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for l.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers queued after 30 s, want %d", l.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func testRedeemMixedBatch(t *testing.T, s RedeemStore) {
 	ctx := context.Background()
@@ -217,7 +227,7 @@ func testRedeemMixedBatch(t *testing.T, s RedeemStore) {
 	go func() { defer wg.Done(); _, usedErr = l.Redeem(ctx, "sh-used", redeemView("vw-used", redeemViewer)) }()
 	go func() { defer wg.Done(); good, goodErr = l.Redeem(ctx, "sh-good", redeemView("vw-good", redeemViewer)) }()
 	go func() { defer wg.Done(); plainIdx, plainErr = l.Append(ctx, plainNext) }()
-	time.Sleep(queued)
+	waitQueued(t, l, 3)
 	close(g.release)
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -318,7 +328,7 @@ func testRedeemFailureInBatch(t *testing.T, s RedeemStore) {
 	go func() { _, err := l.Redeem(ctx, "sh-1", redeemView("vw-1", redeemViewer)); errs <- err }()
 	go func() { _, err := l.Redeem(ctx, "sh-2", redeemView("vw-2", redeemViewer)); errs <- err }()
 	go func() { _, err := l.Append(ctx, entry(citizen(3), citizen(4), t0)); errs <- err }()
-	time.Sleep(queued)
+	waitQueued(t, l, 3)
 	close(g.release)
 	if err := <-held; err != nil {
 		t.Fatal(err)
