@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"maps"
 	"math/bits"
 	"sync"
 	"time"
@@ -84,15 +85,19 @@ type Log struct {
 // maxCachedHeads bounds the heads cache; it is emptied when full.
 const maxCachedHeads = 100000
 
-// request is one Append call waiting for its batch.
+// request is one Append or Redeem call waiting for its batch.
 type request struct {
 	ctx     context.Context
 	entries []Entry
-	result  chan result // buffered, 1
+	// redeem is set for Redeem: entries then holds the view's entry as
+	// far as it is known before the redemption runs.
+	redeem *Redemption
+	result chan result // buffered, 1
 }
 
 type result struct {
 	indexes []int64
+	view    wallet.View // Redeem's view, as stored
 	err     error
 }
 
@@ -129,6 +134,10 @@ func New(cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Queued returns how many Append and Redeem calls wait for a batch (for
+// metrics, and for tests that need callers queued behind a held batch).
+func (l *Log) Queued() int { return len(l.queue) }
+
 // Origin returns the log's origin, the first line of its checkpoints.
 func (l *Log) Origin() string { return l.keys.Origin }
 
@@ -160,21 +169,56 @@ func (l *Log) Append(ctx context.Context, entries ...Entry) ([]int64, error) {
 			return nil, err
 		}
 	}
-	req := &request{ctx: ctx, entries: checked, result: make(chan result, 1)}
+	r := l.enqueue(ctx, &request{ctx: ctx, entries: checked, result: make(chan result, 1)})
+	return r.indexes, r.err
+}
+
+// Redeem redeems the share and appends the view's entry in one
+// transaction, the batch's: the share's count goes up, the view is stored
+// and its leaf appended together, or nothing is. It returns the view as
+// stored (ShareID, DocumentID and OwnerIIN set as wallet.Store.RedeemShare
+// sets them) with LogIndex set, once durable.
+//
+// EINVALID, with nothing run, if the view has no id, owner or viewer. A
+// redemption the share refuses gets wallet.Store.RedeemShare's error
+// (EEXPIRED, ENOTFOUND, EINVALID for a view of another document or owner,
+// ECONFLICT for a taken view id); nothing of it is stored and it has no
+// leaf, while the rest of its batch goes on. EUNAVAILABLE if the Log is
+// closed, or ctx ended before the redemption was taken into a batch (it is
+// then never run). If the batch fails, nothing of it is stored and its
+// error (EUNAVAILABLE, ...) is returned. Once taken into a batch, the
+// redemption is committed or not whatever happens to ctx.
+func (l *Log) Redeem(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
+	v.ShareID = shareID
+	e, err := ViewEntry(v)
+	if err != nil {
+		return wallet.View{}, err
+	}
+	if e, err = checkEntry(e); err != nil {
+		return wallet.View{}, err
+	}
+	r := l.enqueue(ctx, &request{ctx: ctx, entries: []Entry{e}, redeem: &Redemption{ShareID: shareID, View: v}, result: make(chan result, 1)})
+	if r.err != nil {
+		return wallet.View{}, r.err
+	}
+	return r.view, nil
+}
+
+// enqueue queues req for the sequencer and waits for its outcome.
+func (l *Log) enqueue(ctx context.Context, req *request) result {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return nil, wallet.Errorf(wallet.EUNAVAILABLE, "history log: closed")
+		return result{err: wallet.Errorf(wallet.EUNAVAILABLE, "history log: closed")}
 	}
 	select {
 	case l.queue <- req:
 	case <-ctx.Done():
 		l.mu.RUnlock()
-		return nil, wallet.Wrap(wallet.EUNAVAILABLE, ctx.Err(), "history log: not appended")
+		return result{err: wallet.Wrap(wallet.EUNAVAILABLE, ctx.Err(), "history log: not appended")}
 	}
 	l.mu.RUnlock()
-	r := <-req.result
-	return r.indexes, r.err
+	return <-req.result
 }
 
 // Close stops taking entries, waits until every entry already queued has
@@ -278,47 +322,42 @@ func (l *Log) commit(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	var (
-		first int64
-		err   error
+		results []result
+		err     error
 	)
 	for attempt := 0; ; attempt++ {
-		first, err = l.appendBatch(ctx, live)
+		results, err = l.appendBatch(ctx, live)
 		if err == nil || !wallet.IsCode(err, wallet.ECONFLICT) || attempt == maxConflictRetries {
 			break
 		}
 	}
-	next := first
-	for _, r := range live {
+	for i, r := range live {
 		if err != nil {
 			r.result <- result{err: err}
 			continue
 		}
-		idx := make([]int64, len(r.entries))
-		for i := range idx {
-			idx[i] = next
-			next++
-		}
-		r.result <- result{indexes: idx}
+		r.result <- results[i]
 	}
 }
 
 // appendBatch builds the leaves, hashes and checkpoint of the batch on the
-// known state of the store, stores them, and returns the first index. On
-// any error the state is forgotten, to be read again from the store.
-func (l *Log) appendBatch(ctx context.Context, batch []*request) (int64, error) {
+// known state of the store, stores them (running the batch's redemptions
+// in the same transaction), and returns each request's outcome. On any
+// error the state is forgotten, to be read again from the store.
+func (l *Log) appendBatch(ctx context.Context, batch []*request) ([]result, error) {
 	if !l.known {
 		if err := l.load(ctx); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	first, newFrontier, err := l.tryAppend(ctx, batch)
+	results, size, newFrontier, err := l.tryAppend(ctx, batch)
 	if err != nil {
 		l.known = false
-		return 0, err
+		return nil, err
 	}
 	l.frontier = newFrontier
-	l.size = first + int64(countEntries(batch))
-	return first, nil
+	l.size = size
+	return results, nil
 }
 
 func countEntries(batch []*request) int {
@@ -349,13 +388,20 @@ func (l *Log) load(ctx context.Context) error {
 	return nil
 }
 
-// tryAppend does the work of appendBatch on the current state.
-func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64]tlog.Hash, error) {
+// tryAppend does the work of appendBatch on the current state. It returns
+// each request's outcome, the log's new size and its new frontier.
+func (l *Log) tryAppend(ctx context.Context, batch []*request) ([]result, int64, map[int64]tlog.Hash, error) {
 	first := l.size
-	// The chains: the latest event of every subject of the batch.
+	// The chains: the latest event of every subject of the batch. A
+	// redemption's subjects are known before it runs: it fails if the
+	// share's owner is not the view's.
 	var pseudonyms []string
 	pseudo := map[string]string{} // subject → pseudonym
+	var redemptions []Redemption
 	for _, r := range batch {
+		if r.redeem != nil {
+			redemptions = append(redemptions, *r.redeem)
+		}
 		for _, e := range r.entries {
 			for _, s := range e.Subjects {
 				if _, ok := pseudo[s]; !ok {
@@ -378,85 +424,155 @@ func (l *Log) tryAppend(ctx context.Context, batch []*request) (int64, map[int64
 	if len(unknown) > 0 {
 		stored, err := l.store.SubjectHeads(ctx, unknown)
 		if err != nil {
-			return 0, nil, err
+			return nil, 0, nil, err
 		}
 		for p, h := range stored {
 			heads[p] = h
 		}
 	}
 
-	// The overlay serves the old right edge and the batch's new hashes.
-	overlay := make(map[int64]tlog.Hash, len(l.frontier)+4*countEntries(batch))
-	for k, v := range l.frontier {
-		overlay[k] = v
-	}
-	reader := overlayReader{overlay: overlay, store: HashReader(ctx, l.store)}
-
+	// build runs inside the store's transaction (for a batch with
+	// redemptions): it reads nothing from the store, only the frontier and
+	// the heads loaded above. It starts from them afresh on each call.
 	var (
-		leaves []StoredLeaf
-		hashes []tlog.Hash
-		index  = first
+		results  []result
+		newHeads map[string]Head
+		overlay  map[int64]tlog.Hash
+		end      int64
 	)
-	for _, r := range batch {
-		for _, e := range r.entries {
-			leaf := Leaf{Kind: e.Kind, At: e.At, Parties: make([]Party, len(e.Subjects))}
-			if _, err := io.ReadFull(l.rand, leaf.Salt[:]); err != nil {
-				return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "random source failed")
-			}
-			leaf.PayloadHash = PayloadCommitment(leaf.Salt, e.Payload)
-			for i, s := range e.Subjects {
-				p := pseudo[s]
-				h, ok := heads[p]
-				if !ok {
-					h = Head{Seq: 0, Index: -1}
-				}
-				leaf.Parties[i] = Party{Subject: p, Seq: h.Seq + 1, Prev: h.Index}
-				heads[p] = Head{Seq: h.Seq + 1, Index: index}
-			}
-			data, err := leaf.MarshalBinary()
-			if err != nil {
-				return 0, nil, err
-			}
-			hs, err := tlog.StoredHashes(index, data, reader)
-			if err != nil {
-				return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "history log: hashes")
-			}
-			base := tlog.StoredHashIndex(0, index)
-			for i, h := range hs {
-				overlay[base+int64(i)] = h
-			}
-			hashes = append(hashes, hs...)
-			payload := e.Payload
-			if payload == nil {
-				payload = []byte{}
-			}
-			leaves = append(leaves, StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref})
-			index++
+	build := func(outcomes []RedemptionResult) ([]StoredLeaf, []tlog.Hash, StoredCheckpoint, error) {
+		if len(outcomes) != len(redemptions) {
+			return nil, nil, StoredCheckpoint{}, wallet.Errorf(wallet.EINTERNAL, "history log: %d outcomes for %d redemptions", len(outcomes), len(redemptions))
 		}
+		res := make([]result, len(batch))
+		hs := maps.Clone(heads)
+		ov := make(map[int64]tlog.Hash, len(l.frontier)+4*countEntries(batch))
+		for k, v := range l.frontier {
+			ov[k] = v
+		}
+		reader := overlayReader{overlay: ov}
+		var (
+			leaves []StoredLeaf
+			hashes []tlog.Hash
+			index  = first
+			k      = 0
+		)
+		for i, r := range batch {
+			entries := r.entries
+			if r.redeem != nil {
+				o := outcomes[k]
+				k++
+				if o.Err != nil {
+					res[i] = result{err: o.Err}
+					continue
+				}
+				e, err := ViewEntry(o.View)
+				if err == nil {
+					e, err = checkEntry(e)
+				}
+				if err != nil {
+					return nil, nil, StoredCheckpoint{}, err
+				}
+				entries = []Entry{e}
+				res[i].view = o.View
+			}
+			res[i].indexes = make([]int64, len(entries))
+			for j, e := range entries {
+				leaf, err := l.leaf(e, pseudo, hs, index, reader, ov, &hashes)
+				if err != nil {
+					return nil, nil, StoredCheckpoint{}, err
+				}
+				leaves = append(leaves, leaf)
+				res[i].indexes[j] = index
+				index++
+			}
+			if r.redeem != nil {
+				res[i].view.LogIndex = res[i].indexes[0]
+			}
+		}
+		results, newHeads, overlay, end = res, hs, ov, index
+		if index == first {
+			return nil, nil, StoredCheckpoint{}, nil
+		}
+		root, err := tlog.TreeHash(index, reader)
+		if err != nil {
+			return nil, nil, StoredCheckpoint{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: tree hash")
+		}
+		signed, err := SignCheckpoint(Checkpoint{Origin: l.keys.Origin, Size: index, Root: root}, l.keys.Signer)
+		if err != nil {
+			return nil, nil, StoredCheckpoint{}, err
+		}
+		return leaves, hashes, StoredCheckpoint{Size: index, Root: root, Note: signed}, nil
 	}
-	root, err := tlog.TreeHash(index, reader)
-	if err != nil {
-		return 0, nil, wallet.Wrap(wallet.EINTERNAL, err, "history log: tree hash")
+
+	if len(redemptions) == 0 {
+		leaves, hashes, cp, err := build(nil)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if err := l.store.AppendBatch(ctx, first, leaves, hashes, cp); err != nil {
+			return nil, 0, nil, err
+		}
+	} else if _, err := l.store.AppendBatchWithRedemptions(ctx, first, redemptions, build); err != nil {
+		return nil, 0, nil, err
 	}
-	signed, err := SignCheckpoint(Checkpoint{Origin: l.keys.Origin, Size: index, Root: root}, l.keys.Signer)
-	if err != nil {
-		return 0, nil, err
+	if results == nil {
+		return nil, 0, nil, wallet.Errorf(wallet.EINTERNAL, "history log: the store did not build the batch")
 	}
-	cp := StoredCheckpoint{Size: index, Root: root, Note: signed}
-	if err := l.store.AppendBatch(ctx, first, leaves, hashes, cp); err != nil {
-		return 0, nil, err
+	if end == first { // every redemption refused, nothing appended
+		return results, first, l.frontier, nil
 	}
-	if len(l.heads)+len(heads) > maxCachedHeads {
+	if len(l.heads)+len(newHeads) > maxCachedHeads {
 		l.heads = map[string]Head{}
 	}
-	for p, h := range heads {
+	for p, h := range newHeads {
 		l.heads[p] = h
 	}
 	next := make(map[int64]tlog.Hash)
-	for _, x := range frontierIndexes(index) {
+	for _, x := range frontierIndexes(end) {
 		next[x] = overlay[x]
 	}
-	return first, next, nil
+	return results, end, next, nil
+}
+
+// leaf builds the leaf of entry e at index, advancing the chains' heads,
+// adding its stored hashes to overlay and to hashes.
+func (l *Log) leaf(e Entry, pseudo map[string]string, heads map[string]Head, index int64, reader tlog.HashReader, overlay map[int64]tlog.Hash, hashes *[]tlog.Hash) (StoredLeaf, error) {
+	leaf := Leaf{Kind: e.Kind, At: e.At, Parties: make([]Party, len(e.Subjects))}
+	if _, err := io.ReadFull(l.rand, leaf.Salt[:]); err != nil {
+		return StoredLeaf{}, wallet.Wrap(wallet.EINTERNAL, err, "random source failed")
+	}
+	leaf.PayloadHash = PayloadCommitment(leaf.Salt, e.Payload)
+	for i, s := range e.Subjects {
+		p, ok := pseudo[s]
+		if !ok {
+			return StoredLeaf{}, wallet.Errorf(wallet.EINTERNAL, "history log: a subject of the batch was not known before it ran")
+		}
+		h, ok := heads[p]
+		if !ok {
+			h = Head{Seq: 0, Index: -1}
+		}
+		leaf.Parties[i] = Party{Subject: p, Seq: h.Seq + 1, Prev: h.Index}
+		heads[p] = Head{Seq: h.Seq + 1, Index: index}
+	}
+	data, err := leaf.MarshalBinary()
+	if err != nil {
+		return StoredLeaf{}, err
+	}
+	hs, err := tlog.StoredHashes(index, data, reader)
+	if err != nil {
+		return StoredLeaf{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: hashes")
+	}
+	base := tlog.StoredHashIndex(0, index)
+	for i, h := range hs {
+		overlay[base+int64(i)] = h
+	}
+	*hashes = append(*hashes, hs...)
+	payload := e.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref}, nil
 }
 
 // frontierIndexes returns the stored-hash indexes of the maximal complete
@@ -473,7 +589,8 @@ func frontierIndexes(n int64) []int64 {
 	return out
 }
 
-// overlayReader reads hashes from a map, and those it lacks from the store.
+// overlayReader reads hashes from a map, and those it lacks from the store
+// (EINTERNAL if it has none).
 type overlayReader struct {
 	overlay map[int64]tlog.Hash
 	store   tlog.HashReader
@@ -492,6 +609,9 @@ func (r overlayReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	}
 	if len(missing) == 0 {
 		return out, nil
+	}
+	if r.store == nil {
+		return nil, wallet.Errorf(wallet.EINTERNAL, "history log: hash %d is not on the tree's right edge", missing[0])
 	}
 	hs, err := r.store.ReadHashes(missing)
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 // its leaf is durable, with the view's or event's LogIndex set, so that the
 // response reporting the event can carry log_index.
 //
-// The view or event is committed first and logged second. If logging
+// A share redemption and its leaf are committed in one transaction, the
+// log batch's (Log.Redeem): either both are stored or neither is. Other
+// views and events are committed first and logged second. If logging
 // fails, the call returns the log's error (EUNAVAILABLE, ...): the caller
 // releases nothing, and the event stays in the store without a log index
 // (LogIndex -1), visible to `qujat audit` as unlogged.
@@ -24,13 +26,13 @@ type Recorder struct {
 
 var _ wallet.Store = Recorder{}
 
-// RedeemShare stores the view as wallet.Store does, then logs it.
+// RedeemShare redeems the share and logs the view in one transaction
+// (Log.Redeem), and returns the view with its LogIndex. Its errors are
+// wallet.Store.RedeemShare's (EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT),
+// EINVALID for a view without id, owner or viewer, and the log's
+// (EUNAVAILABLE, ...); on any error nothing was stored.
 func (r Recorder) RedeemShare(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
-	v, err := r.Store.RedeemShare(ctx, shareID, v)
-	if err != nil {
-		return v, err
-	}
-	return r.logView(ctx, v)
+	return r.Log.Redeem(ctx, shareID, v)
 }
 
 // RecordView stores the view as wallet.Store does, then logs it.

@@ -55,6 +55,21 @@ type LogStore interface {
 	// arguments do not fit together. On PostgreSQL it holds a
 	// transaction-level advisory lock, so two processes append in turn.
 	AppendBatch(ctx context.Context, firstIndex int64, leaves []StoredLeaf, hashes []tlog.Hash, checkpoint StoredCheckpoint) error
+	// AppendBatchWithRedemptions is AppendBatch for a batch that holds
+	// share redemptions. In one transaction it checks that firstIndex is
+	// the current size (ECONFLICT otherwise, nothing run), runs the
+	// redemptions in order, each on its own as wallet.Store.RedeemShare
+	// would (a redemption that fails changes nothing and gets
+	// RedeemShare's error: EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT), then
+	// calls build once with their outcomes, and stores what build returns
+	// as AppendBatch does (the leaves' Refs set the redeemed views' log
+	// indexes), and commits. build only computes: it must not use the
+	// store. If build returns no leaf, nothing is stored (every
+	// redemption must then have failed). The outcomes are returned only if
+	// the transaction committed; any other error (build's, EINVALID for
+	// arguments that do not fit, EUNAVAILABLE, a failed commit) means
+	// nothing at all was stored, redemptions included.
+	AppendBatchWithRedemptions(ctx context.Context, firstIndex int64, redemptions []Redemption, build BuildFunc) ([]RedemptionResult, error)
 	// Leaves returns up to limit leaves with index ≥ from, in increasing
 	// index order, with Index, Data, Hash and Payload set. A missing index
 	// is skipped, not reported: Audit looks for gaps.
@@ -76,6 +91,27 @@ type LogStore interface {
 	// affected.
 	ErasePayloads(ctx context.Context, before time.Time) (int64, error)
 }
+
+// Redemption is a share redemption run in a log batch's transaction
+// (LogStore.AppendBatchWithRedemptions): one more view of the share
+// ShareID, stored as View, as wallet.Store.RedeemShare takes them.
+type Redemption struct {
+	ShareID string
+	View    wallet.View
+}
+
+// RedemptionResult is the outcome of one Redemption: the view as stored
+// (ShareID, DocumentID and OwnerIIN set), or the redemption's own error.
+type RedemptionResult struct {
+	View wallet.View
+	Err  error
+}
+
+// BuildFunc computes the leaves, hashes and checkpoint of a batch once its
+// redemptions have run, from their outcomes (one per redemption, in
+// order): the arguments AppendBatch would take. It returns no leaf if the
+// batch has nothing to append.
+type BuildFunc func(outcomes []RedemptionResult) (leaves []StoredLeaf, hashes []tlog.Hash, checkpoint StoredCheckpoint, err error)
 
 // HashReader returns a tlog.HashReader that reads the store's hashes with
 // ctx. Its errors are the store's (ENOTFOUND for a missing hash).

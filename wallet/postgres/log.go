@@ -47,44 +47,51 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 		if size != firstIndex {
 			return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
 		}
-		var leafRows, partyRows, payloadRows, hashRows [][]any
-		for _, l := range leaves {
-			leafRows = append(leafRows, []any{l.Index, l.Data, l.Hash[:]})
-			for _, p := range l.Parties {
-				partyRows = append(partyRows, []any{p.Subject, p.Seq, l.Index})
-			}
-			if l.Payload != nil {
-				payloadRows = append(payloadRows, []any{l.Index, ts(l.At), l.Payload})
-			}
+		return writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp, false)
+	})
+}
+
+// pipeliner is what writeLeaves needs of a transaction or a connection.
+type pipeliner interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, rows pgx.CopyFromSource) (int64, error)
+}
+
+// writeLeaves inserts a checked batch (historylog.CheckBatch) in the
+// transaction open on db; with commit, it sends COMMIT with the last
+// statements and returns an error unless the transaction committed.
+func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, commit bool) error {
+	var leafRows, partyRows, payloadRows, hashRows [][]any
+	for _, l := range leaves {
+		leafRows = append(leafRows, []any{l.Index, l.Data, l.Hash[:]})
+		for _, p := range l.Parties {
+			partyRows = append(partyRows, []any{p.Subject, p.Seq, l.Index})
 		}
-		base := tlog.StoredHashIndex(0, firstIndex)
-		for i, h := range hashes {
-			hashRows = append(hashRows, []any{base + int64(i), h[:]})
+		if l.Payload != nil {
+			payloadRows = append(payloadRows, []any{l.Index, ts(l.At), l.Payload})
 		}
-		// Small batches go faster as one pipelined round trip of INSERTs;
-		// COPY pays off for large ones.
-		if len(leaves) < 16 {
-			b := &pgx.Batch{}
-			for _, r := range leafRows {
-				b.Queue(`INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES ($1, $2, $3)`, r...)
-			}
-			for _, r := range partyRows {
-				b.Queue(`INSERT INTO log_parties (subject, seq, leaf_index) VALUES ($1, $2, $3)`, r...)
-			}
-			for _, r := range payloadRows {
-				b.Queue(`INSERT INTO log_payloads (leaf_index, at, payload) VALUES ($1, $2, $3)`, r...)
-			}
-			for _, r := range hashRows {
-				b.Queue(`INSERT INTO log_hashes (id, hash) VALUES ($1, $2)`, r...)
-			}
-			for _, l := range leaves {
-				if q := setLogIndexSQL(l.Ref); q != "" {
-					b.Queue(q, l.Index, l.Ref.ID)
-				}
-			}
-			b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
-			return tx.SendBatch(ctx, b).Close()
+	}
+	base := tlog.StoredHashIndex(0, firstIndex)
+	for i, h := range hashes {
+		hashRows = append(hashRows, []any{base + int64(i), h[:]})
+	}
+	b := &pgx.Batch{}
+	// Small batches go faster as one pipelined round trip of INSERTs;
+	// COPY pays off for large ones.
+	if len(leaves) < 16 {
+		for _, r := range leafRows {
+			b.Queue(`INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES ($1, $2, $3)`, r...)
 		}
+		for _, r := range partyRows {
+			b.Queue(`INSERT INTO log_parties (subject, seq, leaf_index) VALUES ($1, $2, $3)`, r...)
+		}
+		for _, r := range payloadRows {
+			b.Queue(`INSERT INTO log_payloads (leaf_index, at, payload) VALUES ($1, $2, $3)`, r...)
+		}
+		for _, r := range hashRows {
+			b.Queue(`INSERT INTO log_hashes (id, hash) VALUES ($1, $2)`, r...)
+		}
+	} else {
 		copies := []struct {
 			table string
 			cols  []string
@@ -99,19 +106,34 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 			if len(c.rows) == 0 {
 				continue
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
+			if _, err := db.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
 				return err
 			}
 		}
-		b := &pgx.Batch{}
-		for _, l := range leaves {
-			if q := setLogIndexSQL(l.Ref); q != "" {
-				b.Queue(q, l.Index, l.Ref.ID)
-			}
+	}
+	for _, l := range leaves {
+		if q := setLogIndexSQL(l.Ref); q != "" {
+			b.Queue(q, l.Index, l.Ref.ID)
 		}
-		b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
-		return tx.SendBatch(ctx, b).Close()
-	})
+	}
+	b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
+	if commit {
+		b.Queue(`COMMIT`)
+	}
+	br := db.SendBatch(ctx, b)
+	n := b.Len()
+	for i := 0; i < n; i++ {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		if commit && i == n-1 && tag.String() != "COMMIT" {
+			br.Close()
+			return wallet.Errorf(wallet.EUNAVAILABLE, "history log: the transaction did not commit (%s)", tag)
+		}
+	}
+	return br.Close()
 }
 
 // setLogIndexSQL is the UPDATE that records a leaf's index on the view or

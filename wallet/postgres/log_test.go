@@ -36,6 +36,13 @@ func TestLog(t *testing.T) {
 	historylogtest.RunLogTests(t, newLogStore)
 }
 
+func TestRedeemInLogBatch(t *testing.T) {
+	wallettest.PostgresURL(t)
+	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore {
+		return openStore(t, wallettest.PostgresSchemaURL(t))
+	})
+}
+
 // numbered turns the suite's "?" placeholders into $1, $2, ...
 func numbered(query string) string {
 	var b strings.Builder

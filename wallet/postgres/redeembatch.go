@@ -282,12 +282,8 @@ func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemRequest, pend
 	b.Queue(`BEGIN`)
 	views := make([]wallet.View, len(pending))
 	for k, i := range pending {
-		v := batch[i].view
-		v.ShareID, v.At = batch[i].shareID, ts(v.At)
-		views[k] = v
-		b.Queue(redeemSQL, v.ShareID, v.At, v.DocumentID, string(v.OwnerIIN),
-			v.ID, string(v.DocumentType), v.ViewerKind, v.ViewerID, v.Channel,
-			v.ConsentID, string(v.SharedBy), logIndex(v.LogIndex))
+		views[k] = redemptionView(batch[i].shareID, batch[i].view)
+		queueRedemption(b, views[k])
 	}
 	b.Queue(`COMMIT`)
 
@@ -298,28 +294,14 @@ func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemRequest, pend
 			return err
 		}
 		for k := range pending {
-			var (
-				seq        int
-				documentID string
-				owner      string
-				live       bool
-			)
-			err := br.QueryRow().Scan(&seq, &documentID, &owner, &live)
-			switch {
-			case err == nil && seq > 0:
-				v := views[k]
-				v.DocumentID, v.OwnerIIN = documentID, wallet.IIN(owner)
-				results[pending[k]] = redeemResult{view: v}
-			case err == nil:
-				results[pending[k]] = redeemResult{err: refusal(views[k], documentID, owner, live)}
-			case errors.Is(err, pgx.ErrNoRows):
-				results[pending[k]] = redeemResult{err: wallet.Wrap(wallet.ENOTFOUND, err, "redeem share: not found")}
-			case memberError(err):
-				failed = k
-				results[pending[k]] = redeemResult{err: wrapErr(err, "redeem share")}
-				return nil
-			default:
+			res, member, err := scanRedemption(br.QueryRow(), views[k])
+			if err != nil {
 				return err
+			}
+			results[pending[k]] = res
+			if member {
+				failed = k
+				return nil
 			}
 		}
 		tag, err := br.Exec()
@@ -343,6 +325,48 @@ func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemRequest, pend
 		cancel()
 	}
 	return failed, err
+}
+
+// redemptionView is the view v of a redemption of the share as redeemSQL
+// stores it.
+func redemptionView(shareID string, v wallet.View) wallet.View {
+	v.ShareID, v.At = shareID, ts(v.At)
+	return v
+}
+
+// queueRedemption queues redeemSQL for v (a redemptionView) on b.
+func queueRedemption(b *pgx.Batch, v wallet.View) {
+	b.Queue(redeemSQL, v.ShareID, v.At, v.DocumentID, string(v.OwnerIIN),
+		v.ID, string(v.DocumentType), v.ViewerKind, v.ViewerID, v.Channel,
+		v.ConsentID, string(v.SharedBy), logIndex(v.LogIndex))
+}
+
+// scanRedemption reads the row redeemSQL returned for the view v. It
+// returns the redemption's outcome: the stored view, or the refusal's error
+// (EEXPIRED, ENOTFOUND, EINVALID). member is set when the statement failed
+// on its own data (ECONFLICT for a taken view id, ...): res holds that
+// error and the transaction is aborted. err is any other error, the
+// batch's.
+func scanRedemption(row pgx.Row, v wallet.View) (res redeemResult, member bool, err error) {
+	var (
+		seq        int
+		documentID string
+		owner      string
+		live       bool
+	)
+	err = row.Scan(&seq, &documentID, &owner, &live)
+	switch {
+	case err == nil && seq > 0:
+		v.DocumentID, v.OwnerIIN = documentID, wallet.IIN(owner)
+		return redeemResult{view: v}, false, nil
+	case err == nil:
+		return redeemResult{err: refusal(v, documentID, owner, live)}, false, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return redeemResult{err: wallet.Wrap(wallet.ENOTFOUND, err, "redeem share: not found")}, false, nil
+	case memberError(err):
+		return redeemResult{err: wrapErr(err, "redeem share")}, true, nil
+	}
+	return redeemResult{}, false, err
 }
 
 // memberError reports whether a statement's error belongs to that

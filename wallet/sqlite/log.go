@@ -33,63 +33,139 @@ func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []hist
 		return err
 	}
 	return s.write(ctx, what, func(tx *sql.Tx) error {
-		var size int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
+		if err := checkLogSize(ctx, tx, firstIndex); err != nil {
 			return err
 		}
-		if size != firstIndex {
-			return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
-		}
-		leafStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer leafStmt.Close()
-		partyStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_parties (subject, seq, leaf_index) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer partyStmt.Close()
-		payloadStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_payloads (leaf_index, at, payload) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer payloadStmt.Close()
-		hashStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_hashes (id, hash) VALUES (?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer hashStmt.Close()
-		for _, l := range leaves {
-			if _, err := leafStmt.ExecContext(ctx, l.Index, l.Data, l.Hash[:]); err != nil {
-				return err
-			}
-			for _, p := range l.Parties {
-				if _, err := partyStmt.ExecContext(ctx, p.Subject, p.Seq, l.Index); err != nil {
-					return err
-				}
-			}
-			if l.Payload != nil {
-				if _, err := payloadStmt.ExecContext(ctx, l.Index, micros(l.At), l.Payload); err != nil {
-					return err
-				}
-			}
-			if q := setLogIndexSQL(l.Ref); q != "" {
-				if _, err := tx.ExecContext(ctx, q, l.Index, l.Ref.ID); err != nil {
-					return err
-				}
-			}
-		}
-		base := tlog.StoredHashIndex(0, firstIndex)
-		for i, h := range hashes {
-			if _, err := hashStmt.ExecContext(ctx, base+int64(i), h[:]); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)`,
-			cp.Size, cp.Root[:], string(cp.Note))
-		return err
+		return writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp)
 	})
+}
+
+// AppendBatchWithRedemptions runs a log batch's share redemptions and
+// stores its leaves, hashes, payloads, parties and checkpoint in one
+// IMMEDIATE transaction (see historylog.LogStore): each redemption under its
+// own savepoint, rolled back alone when it fails with RedeemShare's error
+// (EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT); then build, then the leaves,
+// then one commit. ECONFLICT (nothing run) if firstIndex is not the current
+// size; EINVALID if what build returns does not fit
+// (historylog.CheckBatch); build's own error; EUNAVAILABLE. On any error
+// nothing is stored.
+func (s *Store) AppendBatchWithRedemptions(ctx context.Context, firstIndex int64, redemptions []historylog.Redemption, build historylog.BuildFunc) ([]historylog.RedemptionResult, error) {
+	const what = "append to the history log"
+	for _, r := range redemptions {
+		if err := requireID(r.View.ID, "redeem share"); err != nil {
+			return nil, err
+		}
+	}
+	prepared, err := s.prepareRedeem(ctx)
+	if err != nil {
+		return nil, wrapErr(err, what)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrapErr(err, what)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	if err := checkLogSize(ctx, tx, firstIndex); err != nil {
+		return nil, wrapErr(err, what)
+	}
+	st := &redeemStmts{ctx: ctx, tx: tx, prepared: prepared, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
+	outcomes := make([]historylog.RedemptionResult, len(redemptions))
+	redeemed := 0
+	for i, r := range redemptions {
+		v, err, txErr := st.redeemIsolated(r.ShareID, r.View)
+		if txErr != nil {
+			return nil, txErr
+		}
+		outcomes[i] = historylog.RedemptionResult{View: v, Err: err}
+		if err == nil {
+			redeemed++
+		}
+	}
+	leaves, hashes, cp, err := build(outcomes)
+	if err != nil {
+		return nil, err
+	}
+	if len(leaves) == 0 {
+		if redeemed > 0 {
+			return nil, wallet.Errorf(wallet.EINTERNAL, "history log: %d redemptions and no leaf", redeemed)
+		}
+		return outcomes, nil // nothing to store: rolled back
+	}
+	if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
+		return nil, err
+	}
+	if err := writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp); err != nil {
+		return nil, wrapErr(err, what)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrapErr(err, what)
+	}
+	return outcomes, nil
+}
+
+// checkLogSize returns ECONFLICT unless the log in tx has firstIndex leaves.
+func checkLogSize(ctx context.Context, tx *sql.Tx, firstIndex int64) error {
+	var size int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
+		return err
+	}
+	if size != firstIndex {
+		return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
+	}
+	return nil
+}
+
+// writeLeaves inserts a checked batch (historylog.CheckBatch) in tx.
+func writeLeaves(ctx context.Context, tx *sql.Tx, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
+	leafStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer leafStmt.Close()
+	partyStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_parties (subject, seq, leaf_index) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer partyStmt.Close()
+	payloadStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_payloads (leaf_index, at, payload) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer payloadStmt.Close()
+	hashStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_hashes (id, hash) VALUES (?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer hashStmt.Close()
+	for _, l := range leaves {
+		if _, err := leafStmt.ExecContext(ctx, l.Index, l.Data, l.Hash[:]); err != nil {
+			return err
+		}
+		for _, p := range l.Parties {
+			if _, err := partyStmt.ExecContext(ctx, p.Subject, p.Seq, l.Index); err != nil {
+				return err
+			}
+		}
+		if l.Payload != nil {
+			if _, err := payloadStmt.ExecContext(ctx, l.Index, micros(l.At), l.Payload); err != nil {
+				return err
+			}
+		}
+		if q := setLogIndexSQL(l.Ref); q != "" {
+			if _, err := tx.ExecContext(ctx, q, l.Index, l.Ref.ID); err != nil {
+				return err
+			}
+		}
+	}
+	base := tlog.StoredHashIndex(0, firstIndex)
+	for i, h := range hashes {
+		if _, err := hashStmt.ExecContext(ctx, base+int64(i), h[:]); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)`,
+		cp.Size, cp.Root[:], string(cp.Note))
+	return err
 }
 
 // Leaves returns up to limit leaves from index from on, with their

@@ -76,3 +76,13 @@ func BenchmarkAppend_GroupCommit(b *testing.B) {
 func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
 	historylogtest.BenchmarkAppend(b, openBenchStore(b), 1, 16)
 }
+
+func TestRedeemInLogBatch(t *testing.T) {
+	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore {
+		return openStore(t, filepath.Join(t.TempDir(), "qujat.db"))
+	})
+}
+
+func TestRedeemInLogBatch_InMemory(t *testing.T) {
+	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore { return openStore(t, ":memory:") })
+}

@@ -195,32 +195,40 @@ func (s *Store) redeemBatch(batch []*redeemRequest) {
 // SQL is not compiled again for every redemption, nor for every batch.
 var redeemSQLs = []string{savepointSQL, releaseSQL, rollbackToSQL, redeemCountSQL, redeemExistsSQL, redeemInsertSQL}
 
-// prepareRedeem prepares redeemSQLs on the writer, those not prepared yet.
-// Only the committer calls it, outside any transaction (the writer is one
-// connection).
-func (s *Store) prepareRedeem(ctx context.Context) error {
-	if s.redeemStmts == nil {
-		s.redeemStmts = make(map[string]*sql.Stmt, len(redeemSQLs))
+// prepareRedeem prepares redeemSQLs on the writer, those not prepared yet,
+// and returns them. It must be called outside any transaction on the writer
+// (the writer is one connection).
+func (s *Store) prepareRedeem(ctx context.Context) (map[string]*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if len(s.redeemStmts) == len(redeemSQLs) {
+		return s.redeemStmts, nil
 	}
+	stmts := make(map[string]*sql.Stmt, len(redeemSQLs))
+	for q, p := range s.redeemStmts {
+		stmts[q] = p
+	}
+	var err error
 	for _, q := range redeemSQLs {
-		if s.redeemStmts[q] != nil {
+		if stmts[q] != nil {
 			continue
 		}
-		p, err := s.w.PrepareContext(ctx, q)
-		if err != nil {
-			return err
+		var p *sql.Stmt
+		if p, err = s.w.PrepareContext(ctx, q); err != nil {
+			break
 		}
-		s.redeemStmts[q] = p
+		stmts[q] = p
 	}
-	return nil
+	s.redeemStmts = stmts
+	return stmts, err
 }
 
 // closeRedeemer waits for the committer to finish what is queued, then
 // closes its statements.
 func (s *Store) closeRedeemer() {
 	s.redeemer.close()
-	s.redeemer.mu.Lock() // against a concurrent Close
-	defer s.redeemer.mu.Unlock()
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
 	for _, p := range s.redeemStmts {
 		p.Close()
 	}
@@ -293,7 +301,8 @@ const (
 // savepoint: if it fails, the transaction is rolled back.
 func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemResult, error) {
 	const what = "redeem share"
-	if err := s.prepareRedeem(ctx); err != nil {
+	prepared, err := s.prepareRedeem(ctx)
+	if err != nil {
 		return nil, wrapErr(err, what)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -301,7 +310,7 @@ func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemR
 		return nil, wrapErr(err, what)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	st := &redeemStmts{ctx: ctx, tx: tx, prepared: s.redeemStmts, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
+	st := &redeemStmts{ctx: ctx, tx: tx, prepared: prepared, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
 	results := make([]redeemResult, len(batch))
 	if len(batch) == 1 {
 		v, err := st.redeemOne(batch[0].shareID, batch[0].view)
@@ -312,22 +321,9 @@ func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemR
 		results[0].view = v
 	} else {
 		for i, r := range batch {
-			if err := st.exec(savepointSQL); err != nil {
-				return nil, wrapErr(err, what)
-			}
-			v, err := st.redeemOne(r.shareID, r.view)
-			if err != nil {
-				err = wrapErr(err, what)
-				if wallet.IsCode(err, wallet.EUNAVAILABLE) {
-					return nil, err // the transaction itself is in doubt
-				}
-				if rerr := st.exec(rollbackToSQL); rerr != nil {
-					return nil, wrapErr(rerr, what)
-				}
-				v = wallet.View{}
-			}
-			if rerr := st.exec(releaseSQL); rerr != nil {
-				return nil, wrapErr(rerr, what)
+			v, err, txErr := st.redeemIsolated(r.shareID, r.view)
+			if txErr != nil {
+				return nil, txErr
 			}
 			results[i] = redeemResult{v, err}
 		}
@@ -336,6 +332,33 @@ func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemR
 		return nil, wrapErr(err, what)
 	}
 	return results, nil
+}
+
+// redeemIsolated runs one redemption under its own savepoint: if it fails,
+// it is rolled back alone and its error (EEXPIRED, ENOTFOUND, EINVALID,
+// ECONFLICT) returned as err. txErr is an error of the transaction itself
+// (EUNAVAILABLE, a failed savepoint): the transaction is then in doubt and
+// must be rolled back.
+func (st *redeemStmts) redeemIsolated(shareID string, v wallet.View) (stored wallet.View, err, txErr error) {
+	const what = "redeem share"
+	if err := st.exec(savepointSQL); err != nil {
+		return wallet.View{}, nil, wrapErr(err, what)
+	}
+	stored, err = st.redeemOne(shareID, v)
+	if err != nil {
+		err = wrapErr(err, what)
+		if wallet.IsCode(err, wallet.EUNAVAILABLE) {
+			return wallet.View{}, nil, err
+		}
+		if rerr := st.exec(rollbackToSQL); rerr != nil {
+			return wallet.View{}, nil, wrapErr(rerr, what)
+		}
+		stored = wallet.View{}
+	}
+	if rerr := st.exec(releaseSQL); rerr != nil {
+		return wallet.View{}, nil, wrapErr(rerr, what)
+	}
+	return stored, err, nil
 }
 
 // redeemOne is one redemption inside the batch transaction: the share's

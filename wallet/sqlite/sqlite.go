@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/qujat/qujat/migrations"
@@ -39,8 +40,13 @@ type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only connections (the writer itself for ":memory:")
 
-	redeemer    redeemer             // group commit of RedeemShare
-	redeemStmts map[string]*sql.Stmt // its statements, used by its committer only
+	redeemer redeemer // group commit of RedeemShare
+	// redeemStmts are the redemption statements prepared on the writer,
+	// used by the redeemer's committer and by log batches that redeem.
+	// Guarded by stmtMu; a map is never changed once published (it is
+	// replaced), so a caller may use the one it got without the lock.
+	stmtMu      sync.Mutex
+	redeemStmts map[string]*sql.Stmt
 }
 
 // Open opens (creating it if needed) the SQLite database at path, with WAL
