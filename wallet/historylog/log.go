@@ -30,6 +30,13 @@ type Entry struct {
 	// store sets its log index in the batch's own transaction, so the row
 	// carries its index exactly when its leaf is durable.
 	Ref Ref
+	// NewEvent, if set, is an event the store inserts in the batch's own
+	// transaction, with its log index: the event and its leaf are
+	// committed together or not at all.
+	NewEvent *wallet.Event
+	// NewView, likewise, is a view (not a share redemption) the store
+	// inserts in the batch's own transaction, with its log index.
+	NewView *wallet.View
 }
 
 // Ref names a stored view or event (see Entry.Ref).
@@ -572,7 +579,7 @@ func (l *Log) leaf(e Entry, pseudo map[string]string, heads map[string]Head, ind
 	if payload == nil {
 		payload = []byte{}
 	}
-	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref}, nil
+	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref, NewEvent: e.NewEvent, NewView: e.NewView}, nil
 }
 
 // frontierIndexes returns the stored-hash indexes of the maximal complete

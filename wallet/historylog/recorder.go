@@ -6,19 +6,13 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// Recorder is a wallet.Store that appends every history event stored
-// through it to the log: each view (share redemptions, consent releases,
-// guardians' views) and each event (shares opened and revoked, codes voided,
-// consent decisions). A call that stores such an event returns only after
-// its leaf is durable, with the view's or event's LogIndex set, so that the
-// response reporting the event can carry log_index.
-//
-// A share redemption and its leaf are committed in one transaction, the
-// log batch's (Log.Redeem): either both are stored or neither is. Other
-// views and events are committed first and logged second. If logging
-// fails, the call returns the log's error (EUNAVAILABLE, ...): the caller
-// releases nothing, and the event stays in the store without a log index
-// (LogIndex -1), visible to `qujat audit` as unlogged.
+// Recorder is a wallet.Store that puts every history event stored through
+// it in the log: each view (share redemptions, consent releases, guardians'
+// views) and each event (shares opened and revoked, codes voided, consent
+// decisions) is written in the log batch's own transaction together with
+// its leaf, so it is in the store exactly when its leaf is durable, and a
+// call returns only after that commit. If the batch fails, nothing of it
+// is stored and the caller gets the error: it releases nothing.
 type Recorder struct {
 	wallet.Store
 	Log *Log
@@ -35,40 +29,34 @@ func (r Recorder) RedeemShare(ctx context.Context, shareID string, v wallet.View
 	return r.Log.Redeem(ctx, shareID, v)
 }
 
-// RecordView stores the view as wallet.Store does, then logs it.
+// RecordView stores the view and its leaf in one transaction, the log
+// batch's: the view is in the store exactly when its leaf is durable.
+// EINVALID for a view without an id, an owner or a viewer; the log's errors
+// otherwise (ECONFLICT if the id exists: the batch fails).
 func (r Recorder) RecordView(ctx context.Context, v wallet.View) error {
-	if err := r.Store.RecordView(ctx, v); err != nil {
-		return err
-	}
-	_, err := r.logView(ctx, v)
-	return err
-}
-
-// AppendEvent stores the event as wallet.Store does, then logs it.
-func (r Recorder) AppendEvent(ctx context.Context, e wallet.Event) error {
-	if err := r.Store.AppendEvent(ctx, e); err != nil {
-		return err
-	}
-	entry, err := EventEntry(e)
+	entry, err := ViewEntry(v)
 	if err != nil {
 		return err
 	}
-	// The store sets the event's log index in the log's own transaction.
+	nv := v
+	entry.NewView = &nv
+	entry.Ref = Ref{}
 	_, err = r.Log.Append(context.WithoutCancel(ctx), entry)
 	return err
 }
 
-func (r Recorder) logView(ctx context.Context, v wallet.View) (wallet.View, error) {
-	entry, err := ViewEntry(v)
+// AppendEvent stores the event and its leaf in one transaction, the log
+// batch's: the event is in the store exactly when its leaf is durable.
+// EINVALID for an event without an id, a kind or a subject; the log's
+// errors otherwise (ECONFLICT if the id exists: the batch fails).
+func (r Recorder) AppendEvent(ctx context.Context, e wallet.Event) error {
+	entry, err := EventEntry(e)
 	if err != nil {
-		return v, err
+		return err
 	}
-	// The view is committed: log it even if the caller has gone away.
-	// The store sets the view's log index in the log's own transaction.
-	idx, err := r.Log.Append(context.WithoutCancel(ctx), entry)
-	if err != nil {
-		return v, err
-	}
-	v.LogIndex = idx[0]
-	return v, nil
+	ev := e
+	entry.NewEvent = &ev
+	entry.Ref = Ref{}
+	_, err = r.Log.Append(context.WithoutCancel(ctx), entry)
+	return err
 }

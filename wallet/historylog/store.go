@@ -20,6 +20,10 @@ type StoredLeaf struct {
 	At      time.Time // the event's time, for ErasePayloads
 	Parties []Party   // the leaf's parties, indexed for SubjectHeads
 	Ref     Ref       // the view or event whose log_index to set, if any
+	// NewEvent is an event to insert with this leaf's index, if any.
+	NewEvent *wallet.Event
+	// NewView is a view to insert with this leaf's index, if any.
+	NewView *wallet.View
 }
 
 // StoredCheckpoint is one signed checkpoint as a LogStore keeps it.

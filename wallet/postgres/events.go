@@ -13,15 +13,21 @@ func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
 	if err := requireID(e.ID, what); err != nil {
 		return err
 	}
-	details := e.Details
-	if details == nil {
-		details = map[string]string{}
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO events
-		(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, details, ts(e.At), logIndex(e.LogIndex))
+	_, err := s.pool.Exec(ctx, insertEventSQL,
+		e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, eventDetails(e.Details), ts(e.At), logIndex(e.LogIndex))
 	return wrapErr(err, what)
+}
+
+const insertEventSQL = `INSERT INTO events
+	(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+// eventDetails is an event's details as stored (an empty object for none).
+func eventDetails(d map[string]string) map[string]string {
+	if d == nil {
+		return map[string]string{}
+	}
+	return d
 }
 
 // Events returns the subject's events, newest first. An event without

@@ -115,6 +115,15 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 		if q := setLogIndexSQL(l.Ref); q != "" {
 			b.Queue(q, l.Index, l.Ref.ID)
 		}
+		if v := l.NewView; v != nil {
+			w := *v
+			w.LogIndex = l.Index
+			b.Queue(insertViewSQL, viewArgs(w, nil)...)
+		}
+		if e := l.NewEvent; e != nil {
+			b.Queue(insertEventSQL, e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID,
+				eventDetails(e.Details), ts(e.At), l.Index)
+		}
 	}
 	b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
 	if commit {

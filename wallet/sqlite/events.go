@@ -14,21 +14,29 @@ func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
 	if err := requireID(e.ID, what); err != nil {
 		return err
 	}
-	details := []byte("{}")
-	if len(e.Details) > 0 {
-		var err error
-		if details, err = json.Marshal(e.Details); err != nil {
-			return wallet.Wrap(wallet.EINTERNAL, err, what)
-		}
+	details, err := eventDetails(e.Details)
+	if err != nil {
+		return wallet.Wrap(wallet.EINTERNAL, err, what)
 	}
 	return s.write(ctx, what, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO events
-			(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, string(details),
+		_, err := tx.ExecContext(ctx, insertEventSQL,
+			e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, details,
 			micros(e.At), logIndex(e.LogIndex))
 		return err
 	})
+}
+
+const insertEventSQL = `INSERT INTO events
+	(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// eventDetails encodes an event's details as stored ("{}" for none).
+func eventDetails(d map[string]string) (string, error) {
+	if len(d) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(d)
+	return string(b), err
 }
 
 // Events returns the subject's events, newest first. An event without

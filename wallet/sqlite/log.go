@@ -156,6 +156,23 @@ func writeLeaves(ctx context.Context, tx *sql.Tx, firstIndex int64, leaves []his
 				return err
 			}
 		}
+		if v := l.NewView; v != nil {
+			w := *v
+			w.LogIndex = l.Index
+			if err := insertView(ctx, tx, w, 0); err != nil {
+				return err
+			}
+		}
+		if e := l.NewEvent; e != nil {
+			details, err := eventDetails(e.Details)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, insertEventSQL, e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind,
+				e.ActorID, e.ObjectID, details, micros(e.At), l.Index); err != nil {
+				return err
+			}
+		}
 	}
 	base := tlog.StoredHashIndex(0, firstIndex)
 	for i, h := range hashes {

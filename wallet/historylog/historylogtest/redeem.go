@@ -33,6 +33,8 @@ func RunRedeemTests(t *testing.T, newStore func(t *testing.T) RedeemStore) {
 		{"Redeem_SingleUseUnderConcurrencyOneLeaf", testRedeemConcurrentSingleUse},
 		{"Redeem_FailureInBatchStoresNothingNextBatchSameIndex", testRedeemFailureInBatch},
 		{"Redeem_InvalidViewRunsNothing", testRedeemInvalid},
+		{"Recorder_EventCommittedWithItsLeaf", testRecorderEventWithItsLeaf},
+		{"Recorder_ViewCommittedWithItsLeaf", testRecorderViewWithItsLeaf},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,5 +393,72 @@ func testRedeemInvalid(t *testing.T, s RedeemStore) {
 	checkShare(t, s, "sh-1", 0)
 	if size, err := s.LogSize(ctx); err != nil || size != 0 {
 		t.Fatalf("log size %d, %v; want 0", size, err)
+	}
+}
+
+// testRecorderEventWithItsLeaf: an event stored through the Recorder is in
+// the store exactly when its leaf is, in one transaction. A second event
+// with the same id fails inside the batch transaction (after the leaf rows
+// were written) and leaves neither a leaf nor an event behind.
+func testRecorderEventWithItsLeaf(t *testing.T, s RedeemStore) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	l := newLog(t, s, keys, 0)
+	rec := historylog.Recorder{Store: s, Log: l}
+	e := wallet.Event{ID: "ev-1", Kind: wallet.EventShareOpened, SubjectIIN: redeemOwner, ActorKind: wallet.ViewerCitizen,
+		ActorID: string(redeemOwner), ObjectID: "sh-1", Details: map[string]string{"max_views": "1"}, At: t0, LogIndex: -1}
+	if err := rec.AppendEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, redeemOwner)
+	if err != nil || len(evs) != 1 || evs[0].LogIndex != 0 || evs[0].Details["max_views"] != "1" {
+		t.Fatalf("events %+v, %v; want ev-1 at log index 0", evs, err)
+	}
+	if err := rec.AppendEvent(ctx, e); err == nil {
+		t.Fatal("a second event with the same id was accepted")
+	}
+	size, err := s.LogSize(ctx)
+	if err != nil || size != 1 {
+		t.Fatalf("log size %d, %v after the failed batch; want 1", size, err)
+	}
+	if evs, _ := s.Events(ctx, redeemOwner); len(evs) != 1 {
+		t.Fatalf("events after the failed batch: %+v", evs)
+	}
+	// The log goes on at the same index.
+	e.ID = "ev-2"
+	if err := rec.AppendEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := s.Events(ctx, redeemOwner); len(evs) != 2 || evs[0].LogIndex+evs[1].LogIndex != 1 {
+		t.Fatalf("events %+v, want log indexes 0 and 1", evs)
+	}
+	if rep := mustAudit(t, s, keys); rep.Size != 2 {
+		t.Fatalf("audit %+v, want 2 leaves", rep)
+	}
+}
+
+// testRecorderViewWithItsLeaf: a view recorded through the Recorder (a
+// consent release, a guardian's view) is stored with its leaf, in one
+// transaction; a duplicate fails the batch and stores nothing.
+func testRecorderViewWithItsLeaf(t *testing.T, s RedeemStore) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	l := newLog(t, s, keys, 0)
+	rec := historylog.Recorder{Store: s, Log: l}
+	v := wallet.View{ID: "vw-c1", DocumentID: "doc-1", DocumentType: wallet.IDCard, OwnerIIN: redeemOwner,
+		ViewerKind: wallet.ViewerOrganisation, ViewerID: "cli-bank", Channel: wallet.ChannelConsent,
+		ConsentID: "cns-1", At: t0, LogIndex: -1}
+	if err := rec.RecordView(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.RecordView(ctx, v); err == nil {
+		t.Fatal("a second view with the same id was accepted")
+	}
+	views := storedViews(t, s)
+	if len(views) != 1 || views["vw-c1"].LogIndex != 0 {
+		t.Fatalf("stored views %+v, want vw-c1 at index 0", views)
+	}
+	if rep := mustAudit(t, s, keys); rep.Size != 1 {
+		t.Fatalf("audit %+v, want 1 leaf", rep)
 	}
 }
