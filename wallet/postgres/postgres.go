@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/puddle/v2"
 	"github.com/qujat/qujat/migrations"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 )
 
 var _ wallet.Store = (*Store)(nil)
@@ -29,7 +30,7 @@ var _ wallet.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool
 
-	redeemer redeemer // group commit of RedeemShare
+	redeemer redeemqueue.Queue // group commit of RedeemShare
 }
 
 // Open connects a pool to the database at url (a postgres:// URL or a
@@ -77,7 +78,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close waits for the redemptions already queued to be committed, then
 // closes the pool, waiting for connections in use to be released.
 func (s *Store) Close() error {
-	s.redeemer.close()
+	s.redeemer.Close()
 	s.pool.Close()
 	return nil
 }

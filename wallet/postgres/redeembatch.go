@@ -5,20 +5,19 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 )
 
 // Group commit of redemptions.
 //
 // RedeemShare does not run its own transaction: it queues the redemption for
 // the store's committer, a goroutine that takes everything waiting (up to
-// maxRedeemBatch) and sends it to the server as one pipeline on one
+// redeemqueue.MaxBatch) and sends it to the server as one pipeline on one
 // connection: BEGIN, one statement per redemption, COMMIT, in a single round
 // trip. Every caller is answered only after that COMMIT, so no redemption is
 // reported before it is durable; a failed commit fails every member of the
@@ -43,155 +42,12 @@ import (
 // one share keep their queue order): batches of several processes then lock
 // shares in the same order and cannot deadlock each other.
 
-// maxRedeemBatch is the most redemptions one transaction takes.
-const maxRedeemBatch = 128
-
 // redeemTimeout bounds the store work of one batch.
 const redeemTimeout = 30 * time.Second
 
 // maxRedeemRetries is how often a batch is run again after a deadlock or a
 // serialization failure.
 const maxRedeemRetries = 3
-
-// States of a queued redemption.
-const (
-	redeemQueued    int32 = iota
-	redeemTaken           // taken into a batch: it is committed or not, whatever its ctx
-	redeemAbandoned       // its caller's ctx ended first: it is never run
-)
-
-// redeemRequest is one RedeemShare call waiting for its batch.
-type redeemRequest struct {
-	ctx     context.Context
-	shareID string
-	view    wallet.View
-	state   atomic.Int32
-	result  chan redeemResult // buffered, 1
-}
-
-type redeemResult struct {
-	view wallet.View
-	err  error
-}
-
-// answer delivers the request's outcome; it never blocks.
-func (r *redeemRequest) answer(v wallet.View, err error) { r.result <- redeemResult{v, err} }
-
-// take marks the request taken into a batch. False if its caller gave up
-// first, or its ctx has ended (then it is answered EUNAVAILABLE): it is not
-// to be run.
-func (r *redeemRequest) take() bool {
-	if !r.state.CompareAndSwap(redeemQueued, redeemTaken) {
-		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		r.answer(wallet.View{}, notRedeemed(err))
-		return false
-	}
-	return true
-}
-
-func notRedeemed(err error) error {
-	return wallet.Wrap(wallet.EUNAVAILABLE, err, "redeem share: not redeemed")
-}
-
-// redeemer is the queue and committer of a Store. Its zero value is ready:
-// the committer starts with the first redemption and stops in close.
-type redeemer struct {
-	mu      sync.RWMutex // guards closed against sends on queue
-	closed  bool
-	once    sync.Once
-	started bool // set in once, under mu's read lock; read under its write lock
-	queue   chan *redeemRequest
-	done    chan struct{} // closed when the committer has returned
-}
-
-// redeem queues the redemption for commit, with run as the batch executor
-// (used by the first call, which starts the committer), and waits for the
-// outcome. EUNAVAILABLE if the store is closed, or ctx ends before the
-// redemption is taken into a batch (it is then never run).
-func (q *redeemer) redeem(ctx context.Context, shareID string, v wallet.View, run func([]*redeemRequest)) (wallet.View, error) {
-	req := &redeemRequest{ctx: ctx, shareID: shareID, view: v, result: make(chan redeemResult, 1)}
-	q.mu.RLock()
-	if q.closed {
-		q.mu.RUnlock()
-		return wallet.View{}, wallet.Errorf(wallet.EUNAVAILABLE, "redeem share: the store is closed")
-	}
-	q.once.Do(func() {
-		q.queue = make(chan *redeemRequest, 4*maxRedeemBatch)
-		q.done = make(chan struct{})
-		q.started = true
-		go q.commit(run)
-	})
-	select {
-	case q.queue <- req:
-	case <-ctx.Done():
-		q.mu.RUnlock()
-		return wallet.View{}, notRedeemed(ctx.Err())
-	}
-	q.mu.RUnlock()
-	select {
-	case r := <-req.result:
-		return r.view, r.err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(redeemQueued, redeemAbandoned) {
-			return wallet.View{}, notRedeemed(ctx.Err())
-		}
-		r := <-req.result // taken: wait for its batch
-		return r.view, r.err
-	}
-}
-
-// close stops taking redemptions and waits until every one already queued
-// has been committed (or failed).
-func (q *redeemer) close() {
-	q.mu.Lock()
-	wasStarted := q.started && !q.closed
-	q.closed = true
-	if wasStarted {
-		close(q.queue)
-	}
-	q.mu.Unlock()
-	if q.started {
-		<-q.done
-	}
-}
-
-// commit is the committer goroutine: it takes what has queued up, up to
-// maxRedeemBatch, and runs it as one batch, until the queue is closed and
-// drained.
-func (q *redeemer) commit(run func([]*redeemRequest)) {
-	defer close(q.done)
-	batch := make([]*redeemRequest, 0, maxRedeemBatch)
-	for {
-		r, ok := <-q.queue
-		if !ok {
-			return
-		}
-		batch = batch[:0]
-		if r.take() {
-			batch = append(batch, r)
-		}
-	collect:
-		for len(batch) < maxRedeemBatch {
-			select {
-			case r, ok := <-q.queue:
-				if !ok {
-					break collect
-				}
-				if r.take() {
-					batch = append(batch, r)
-				}
-			default:
-				break collect
-			}
-		}
-		if len(batch) > 0 {
-			run(batch)
-		}
-		clear(batch[:cap(batch)])
-	}
-}
 
 // redeemSQL is one redemption: $1 share id, $2 the view's time, $3 and $4
 // the view's document id and owner (empty: the share's), $5.. the rest of
@@ -217,9 +73,15 @@ UNION ALL
 SELECT 0, document_id, owner_iin, revoked_at IS NULL AND views < max_views AND expires_at > $2
 FROM shares WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM s)`
 
+// redeemResult is the outcome of one redemption of a batch.
+type redeemResult struct {
+	view wallet.View
+	err  error
+}
+
 // redeemBatch runs the batch in one transaction and answers every member
 // once it has committed, or every member with the error if it failed.
-func (s *Store) redeemBatch(batch []*redeemRequest) {
+func (s *Store) redeemBatch(batch []*redeemqueue.Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), redeemTimeout)
 	defer cancel()
 	results := make([]redeemResult, len(batch))
@@ -228,7 +90,7 @@ func (s *Store) redeemBatch(batch []*redeemRequest) {
 	for i := range pending {
 		pending[i] = i
 	}
-	slices.SortStableFunc(pending, func(a, b int) int { return strings.Compare(batch[a].shareID, batch[b].shareID) })
+	slices.SortStableFunc(pending, func(a, b int) int { return strings.Compare(batch[a].ShareID, batch[b].ShareID) })
 
 	var err error
 	for retries := 0; len(pending) > 0; {
@@ -252,15 +114,15 @@ func (s *Store) redeemBatch(batch []*redeemRequest) {
 		err = wrapErr(err, "redeem share")
 		for i, r := range batch {
 			if done[i] {
-				r.answer(results[i].view, results[i].err)
+				r.Answer(results[i].view, results[i].err)
 			} else {
-				r.answer(wallet.View{}, err)
+				r.Answer(wallet.View{}, err)
 			}
 		}
 		return
 	}
 	for i, r := range batch {
-		r.answer(results[i].view, results[i].err)
+		r.Answer(results[i].view, results[i].err)
 	}
 }
 
@@ -270,7 +132,7 @@ func (s *Store) redeemBatch(batch []*redeemRequest) {
 // pending[k] failed with an error of its own, it returns k with that error
 // in results; nothing was stored. Any other error is the batch's, and
 // nothing was stored.
-func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemRequest, pending []int, results []redeemResult) (failed int, err error) {
+func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemqueue.Request, pending []int, results []redeemResult) (failed int, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return -1, err
@@ -282,7 +144,7 @@ func (s *Store) redeemPipeline(ctx context.Context, batch []*redeemRequest, pend
 	b.Queue(`BEGIN`)
 	views := make([]wallet.View, len(pending))
 	for k, i := range pending {
-		views[k] = redemptionView(batch[i].shareID, batch[i].view)
+		views[k] = redemptionView(batch[i].ShareID, batch[i].View)
 		queueRedemption(b, views[k])
 	}
 	b.Queue(`COMMIT`)

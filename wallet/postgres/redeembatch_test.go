@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
 
@@ -42,10 +43,8 @@ func batchView(id string) wallet.View {
 		At: batchT0.Add(time.Second), LogIndex: -1}
 }
 
-func newRequest(ctx context.Context, shareID string, v wallet.View) *redeemRequest {
-	r := &redeemRequest{ctx: ctx, shareID: shareID, view: v, result: make(chan redeemResult, 1)}
-	r.state.Store(redeemTaken)
-	return r
+func newRequest(ctx context.Context, shareID string, v wallet.View) *redeemqueue.Request {
+	return redeemqueue.NewTaken(ctx, shareID, v)
 }
 
 // storedViewIDs returns the ids of the views stored for the owner.
@@ -86,18 +85,18 @@ func TestRedeemBatch_EachFailureRollsBackOnlyItself(t *testing.T) {
 		{"sh-b", batchView("v-5"), ""},
 		{"sh-b", batchView("v-6"), wallet.EEXPIRED},
 	}
-	batch := make([]*redeemRequest, len(cases))
+	batch := make([]*redeemqueue.Request, len(cases))
 	for i, c := range cases {
 		batch[i] = newRequest(ctx, c.shareID, c.view)
 	}
 	s.redeemBatch(batch)
 	for i, c := range cases {
-		r := <-batch[i].result
-		if got := wallet.ErrorCode(r.err); got != c.want {
-			t.Errorf("%s on %s: code %q, want %q (%v)", c.view.ID, c.shareID, got, c.want, r.err)
+		rv, rerr := batch[i].Outcome()
+		if got := wallet.ErrorCode(rerr); got != c.want {
+			t.Errorf("%s on %s: code %q, want %q (%v)", c.view.ID, c.shareID, got, c.want, rerr)
 		}
-		if c.want == "" && (r.view.ID != c.view.ID || r.view.ShareID != c.shareID) {
-			t.Errorf("%s: returned view %+v", c.view.ID, r.view)
+		if c.want == "" && (rv.ID != c.view.ID || rv.ShareID != c.shareID) {
+			t.Errorf("%s: returned view %+v", c.view.ID, rv)
 		}
 	}
 	for id, views := range map[string]int{"sh-a": 1, "sh-b": 2} {
@@ -135,15 +134,15 @@ func TestRedeemBatch_FailedCommitFailsEveryMemberAndStoresNothing(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	batch := []*redeemRequest{
+	batch := []*redeemqueue.Request{
 		newRequest(ctx, "sh-a", batchView("v-1")),
 		newRequest(ctx, "sh-a", batchView("v-poison")),
 		newRequest(ctx, "sh-a", batchView("v-2")),
 	}
 	s.redeemBatch(batch)
 	for _, r := range batch {
-		if res := <-r.result; res.err == nil {
-			t.Errorf("%s: redeemed although the commit failed", r.view.ID)
+		if _, err := r.Outcome(); err == nil {
+			t.Errorf("%s: redeemed although the commit failed", r.View.ID)
 		}
 	}
 	sh, err := s.Share(ctx, "sh-a")
@@ -189,143 +188,6 @@ func TestRedeemShare_AfterCloseIsUnavailable(t *testing.T) {
 	batchShare(t, s, "sh-a", 1)
 	s.Close()
 	_, err := s.RedeemShare(context.Background(), "sh-a", batchView("v-1"))
-	if code := wallet.ErrorCode(err); code != wallet.EUNAVAILABLE {
-		t.Fatalf("code %q, want %q", code, wallet.EUNAVAILABLE)
-	}
-}
-
-// blockingRun is a batch executor that records its batches and waits for
-// release before answering them.
-type blockingRun struct {
-	mu      sync.Mutex
-	batches [][]string
-	entered chan struct{}
-	release chan struct{}
-}
-
-func newBlockingRun() *blockingRun {
-	return &blockingRun{entered: make(chan struct{}, 100), release: make(chan struct{})}
-}
-
-func (b *blockingRun) run(batch []*redeemRequest) {
-	var ids []string
-	for _, r := range batch {
-		ids = append(ids, r.view.ID)
-	}
-	b.mu.Lock()
-	b.batches = append(b.batches, ids)
-	b.mu.Unlock()
-	b.entered <- struct{}{}
-	<-b.release
-	for _, r := range batch {
-		r.answer(r.view, nil)
-	}
-}
-
-func TestRedeemer_CtxEndedWhileQueuedIsNeverRun(t *testing.T) {
-	var q redeemer
-	b := newBlockingRun()
-	first := make(chan error, 1)
-	go func() {
-		_, err := q.redeem(context.Background(), "sh", wallet.View{ID: "v-first"}, b.run)
-		first <- err
-	}()
-	<-b.entered // the committer is busy with the first batch
-	ctx, cancel := context.WithCancel(context.Background())
-	second := make(chan error, 1)
-	go func() {
-		_, err := q.redeem(ctx, "sh", wallet.View{ID: "v-cancelled"}, b.run)
-		second <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // let it queue
-	cancel()
-	if code := wallet.ErrorCode(<-second); code != wallet.EUNAVAILABLE {
-		t.Fatalf("cancelled while queued: code %q, want %q", code, wallet.EUNAVAILABLE)
-	}
-	third := make(chan error, 1)
-	go func() {
-		_, err := q.redeem(context.Background(), "sh", wallet.View{ID: "v-third"}, b.run)
-		third <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	close(b.release)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-third; err != nil {
-		t.Fatal(err)
-	}
-	q.close()
-	if got := fmt.Sprint(b.batches); got != "[[v-first] [v-third]]" {
-		t.Fatalf("batches %s, want [[v-first] [v-third]]", got)
-	}
-}
-
-func TestRedeemer_TakenIsAnsweredWhateverItsCtx(t *testing.T) {
-	var q redeemer
-	b := newBlockingRun()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := q.redeem(ctx, "sh", wallet.View{ID: "v-1"}, b.run)
-		done <- err
-	}()
-	<-b.entered
-	cancel()
-	select {
-	case err := <-done:
-		t.Fatalf("answered %v before its batch was done", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(b.release)
-	if err := <-done; err != nil {
-		t.Fatalf("taken into a batch that succeeded, yet: %v", err)
-	}
-	q.close()
-}
-
-func TestRedeemer_CloseWaitsForQueuedAndRefusesLater(t *testing.T) {
-	var q redeemer
-	b := newBlockingRun()
-	const n = 5
-	errs := make(chan error, n)
-	go func() {
-		_, err := q.redeem(context.Background(), "sh", wallet.View{ID: "v-0"}, b.run)
-		errs <- err
-	}()
-	<-b.entered
-	for i := 1; i < n; i++ {
-		go func() {
-			_, err := q.redeem(context.Background(), "sh", wallet.View{ID: fmt.Sprint("v-", i)}, b.run)
-			errs <- err
-		}()
-	}
-	time.Sleep(20 * time.Millisecond) // let them queue
-	closed := make(chan struct{})
-	go func() { q.close(); close(closed) }()
-	select {
-	case <-closed:
-		t.Fatal("close returned while redemptions were queued")
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(b.release)
-	<-closed
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err := q.redeem(context.Background(), "sh", wallet.View{ID: "v-late"}, b.run)
-	if code := wallet.ErrorCode(err); code != wallet.EUNAVAILABLE {
-		t.Fatalf("after close: code %q, want %q", code, wallet.EUNAVAILABLE)
-	}
-	q.close() // again: returns
-}
-
-func TestRedeemer_CloseWithoutRedemptions(t *testing.T) {
-	var q redeemer
-	q.close()
-	_, err := q.redeem(context.Background(), "sh", wallet.View{ID: "v"}, func([]*redeemRequest) {})
 	if code := wallet.ErrorCode(err); code != wallet.EUNAVAILABLE {
 		t.Fatalf("code %q, want %q", code, wallet.EUNAVAILABLE)
 	}

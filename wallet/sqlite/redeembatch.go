@@ -4,17 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
-	"sync/atomic"
 
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 )
 
 // Group commit of redemptions.
 //
 // RedeemShare does not run its own transaction: it queues the redemption for
 // the store's committer, a goroutine that takes everything waiting (up to
-// maxRedeemBatch) and runs it in one write transaction on the writer
+// redeemqueue.MaxBatch) and runs it in one write transaction on the writer
 // connection, each redemption under its own SAVEPOINT, then commits once.
 // A redemption that fails (EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT) rolls
 // back to its savepoint and returns its own error; the others go on. Every
@@ -28,147 +27,10 @@ import (
 // each seeing the count the previous one left, so single use is judged
 // exactly as with one transaction each.
 
-// maxRedeemBatch is the most redemptions one transaction takes.
-const maxRedeemBatch = 128
-
-// States of a queued redemption.
-const (
-	redeemQueued    int32 = iota
-	redeemTaken           // taken into a batch: it is committed or not, whatever its ctx
-	redeemAbandoned       // its caller's ctx ended first: it is never run
-)
-
-// redeemRequest is one RedeemShare call waiting for its batch.
-type redeemRequest struct {
-	ctx     context.Context
-	shareID string
-	view    wallet.View
-	state   atomic.Int32
-	result  chan redeemResult // buffered, 1
-}
-
+// redeemResult is the outcome of one redemption of a batch.
 type redeemResult struct {
 	view wallet.View
 	err  error
-}
-
-// answer delivers the request's outcome; it never blocks.
-func (r *redeemRequest) answer(v wallet.View, err error) { r.result <- redeemResult{v, err} }
-
-// take marks the request taken into a batch. False if its caller gave up
-// first, or its ctx has ended (then it is answered EUNAVAILABLE): it is not
-// to be run.
-func (r *redeemRequest) take() bool {
-	if !r.state.CompareAndSwap(redeemQueued, redeemTaken) {
-		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		r.answer(wallet.View{}, notRedeemed(err))
-		return false
-	}
-	return true
-}
-
-func notRedeemed(err error) error {
-	return wallet.Wrap(wallet.EUNAVAILABLE, err, "redeem share: not redeemed")
-}
-
-// redeemer is the queue and committer of a Store. Its zero value is ready:
-// the committer starts with the first redemption and stops in close.
-type redeemer struct {
-	mu      sync.RWMutex // guards closed against sends on queue
-	closed  bool
-	once    sync.Once
-	started bool // set in once, under mu's read lock; read under its write lock
-	queue   chan *redeemRequest
-	done    chan struct{} // closed when the committer has returned
-}
-
-// redeem queues the redemption for commit, with run as the batch executor
-// (used by the first call, which starts the committer), and waits for the
-// outcome. EUNAVAILABLE if the store is closed, or ctx ends before the
-// redemption is taken into a batch (it is then never run).
-func (q *redeemer) redeem(ctx context.Context, shareID string, v wallet.View, run func([]*redeemRequest)) (wallet.View, error) {
-	req := &redeemRequest{ctx: ctx, shareID: shareID, view: v, result: make(chan redeemResult, 1)}
-	q.mu.RLock()
-	if q.closed {
-		q.mu.RUnlock()
-		return wallet.View{}, wallet.Errorf(wallet.EUNAVAILABLE, "redeem share: the store is closed")
-	}
-	q.once.Do(func() {
-		q.queue = make(chan *redeemRequest, 4*maxRedeemBatch)
-		q.done = make(chan struct{})
-		q.started = true
-		go q.commit(run)
-	})
-	select {
-	case q.queue <- req:
-	case <-ctx.Done():
-		q.mu.RUnlock()
-		return wallet.View{}, notRedeemed(ctx.Err())
-	}
-	q.mu.RUnlock()
-	select {
-	case r := <-req.result:
-		return r.view, r.err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(redeemQueued, redeemAbandoned) {
-			return wallet.View{}, notRedeemed(ctx.Err())
-		}
-		r := <-req.result // taken: wait for its batch
-		return r.view, r.err
-	}
-}
-
-// close stops taking redemptions and waits until every one already queued
-// has been committed (or failed).
-func (q *redeemer) close() {
-	q.mu.Lock()
-	wasStarted := q.started && !q.closed
-	q.closed = true
-	if wasStarted {
-		close(q.queue)
-	}
-	q.mu.Unlock()
-	if q.started {
-		<-q.done
-	}
-}
-
-// commit is the committer goroutine: it takes what has queued up, up to
-// maxRedeemBatch, and runs it as one batch, until the queue is closed and
-// drained.
-func (q *redeemer) commit(run func([]*redeemRequest)) {
-	defer close(q.done)
-	batch := make([]*redeemRequest, 0, maxRedeemBatch)
-	for {
-		r, ok := <-q.queue
-		if !ok {
-			return
-		}
-		batch = batch[:0]
-		if r.take() {
-			batch = append(batch, r)
-		}
-	collect:
-		for len(batch) < maxRedeemBatch {
-			select {
-			case r, ok := <-q.queue:
-				if !ok {
-					break collect
-				}
-				if r.take() {
-					batch = append(batch, r)
-				}
-			default:
-				break collect
-			}
-		}
-		if len(batch) > 0 {
-			run(batch)
-		}
-		clear(batch[:cap(batch)])
-	}
 }
 
 // redeemBatch runs the batch in one transaction and answers every member
@@ -178,14 +40,14 @@ func (q *redeemer) commit(run func([]*redeemRequest)) {
 // wait is taking the write lock from another process, which the busy timeout
 // bounds; and a context that can be cancelled costs the driver a watcher per
 // statement.
-func (s *Store) redeemBatch(batch []*redeemRequest) {
+func (s *Store) redeemBatch(batch []*redeemqueue.Request) {
 	results, err := s.redeemTx(context.Background(), batch)
 	for i, r := range batch {
 		if err != nil {
-			r.answer(wallet.View{}, err)
+			r.Answer(wallet.View{}, err)
 			continue
 		}
-		r.answer(results[i].view, results[i].err)
+		r.Answer(results[i].view, results[i].err)
 	}
 }
 
@@ -226,7 +88,7 @@ func (s *Store) prepareRedeem(ctx context.Context) (map[string]*sql.Stmt, error)
 // closeRedeemer waits for the committer to finish what is queued, then
 // closes its statements.
 func (s *Store) closeRedeemer() {
-	s.redeemer.close()
+	s.redeemer.Close()
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
 	for _, p := range s.redeemStmts {
@@ -299,7 +161,7 @@ const (
 // write transaction, and commits. A member's own failure is in its result;
 // the error is the transaction's (nothing stored). A batch of one needs no
 // savepoint: if it fails, the transaction is rolled back.
-func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemResult, error) {
+func (s *Store) redeemTx(ctx context.Context, batch []*redeemqueue.Request) ([]redeemResult, error) {
 	const what = "redeem share"
 	prepared, err := s.prepareRedeem(ctx)
 	if err != nil {
@@ -313,7 +175,7 @@ func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemR
 	st := &redeemStmts{ctx: ctx, tx: tx, prepared: prepared, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
 	results := make([]redeemResult, len(batch))
 	if len(batch) == 1 {
-		v, err := st.redeemOne(batch[0].shareID, batch[0].view)
+		v, err := st.redeemOne(batch[0].ShareID, batch[0].View)
 		if err != nil {
 			results[0].err = wrapErr(err, what)
 			return results, nil // rolled back
@@ -321,7 +183,7 @@ func (s *Store) redeemTx(ctx context.Context, batch []*redeemRequest) ([]redeemR
 		results[0].view = v
 	} else {
 		for i, r := range batch {
-			v, err, txErr := st.redeemIsolated(r.shareID, r.view)
+			v, err, txErr := st.redeemIsolated(r.ShareID, r.View)
 			if txErr != nil {
 				return nil, txErr
 			}

@@ -86,5 +86,5 @@ func (s *Store) RedeemShare(ctx context.Context, shareID string, v wallet.View) 
 	if err := requireID(v.ID, "redeem share"); err != nil {
 		return wallet.View{}, err
 	}
-	return s.redeemer.redeem(ctx, shareID, v, s.redeemBatch)
+	return s.redeemer.Redeem(ctx, shareID, v, s.redeemBatch)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/qujat/qujat/migrations"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -40,7 +41,7 @@ type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only connections (the writer itself for ":memory:")
 
-	redeemer redeemer // group commit of RedeemShare
+	redeemer redeemqueue.Queue // group commit of RedeemShare
 	// redeemStmts are the redemption statements prepared on the writer,
 	// used by the redeemer's committer and by log batches that redeem.
 	// Guarded by stmtMu; a map is never changed once published (it is
