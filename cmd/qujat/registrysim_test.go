@@ -21,7 +21,7 @@ func startRegistrySim(t *testing.T, secret string, args ...string) string {
 	all := append([]string{"registry-sim", "--addr", "127.0.0.1:0", "--secret", secret}, args...)
 	go func() { done <- run(ctx, all, func(string) string { return "" }, out) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 1500; i++ { // up to 30 s on a loaded machine
 		if m := simListening.FindStringSubmatch(out.String()); m != nil {
 			return m[1]
 		}
@@ -141,7 +141,7 @@ func startServiceStoppable(t *testing.T, env map[string]string) stoppable {
 			t.Errorf("serve: %v", err)
 		}
 	}
-	for i := 0; i < 400; i++ {
+	for i := 0; i < 1200; i++ { // up to 30 s on a loaded machine
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
 			return stoppable{m[1], stop}
 		}

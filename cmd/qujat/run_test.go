@@ -62,7 +62,7 @@ func startService(t *testing.T, env map[string]string) string {
 			t.Errorf("serve did not stop after cancel")
 		}
 	})
-	for i := 0; i < 400; i++ {
+	for i := 0; i < 1200; i++ { // up to 30 s on a loaded machine
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
 			return m[1]
 		}
@@ -228,7 +228,7 @@ func TestServe_KeysSurviveARestart(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
 			var base string
-			for j := 0; j < 400 && base == ""; j++ {
+			for j := 0; j < 1200 && base == ""; j++ {
 				if m := listening.FindStringSubmatch(out.String()); m != nil {
 					base = m[1]
 				}
