@@ -499,3 +499,15 @@ func (s *DocumentService) Assembled(ctx context.Context, subject IIN) ([]Documen
 	}
 	return res.Documents, nil
 }
+
+// AssembledDocuments is the subject's documents as DocumentService.Assembled
+// gives them, for services that take a Documents(ctx, subject) source (the
+// consent service releases documents of citizens who may never have signed
+// in).
+type AssembledDocuments struct{ Service *DocumentService }
+
+// Documents returns the subject's documents, assembling them first if none
+// is stored. Errors are those of Assembled.
+func (a AssembledDocuments) Documents(ctx context.Context, subject IIN) ([]Document, error) {
+	return a.Service.Assembled(ctx, subject)
+}

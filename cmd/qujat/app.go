@@ -266,14 +266,6 @@ func newConsentService(st wallet.Store, dir wallet.Directory, o *otp.Service, se
 	short wallet.ShortLivedStore, docs *wallet.DocumentService, hasher *wallet.Hasher) *consent.Service {
 	return &consent.Service{
 		Store: st, Directory: dir, OTP: o, SMS: sender, Codes: short,
-		Documents: assembledDocuments{docs}, Hasher: hasher, Now: time.Now, Rand: rand.Reader,
+		Documents: wallet.AssembledDocuments{Service: docs}, Hasher: hasher, Now: time.Now, Rand: rand.Reader,
 	}
-}
-
-// assembledDocuments gives the consent service a citizen's documents,
-// assembling them if the citizen never signed in.
-type assembledDocuments struct{ d *wallet.DocumentService }
-
-func (a assembledDocuments) Documents(ctx context.Context, iin wallet.IIN) ([]wallet.Document, error) {
-	return a.d.Assembled(ctx, iin)
 }
