@@ -60,70 +60,78 @@ type testServer struct {
 	Log      *historylog.Log
 }
 
-// docsAssembled gives the consent service the citizen's documents,
-// assembling them if the citizen never signed in.
-type docsAssembled struct{ d *wallet.DocumentService }
-
-func (a docsAssembled) Documents(ctx context.Context, iin wallet.IIN) ([]wallet.Document, error) {
-	return a.d.Assembled(ctx, iin)
+// stack is the API built from the real parts of the embedded default:
+// SQLite, the in-memory short-lived store, the demo registry, the outbox
+// and the history log, all on one clock. Tests serve it over HTTP
+// (newTestServer), benchmarks in process (newBenchServer).
+type stack struct {
+	srv      *api.Server
+	tokens   *api.TokenIssuer
+	tokenKey ed25519.PrivateKey
+	outbox   *sms.Outbox
+	demo     *sources.Demo
+	store    wallet.Store
+	short    wallet.ShortLivedStore
+	consents *consent.Service
+	log      *historylog.Log
 }
 
-func newTestServer(t *testing.T) *testServer {
-	t.Helper()
+func newStack(tb testing.TB, now func() time.Time) *stack {
+	tb.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	dir := tb.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "qujat.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	short := memstore.New(clk.Now)
+	tb.Cleanup(func() { st.Close() })
+	short := memstore.New(now)
 	demo, err := sources.LoadDemo()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	keys, err := keyfiles.Open(filepath.Join(dir, "keys"), []string{sources.IssuerMIA, sources.IssuerMOJ, sources.IssuerEDU}, wallet.AlgEdDSA)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	hasher := wallet.NewHasher([]byte("test pepper, 32 bytes long......"))
-	outbox := sms.NewOutbox(1000, clk.Now)
+	outbox := sms.NewOutbox(1000, now)
 	o := otp.NewService(short, hasher, outbox)
-	o.Now = clk.Now
-	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: clk.Now}
+	o.Now = now
+	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: now}
 	logKeys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	hlog, err := historylog.New(historylog.Config{Store: st, Keys: logKeys})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { hlog.Close() })
+	tb.Cleanup(func() { hlog.Close() })
 	logged := historylog.Recorder{Store: st, Log: hlog}
 	shares := &sharing.Service{
-		Store: logged, Codes: short, Hasher: hasher, Documents: docs, Now: clk.Now,
+		Store: logged, Codes: short, Hasher: hasher, Documents: docs, Now: now,
 		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
-		Authorize: wallet.Guardianship{Directory: demo, Now: clk.Now}.AuthorizeShare,
+		Authorize: wallet.Guardianship{Directory: demo, Now: now}.AuthorizeShare,
 	}
 	consents := &consent.Service{
-		Store: logged, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: docsAssembled{docs},
-		Hasher: hasher, Now: clk.Now, Rand: rand.Reader,
+		Store: logged, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: wallet.AssembledDocuments{Service: docs},
+		Hasher: hasher, Now: now, Rand: rand.Reader,
 	}
+	tokens := &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: now}
 	srv := api.New(api.Deps{
 		Logger:     testLogger(),
-		Now:        clk.Now,
-		Tokens:     &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: clk.Now},
+		Now:        now,
+		Tokens:     tokens,
 		Directory:  demo,
 		OTP:        o,
-		Sessions:   &wallet.SessionService{Store: st, Hasher: hasher, Now: clk.Now, Rand: rand.Reader},
+		Sessions:   &wallet.SessionService{Store: st, Hasher: hasher, Now: now, Rand: rand.Reader},
 		Documents:  docs,
-		Verifier:   &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: clk.Now},
+		Verifier:   &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: now},
 		Keys:       keys,
 		Views:      logged,
 		Events:     logged,
@@ -144,9 +152,17 @@ func newTestServer(t *testing.T) *testServer {
 		DevOutbox:        outbox,
 		ReadyChecks:      map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},
 	})
-	hs := httptest.NewServer(srv.Handler())
+	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	k := newStack(t, clk.Now)
+	hs := httptest.NewServer(k.srv.Handler())
 	t.Cleanup(hs.Close)
-	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo, Store: st, Short: short, TokenKey: tokenKey, Server: srv, Consents: consents, Log: hlog}
+	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: k.outbox, Demo: k.demo, Store: k.store, Short: k.short,
+		TokenKey: k.tokenKey, Server: k.srv, Consents: k.consents, Log: k.log}
 }
 
 // response is a decoded HTTP response.

@@ -2,28 +2,16 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/qujat/qujat/api"
-	"github.com/qujat/qujat/integrations/consent"
-	"github.com/qujat/qujat/integrations/sms"
-	"github.com/qujat/qujat/integrations/sources"
-	"github.com/qujat/qujat/otp"
-	"github.com/qujat/qujat/sharing"
-	"github.com/qujat/qujat/sharing/memstore"
-	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/keyfiles"
-	"github.com/qujat/qujat/wallet/sqlite"
 )
 
 // BenchmarkTokenParse measures the access-token check every authenticated
@@ -44,8 +32,8 @@ func BenchmarkTokenParse(b *testing.B) {
 	}
 }
 
-// benchServer is the API on the embedded default's stores (SQLite file,
-// memory short-lived store, demo registry), served in-process without a
+// benchServer is the API of newStack (the embedded default's stores, the
+// history log in the redemption path), served in-process without a
 // network, with the real clock.
 type benchServer struct {
 	h      http.Handler
@@ -54,63 +42,8 @@ type benchServer struct {
 
 func newBenchServer(b *testing.B) *benchServer {
 	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "qujat.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	short := memstore.New(time.Now)
-	demo, err := sources.LoadDemo()
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := keyfiles.Open(filepath.Join(dir, "keys"), []string{sources.IssuerMIA, sources.IssuerMOJ, sources.IssuerEDU}, wallet.AlgEdDSA)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
-	hasher := wallet.NewHasher([]byte("bench pepper, 32 bytes long....."))
-	outbox := sms.NewOutbox(1000, time.Now)
-	o := otp.NewService(short, hasher, outbox)
-	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: time.Now}
-	shares := &sharing.Service{
-		Store: st, Codes: short, Hasher: hasher, Documents: docs, Now: time.Now,
-		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
-		Authorize: wallet.Guardianship{Directory: demo, Now: time.Now}.AuthorizeShare,
-	}
-	consents := &consent.Service{
-		Store: st, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: benchDocs{docs},
-		Hasher: hasher, Now: time.Now, Rand: rand.Reader,
-	}
-	tokens := &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: time.Now}
-	srv := api.New(api.Deps{
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})),
-		Now:       time.Now,
-		Tokens:    tokens,
-		Directory: demo,
-		OTP:       o,
-		Sessions:  &wallet.SessionService{Store: st, Hasher: hasher, Now: time.Now, Rand: rand.Reader},
-		Documents: docs,
-		Verifier:  &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: time.Now},
-		Keys:      keys,
-		Views:     st,
-		Events:    st,
-		Sharing:   shares,
-		PublicURL: "https://qujat.test",
-		Consents:  consents,
-	})
-	return &benchServer{h: srv.Handler(), tokens: tokens}
-}
-
-type benchDocs struct{ d *wallet.DocumentService }
-
-func (a benchDocs) Documents(ctx context.Context, iin wallet.IIN) ([]wallet.Document, error) {
-	return a.d.Documents(ctx, iin)
+	k := newStack(b, time.Now)
+	return &benchServer{h: k.srv.Handler(), tokens: k.tokens}
 }
 
 func (s *benchServer) token(b *testing.B, iin string) string {
