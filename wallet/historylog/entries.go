@@ -47,7 +47,7 @@ func ViewEntry(v wallet.View) (Entry, error) {
 	if err != nil {
 		return Entry{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: view payload")
 	}
-	return Entry{Kind: KindView, At: v.At, Subjects: subjects, Payload: payload, Ref: Ref{RefViews, v.ID}}, nil
+	return Entry{Kind: KindView, At: v.At, Subjects: subjects, Payload: payload}, nil
 }
 
 // eventPayload is the payload of an event entry: the event without its log index.
@@ -86,5 +86,5 @@ func EventEntry(e wallet.Event) (Entry, error) {
 	if err != nil {
 		return Entry{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: event payload")
 	}
-	return Entry{Kind: e.Kind, At: e.At, Subjects: subjects, Payload: payload, Ref: Ref{RefEvents, e.ID}}, nil
+	return Entry{Kind: e.Kind, At: e.At, Subjects: subjects, Payload: payload}, nil
 }

@@ -26,10 +26,11 @@ type Entry struct {
 	// Payload is what the history item shows, kept apart from the leaf
 	// (which commits to it) and erasable. May be nil.
 	Payload []byte
-	// Ref, if set, names the stored view or event this entry logs: the
-	// store sets its log index in the batch's own transaction, so the row
-	// carries its index exactly when its leaf is durable.
-	Ref Ref
+	// RedeemedView, if set, is the id of the view that a redemption of the
+	// same batch stored: the store sets its log index in the batch's own
+	// transaction, so the row carries its index exactly when its leaf is
+	// durable.
+	RedeemedView string
 	// NewEvent, if set, is an event the store inserts in the batch's own
 	// transaction, with its log index: the event and its leaf are
 	// committed together or not at all.
@@ -38,18 +39,6 @@ type Entry struct {
 	// inserts in the batch's own transaction, with its log index.
 	NewView *wallet.View
 }
-
-// Ref names a stored view or event (see Entry.Ref).
-type Ref struct {
-	Table string // RefViews or RefEvents
-	ID    string
-}
-
-// Tables a Ref may name.
-const (
-	RefViews  = "views"
-	RefEvents = "events"
-)
 
 // Config configures a Log.
 type Config struct {
@@ -474,6 +463,7 @@ func (l *Log) tryAppend(ctx context.Context, batch []*request) ([]result, int64,
 					continue
 				}
 				e, err := ViewEntry(o.View)
+				e.RedeemedView = o.View.ID
 				if err == nil {
 					e, err = checkEntry(e)
 				}
@@ -579,7 +569,7 @@ func (l *Log) leaf(e Entry, pseudo map[string]string, heads map[string]Head, ind
 	if payload == nil {
 		payload = []byte{}
 	}
-	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Ref: e.Ref, NewEvent: e.NewEvent, NewView: e.NewView}, nil
+	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, RedeemedView: e.RedeemedView, NewEvent: e.NewEvent, NewView: e.NewView}, nil
 }
 
 // frontierIndexes returns the stored-hash indexes of the maximal complete

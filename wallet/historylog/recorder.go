@@ -40,7 +40,6 @@ func (r Recorder) RecordView(ctx context.Context, v wallet.View) error {
 	}
 	nv := v
 	entry.NewView = &nv
-	entry.Ref = Ref{}
 	_, err = r.Log.Append(context.WithoutCancel(ctx), entry)
 	return err
 }
@@ -56,7 +55,6 @@ func (r Recorder) AppendEvent(ctx context.Context, e wallet.Event) error {
 	}
 	ev := e
 	entry.NewEvent = &ev
-	entry.Ref = Ref{}
 	_, err = r.Log.Append(context.WithoutCancel(ctx), entry)
 	return err
 }

@@ -19,7 +19,9 @@ type StoredLeaf struct {
 	// The fields below are given to AppendBatch; Leaves leaves them empty.
 	At      time.Time // the event's time, for ErasePayloads
 	Parties []Party   // the leaf's parties, indexed for SubjectHeads
-	Ref     Ref       // the view or event whose log_index to set, if any
+	// RedeemedView is the id of a view redeemed in the same transaction,
+	// whose log index to set, if any.
+	RedeemedView string
 	// NewEvent is an event to insert with this leaf's index, if any.
 	NewEvent *wallet.Event
 	// NewView is a view to insert with this leaf's index, if any.
@@ -66,7 +68,7 @@ type LogStore interface {
 	// would (a redemption that fails changes nothing and gets
 	// RedeemShare's error: EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT), then
 	// calls build once with their outcomes, and stores what build returns
-	// as AppendBatch does (the leaves' Refs set the redeemed views' log
+	// as AppendBatch does (the leaves' RedeemedView set the redeemed views' log
 	// indexes), and commits. build only computes: it must not use the
 	// store. If build returns no leaf, nothing is stored (every
 	// redemption must then have failed). The outcomes are returned only if

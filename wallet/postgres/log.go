@@ -112,8 +112,8 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 		}
 	}
 	for _, l := range leaves {
-		if q := setLogIndexSQL(l.Ref); q != "" {
-			b.Queue(q, l.Index, l.Ref.ID)
+		if l.RedeemedView != "" {
+			b.Queue(`UPDATE views SET log_index = $1 WHERE id = $2`, l.Index, l.RedeemedView)
 		}
 		if v := l.NewView; v != nil {
 			w := *v
@@ -143,20 +143,6 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 		}
 	}
 	return br.Close()
-}
-
-// setLogIndexSQL is the UPDATE that records a leaf's index on the view or
-// event it logs, in the batch's transaction ("" for no reference).
-func setLogIndexSQL(r historylog.Ref) string {
-	switch {
-	case r.ID == "":
-		return ""
-	case r.Table == historylog.RefViews:
-		return `UPDATE views SET log_index = $1 WHERE id = $2`
-	case r.Table == historylog.RefEvents:
-		return `UPDATE events SET log_index = $1 WHERE id = $2`
-	}
-	return ""
 }
 
 // Leaves returns up to limit leaves from index from on, with their

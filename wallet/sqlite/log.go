@@ -151,8 +151,8 @@ func writeLeaves(ctx context.Context, tx *sql.Tx, firstIndex int64, leaves []his
 				return err
 			}
 		}
-		if q := setLogIndexSQL(l.Ref); q != "" {
-			if _, err := tx.ExecContext(ctx, q, l.Index, l.Ref.ID); err != nil {
+		if l.RedeemedView != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE views SET log_index = ? WHERE id = ?`, l.Index, l.RedeemedView); err != nil {
 				return err
 			}
 		}
@@ -313,18 +313,4 @@ func (s *Store) ErasePayloads(ctx context.Context, before time.Time) (int64, err
 		return err
 	})
 	return n, err
-}
-
-// setLogIndexSQL is the UPDATE that records a leaf's index on the view or
-// event it logs, in the batch's transaction ("" for no reference).
-func setLogIndexSQL(r historylog.Ref) string {
-	switch {
-	case r.ID == "":
-		return ""
-	case r.Table == historylog.RefViews:
-		return `UPDATE views SET log_index = ? WHERE id = ?`
-	case r.Table == historylog.RefEvents:
-		return `UPDATE events SET log_index = ? WHERE id = ?`
-	}
-	return ""
 }
