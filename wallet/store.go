@@ -141,8 +141,6 @@ type ViewStore interface {
 	ViewsOfOwner(ctx context.Context, owner IIN) ([]View, error)
 	// ViewsByViewer returns what the viewer has viewed, newest first.
 	ViewsByViewer(ctx context.Context, kind, id string) ([]View, error)
-	// SetViewLogIndex records where the view sits in the history log.
-	SetViewLogIndex(ctx context.Context, viewID string, index int64) error
 }
 
 // Client is an organisation's information system admitted to the integration API.
@@ -255,7 +253,4 @@ type EventStore interface {
 	AppendEvent(ctx context.Context, e Event) error
 	// Events returns the subject's events, newest first.
 	Events(ctx context.Context, subject IIN) ([]Event, error)
-	// SetEventLogIndex records where the event sits in the history log.
-	// ENOTFOUND if there is no such event.
-	SetEventLogIndex(ctx context.Context, eventID string, index int64) error
 }

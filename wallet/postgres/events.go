@@ -51,17 +51,3 @@ func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event,
 		return e, nil
 	})
 }
-
-// SetEventLogIndex records where the event sits in the history log (-1: not
-// logged). ENOTFOUND if there is no such event.
-func (s *Store) SetEventLogIndex(ctx context.Context, eventID string, index int64) error {
-	const what = "set event log index"
-	n, err := s.exec(ctx, what, `UPDATE events SET log_index = $1 WHERE id = $2`, logIndex(index), eventID)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return wallet.Errorf(wallet.ENOTFOUND, "%s: no such event", what)
-	}
-	return nil
-}

@@ -71,17 +71,3 @@ func (s *Store) ViewsByViewer(ctx context.Context, kind, id string) ([]wallet.Vi
 		ORDER BY at DESC, seq DESC`, kind, id)
 	return collect(rows, err, "list views", scanView)
 }
-
-// SetViewLogIndex records where the view sits in the history log (-1: not
-// logged). ENOTFOUND if there is no such view.
-func (s *Store) SetViewLogIndex(ctx context.Context, viewID string, index int64) error {
-	const what = "set view log index"
-	n, err := s.exec(ctx, what, `UPDATE views SET log_index = $1 WHERE id = $2`, logIndex(index), viewID)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return wallet.Errorf(wallet.ENOTFOUND, "%s: no such view", what)
-	}
-	return nil
-}

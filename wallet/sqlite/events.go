@@ -64,21 +64,3 @@ func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event,
 		return e, nil
 	})
 }
-
-// SetEventLogIndex records where the event sits in the history log (-1: not
-// logged). ENOTFOUND if there is no such event.
-func (s *Store) SetEventLogIndex(ctx context.Context, eventID string, index int64) error {
-	const what = "set event log index"
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE events SET log_index = ? WHERE id = ?`, logIndex(index), eventID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return wallet.Errorf(wallet.ENOTFOUND, "%s: no such event", what)
-		}
-		return nil
-	})
-}

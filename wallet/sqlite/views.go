@@ -63,21 +63,3 @@ func (s *Store) ViewsByViewer(ctx context.Context, kind, id string) ([]wallet.Vi
 		ORDER BY at DESC, rowid DESC`, kind, id)
 	return collect(rows, err, "list views", scanView)
 }
-
-// SetViewLogIndex records where the view sits in the history log (-1: not
-// logged). ENOTFOUND if there is no such view.
-func (s *Store) SetViewLogIndex(ctx context.Context, viewID string, index int64) error {
-	const what = "set view log index"
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE views SET log_index = ? WHERE id = ?`, logIndex(index), viewID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return wallet.Errorf(wallet.ENOTFOUND, "%s: no such view", what)
-		}
-		return nil
-	})
-}

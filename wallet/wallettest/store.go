@@ -52,7 +52,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		{"RedeemShare_FailedInsertCountsNothing", testRedeemRollback},
 		{"RedeemShare_ViewOfAnotherDocumentIsRejected", testRedeemMismatch},
 		{"Views_OfOwnerAndByViewerNewestFirst", testViews},
-		{"SetViewLogIndex", testViewLogIndex},
+		{"ViewLogIndexRoundTrips", testViewLogIndex},
 		{"Client_CreateReadListDisable", testClients},
 		{"ZeroTimes_RoundTrip", testZeroTimes},
 		{"Consent_CreateAndRead", testConsentCreate},
@@ -161,10 +161,9 @@ func testNotFound(t *testing.T, s wallet.Store) {
 			_, err := s.RedeemShare(ctx, id, shareView("v1", "", t0))
 			return err
 		},
-		"SetViewLogIndex": func() error { return s.SetViewLogIndex(ctx, id, 7) },
-		"Client":          func() error { _, err := s.Client(ctx, id); return err },
-		"DisableClient":   func() error { return s.DisableClient(ctx, id, t0) },
-		"Consent":         func() error { _, err := s.Consent(ctx, id); return err },
+		"Client":        func() error { _, err := s.Client(ctx, id); return err },
+		"DisableClient": func() error { return s.DisableClient(ctx, id, t0) },
+		"Consent":       func() error { _, err := s.Consent(ctx, id); return err },
 		"UpdateConsent": func() error {
 			_, err := s.UpdateConsent(ctx, id, func(c wallet.Consent) (wallet.Consent, error) { return c, nil })
 			return err
@@ -732,12 +731,14 @@ func testViewLogIndex(t *testing.T, s wallet.Store) {
 	ctx := context.Background()
 	v := shareView("v-1", "bank-1", t0)
 	v.Channel, v.ViewerKind = wallet.ChannelConsent, wallet.ViewerOrganisation
+	v.LogIndex = 17
 	must(t, s.RecordView(ctx, v))
-	must(t, s.SetViewLogIndex(ctx, "v-1", 17))
 	got, err := s.ViewsOfOwner(ctx, alice)
 	must(t, err)
 	equal(t, "log index", got[0].LogIndex, int64(17))
-	must(t, s.SetViewLogIndex(ctx, "v-1", 0))
+	zero := shareView("v-2", "bank-1", t0.Add(time.Minute))
+	zero.Channel, zero.ViewerKind, zero.LogIndex = wallet.ChannelConsent, wallet.ViewerOrganisation, 0
+	must(t, s.RecordView(ctx, zero))
 	got, err = s.ViewsOfOwner(ctx, alice)
 	must(t, err)
 	equal(t, "log index", got[0].LogIndex, int64(0))
@@ -1018,9 +1019,4 @@ func testEvents(t *testing.T, s wallet.Store) {
 	must(t, err)
 	opened.At, granted.At = us(opened.At), us(granted.At)
 	equal(t, "alice's events", got, []wallet.Event{granted, opened})
-	must(t, s.SetEventLogIndex(ctx, "e-1", 41))
-	wantCode(t, s.SetEventLogIndex(ctx, "e-404", 1), wallet.ENOTFOUND)
-	got, err = s.Events(ctx, alice)
-	must(t, err)
-	equal(t, "log index after SetEventLogIndex", got[1].LogIndex, int64(41))
 }
