@@ -6,33 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qujat/qujat/wallet/wallettest"
 )
-
-// benchModes are the callers of the write benchmarks: one, and
-// GOMAXPROCS×parallelism goroutines.
-var benchModes = []struct {
-	name        string
-	parallelism int // 0: serial
-}{
-	{"serial", 0},
-	{"parallel", 4},
-	{"parallel16", 16},
-}
-
-// reportRate reports operations per second over the timed part.
-func reportRate(b *testing.B) {
-	if s := b.Elapsed().Seconds(); s > 0 {
-		b.ReportMetric(float64(b.N)/s, "ops/s")
-	}
-}
 
 // BenchmarkInsertCommit is the baseline of BenchmarkRedeemShare in the same
 // run: BEGIN IMMEDIATE; INSERT one ~200-byte row; COMMIT on one writer
 // connection opened as the store opens its own (WAL, SQLite's default
 // synchronous=FULL), by the same callers.
 func BenchmarkInsertCommit(b *testing.B) {
-	for _, mode := range benchModes {
-		b.Run(mode.name, func(b *testing.B) {
+	for _, mode := range wallettest.BenchModes {
+		b.Run(mode.Name, func(b *testing.B) {
 			ctx := context.Background()
 			db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "baseline.db")+
 				"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
@@ -57,26 +41,7 @@ func BenchmarkInsertCommit(b *testing.B) {
 				}
 				return tx.Commit()
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			if mode.parallelism == 0 {
-				for range b.N {
-					if err := insert(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			} else {
-				b.SetParallelism(mode.parallelism)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := insert(); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			reportRate(b)
+			wallettest.RunWrites(b, mode, func(int) error { return insert() })
 		})
 	}
 }
