@@ -94,15 +94,16 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		for _, a := range strings.Split(c.RedisURL, ",") {
+		// The addresses are not quoted back: they may carry a password.
+		for i, a := range strings.Split(c.RedisURL, ",") {
 			a = strings.TrimSpace(a)
 			if strings.Contains(a, "://") {
 				u, err := url.Parse(a)
 				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-					bad("QUJAT_REDIS_URL: %q is not a redis:// URL", a)
+					bad("QUJAT_REDIS_URL: address %d is not a redis:// URL", i+1)
 				}
 			} else if _, _, err := net.SplitHostPort(a); err != nil {
-				bad("QUJAT_REDIS_URL: %q is neither a redis:// URL nor host:port", a)
+				bad("QUJAT_REDIS_URL: address %d is neither a redis:// URL nor host:port", i+1)
 			}
 		}
 	}

@@ -353,3 +353,11 @@ func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
 		t.Fatalf("disabled client: %d", st)
 	}
 }
+
+func TestConfig_DoesNotQuoteTheRedisPassword(t *testing.T) {
+	env := map[string]string{"QUJAT_REDIS_URL": "http://user:s3cret-pw@host:6379"}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "QUJAT_REDIS_URL") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("error %v: want QUJAT_REDIS_URL refused without its password", err)
+	}
+}

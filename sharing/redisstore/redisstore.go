@@ -69,6 +69,12 @@ func New(client redis.UniversalClient, prefix string) *Store {
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	client, err := newClient(rawURL)
 	if err != nil {
+		// url.Error quotes the whole URL, password included: keep only
+		// what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, wallet.Wrap(wallet.EINVALID, err, "invalid Redis URL")
 	}
 	s := &Store{client: client, prefix: DefaultPrefix, owned: true}

@@ -248,3 +248,10 @@ func TestConformanceOnCluster(t *testing.T) {
 		return redisstore.New(s.Client(), sharingtest.UniquePrefix(t))
 	})
 }
+
+func TestOpen_MalformedURLDoesNotQuoteThePassword(t *testing.T) {
+	_, err := redisstore.Open(context.Background(), "redis://user:s3cret-pw@host:6379/%zz")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("error %v: want a refusal that does not quote the password", err)
+	}
+}
