@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/wallet"
 )

@@ -3,7 +3,7 @@ package otp_test
 import (
 	"time"
 
-	"github.com/qujat/qujat/sharing/memstore"
+	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/wallet"
 )
 

@@ -11,7 +11,7 @@ import (
 
 // mapStore is the least wallet.ShortLivedStore the otp service needs, kept
 // here so that these tests do not hang on any one store implementation. It is
-// checked against sharing/memstore by running every test on both.
+// checked against shortlived/memstore by running every test on both.
 type mapStore struct {
 	now func() time.Time
 

@@ -1,8 +1,8 @@
 // Package sharing opens temporary access to one document: share grants, QR
 // tokens and six-digit short codes kept in a wallet.ShortLivedStore, and
 // their redemption by an authenticated viewer. The short-lived store has two
-// implementations, sharing/redisstore (production) and sharing/memstore (the
-// embedded default), both held to the suite in sharing/sharingtest.
+// implementations, shortlived/redisstore (production) and shortlived/memstore (the
+// embedded default), both held to the suite in shortlived/shortlivedtest.
 //
 // Service is the whole flow. Opening a share writes the durable
 // wallet.Share (and a share_opened event in the owner's history) first, then

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/sharing"
-	"github.com/qujat/qujat/sharing/memstore"
-	"github.com/qujat/qujat/sharing/redisstore"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/sqlite"
 )
@@ -85,7 +85,7 @@ type env struct {
 	codes wallet.ShortLivedStore
 	clock *fakeClock
 	docs  *fakeDocuments
-	redis *sharingtest.RedisServer // set when the test started its own Redis
+	redis *shortlivedtest.RedisServer // set when the test started its own Redis
 }
 
 // backend makes the durable and short-lived stores of one test.
@@ -94,13 +94,13 @@ type backend struct {
 	// shortLivedClock tells whether the short-lived store follows the fake
 	// clock (memstore) or its own (Redis).
 	shortLivedClock bool
-	open            func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *sharingtest.RedisServer)
+	open            func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer)
 }
 
 var memorySQLite = backend{
 	name:            "memory+sqlite",
 	shortLivedClock: true,
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *sharingtest.RedisServer) {
+	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
 		return openSQLite(t), memstore.New(clock.Now), nil
 	},
 }
@@ -109,8 +109,8 @@ var memorySQLite = backend{
 // restart.
 var redisSQLite = backend{
 	name: "redis+sqlite",
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *sharingtest.RedisServer) {
-		srv := sharingtest.StartRedis(t)
+	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
+		srv := shortlivedtest.StartRedis(t)
 		codes, err := redisstore.Open(context.Background(), srv.URL())
 		if err != nil {
 			t.Fatalf("redisstore.Open: %v", err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/qujat/qujat/sharing"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
@@ -17,7 +17,7 @@ import (
 // QUJAT_TEST_REQUIRE_SERVICES=1).
 var redisPostgres = backend{
 	name: "redis+postgres",
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *sharingtest.RedisServer) {
+	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
 		codes := sharedRedis(t)
 		return openPostgres(t), codes, nil
 	},

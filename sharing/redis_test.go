@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/qujat/qujat/sharing"
-	"github.com/qujat/qujat/sharing/redisstore"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -73,11 +73,11 @@ func TestRedeem_RedisStoppedFailsClosed(t *testing.T) {
 // test's own (skipping the test with a notice if it is not set).
 func sharedRedis(t testing.TB) wallet.ShortLivedStore {
 	t.Helper()
-	url := sharingtest.RedisURL(t)
+	url := shortlivedtest.RedisURL(t)
 	st, err := redisstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("redisstore.Open(TEST_REDIS_URL): %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return redisstore.New(st.Client(), sharingtest.UniquePrefix(t))
+	return redisstore.New(st.Client(), shortlivedtest.UniquePrefix(t))
 }

@@ -8,7 +8,7 @@ import (
 // ShortLivedStore keeps data that expires on its own within minutes: OTP
 // challenges, share tokens and short codes, rate-limit counters. Redis in
 // production, process memory in the embedded default; both pass the suite in
-// sharing/sharingtest. Every operation that fails because the store cannot
+// shortlived/shortlivedtest. Every operation that fails because the store cannot
 // be reached returns EUNAVAILABLE.
 type ShortLivedStore interface {
 	Ping(ctx context.Context) error

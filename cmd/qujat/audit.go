@@ -9,7 +9,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 )
 
 // auditFailed is a log that failed its audit (exit code 3, distinct from

@@ -49,7 +49,7 @@ func testAuditVerify(t *testing.T, env map[string]string, tamper func(statement 
 		t.Fatalf("an unlogged view was not reported: %v\n%s", err, out)
 	}
 	// Deleting a leaf is found at its index. (Every other kind of tampering
-	// is tested on both stores in wallet/historylog/historylogtest; this
+	// is tested on both stores in historylog/historylogtest; this
 	// checks that the command reports it and exits non-zero.)
 	tamper(`DELETE FROM log_leaves WHERE idx = 2`)
 	out, err = audit(t, env)

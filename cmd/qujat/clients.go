@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
 )

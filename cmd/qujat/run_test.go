@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
 
@@ -284,9 +284,9 @@ func TestRun_UnknownCommandAndVersion(t *testing.T) {
 
 func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
 	db := wallettest.PostgresSchemaURL(t)
-	rd := sharingtest.RedisURL(t)
+	rd := shortlivedtest.RedisURL(t)
 	base := startService(t, map[string]string{"QUJAT_DATABASE_URL": db, "QUJAT_REDIS_URL": rd,
-		"QUJAT_REDIS_PREFIX": sharingtest.UniquePrefix(t)})
+		"QUJAT_REDIS_PREFIX": shortlivedtest.UniquePrefix(t)})
 	walkThrough(t, base)
 }
 

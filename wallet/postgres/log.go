@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

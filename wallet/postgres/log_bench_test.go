@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/qujat/qujat/wallet/historylog/historylogtest"
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 )
 
 // AppendBatchWithRedemptions runs a log batch's share redemptions and

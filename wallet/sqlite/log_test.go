@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/qujat/qujat/wallet/historylog"
-	"github.com/qujat/qujat/wallet/historylog/historylogtest"
+	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet/sqlite"
 )
 

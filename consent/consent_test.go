@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/wallet"
 )
 

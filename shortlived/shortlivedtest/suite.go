@@ -1,9 +1,9 @@
-// Package sharingtest holds the conformance suite that every
+// Package shortlivedtest holds the conformance suite that every
 // wallet.ShortLivedStore passes (RunShortLivedStoreTests) and helpers for
 // tests that need Redis: RedisURL for the shared test server, StartRedis for
 // a private one that can be stopped and restarted, UniquePrefix to keep tests
 // apart on one server.
-package sharingtest
+package shortlivedtest
 
 import (
 	"bytes"

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/integrations/consent"
+	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
-	"github.com/qujat/qujat/sharing/memstore"
-	"github.com/qujat/qujat/sharing/redisstore"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/sqlite"
@@ -135,13 +135,13 @@ func memoryCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore { re
 // (skipped without it). Redis keeps its own time, so only the tests'
 // durable expiries follow the fake clock there.
 func redisCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
-	url := sharingtest.RedisURL(t)
+	url := shortlivedtest.RedisURL(t)
 	opened, err := redisstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { opened.Close() })
-	return redisstore.New(opened.Client(), sharingtest.UniquePrefix(t))
+	return redisstore.New(opened.Client(), shortlivedtest.UniquePrefix(t))
 }
 
 // env is one service wired from real parts, with two organisations admitted

@@ -1,6 +1,6 @@
 // Package redisstore is a wallet.ShortLivedStore on Redis (single node,
 // Sentinel or Cluster through go-redis's UniversalClient). It passes the suite
-// in sharing/sharingtest, as sharing/memstore does.
+// in shortlived/shortlivedtest, as shortlived/memstore does.
 //
 // Every operation touches one key, so it works unchanged on a cluster. The
 // operations that read and then write (UseTicket, ReturnTicketUse, Incr,

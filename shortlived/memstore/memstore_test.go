@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/sharing/memstore"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 )
 
 func TestShortLivedStoreConformance(t *testing.T) {
-	sharingtest.RunShortLivedStoreTests(t, func(*testing.T) wallet.ShortLivedStore {
+	shortlivedtest.RunShortLivedStoreTests(t, func(*testing.T) wallet.ShortLivedStore {
 		return memstore.New(time.Now)
 	})
 }

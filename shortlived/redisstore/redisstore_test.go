@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/qujat/qujat/sharing/redisstore"
-	"github.com/qujat/qujat/sharing/sharingtest"
+	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -24,7 +24,7 @@ var (
 // own; its keys are deleted when the test ends. All stores share one client.
 func newStore(t *testing.T) *redisstore.Store {
 	t.Helper()
-	url := sharingtest.RedisURL(t)
+	url := shortlivedtest.RedisURL(t)
 	sharedOnce.Do(func() {
 		var s *redisstore.Store
 		s, sharedErr = redisstore.Open(context.Background(), url)
@@ -35,7 +35,7 @@ func newStore(t *testing.T) *redisstore.Store {
 	if sharedErr != nil {
 		t.Fatalf("opening TEST_REDIS_URL: %v", sharedErr)
 	}
-	prefix := sharingtest.UniquePrefix(t)
+	prefix := shortlivedtest.UniquePrefix(t)
 	t.Cleanup(func() { deleteKeys(t, sharedClient, prefix) })
 	return redisstore.New(sharedClient, prefix)
 }
@@ -59,7 +59,7 @@ func deleteKeys(t *testing.T, c redis.UniversalClient, prefix string) {
 }
 
 func TestShortLivedStoreConformance(t *testing.T) {
-	sharingtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
+	shortlivedtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
 		return newStore(t)
 	})
 }
@@ -67,7 +67,7 @@ func TestShortLivedStoreConformance(t *testing.T) {
 func TestKeysArePrefixed(t *testing.T) {
 	ctx := t.Context()
 	s := newStore(t)
-	prefix := sharingtest.UniquePrefix(t)
+	prefix := shortlivedtest.UniquePrefix(t)
 	other := redisstore.New(s.Client(), prefix)
 	if err := other.Put(ctx, "k", []byte("v"), time.Minute); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestKeysArePrefixed(t *testing.T) {
 
 func TestTicketIsAHashWithExpiry(t *testing.T) {
 	ctx := t.Context()
-	prefix := sharingtest.UniquePrefix(t)
+	prefix := shortlivedtest.UniquePrefix(t)
 	s := newStore(t)
 	s = redisstore.New(s.Client(), prefix)
 	t.Cleanup(func() { deleteKeys(t, s.Client(), prefix) })
@@ -112,7 +112,7 @@ func TestOpenRejectsBadURL(t *testing.T) {
 }
 
 func TestOpenUnreachableIsUnavailable(t *testing.T) {
-	srv := sharingtest.StartRedis(t)
+	srv := shortlivedtest.StartRedis(t)
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -122,7 +122,7 @@ func TestOpenUnreachableIsUnavailable(t *testing.T) {
 }
 
 func TestOpenAcceptsBareAddress(t *testing.T) {
-	srv := sharingtest.StartRedis(t)
+	srv := shortlivedtest.StartRedis(t)
 	s, err := redisstore.Open(t.Context(), srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestOpenAcceptsBareAddress(t *testing.T) {
 // TestStoppedRedisIsUnavailable stops Redis under an open store: every
 // operation must fail with EUNAVAILABLE, and work again once Redis is back.
 func TestStoppedRedisIsUnavailable(t *testing.T) {
-	srv := sharingtest.StartRedis(t)
+	srv := shortlivedtest.StartRedis(t)
 	s, err := redisstore.Open(t.Context(), srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestStoppedRedisIsUnavailable(t *testing.T) {
 }
 
 func TestClosedStoreIsUnavailable(t *testing.T) {
-	srv := sharingtest.StartRedis(t)
+	srv := shortlivedtest.StartRedis(t)
 	s, err := redisstore.Open(t.Context(), srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 // with several addresses) against a one-node Redis Cluster holding every
 // slot: scripts, transactions and pipelined deletes must all be cluster-safe.
 func TestConformanceOnCluster(t *testing.T) {
-	srv := sharingtest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	srv := shortlivedtest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	ctx := t.Context()
 	node := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer node.Close()
@@ -244,8 +244,8 @@ func TestConformanceOnCluster(t *testing.T) {
 	if _, ok := s.Client().(*redis.ClusterClient); !ok {
 		t.Fatalf("Open with two addresses made a %T, want a cluster client", s.Client())
 	}
-	sharingtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
-		return redisstore.New(s.Client(), sharingtest.UniquePrefix(t))
+	shortlivedtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
+		return redisstore.New(s.Client(), shortlivedtest.UniquePrefix(t))
 	})
 }
 

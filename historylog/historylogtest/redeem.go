@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 )
 
 // BenchmarkAppend measures Log.Append of one view per call, called by

@@ -1,4 +1,4 @@
-package sharingtest
+package shortlivedtest
 
 import (
 	"bufio"

@@ -1,6 +1,6 @@
 // Package memstore is a wallet.ShortLivedStore in process memory: the
 // embedded default when no Redis is configured. It has the same semantics as
-// sharing/redisstore (both pass the suite in sharing/sharingtest); data is lost
+// shortlived/redisstore (both pass the suite in shortlived/shortlivedtest); data is lost
 // when the process exits, which for minutes-long codes and counters is fine.
 package memstore
 

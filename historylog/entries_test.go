@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/historylog"
+	"github.com/qujat/qujat/historylog"
 )
 
 func TestViewEntry_PartiesAreOwnerViewerAndGuardian(t *testing.T) {

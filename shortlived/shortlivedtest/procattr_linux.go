@@ -1,6 +1,6 @@
 //go:build linux
 
-package sharingtest
+package shortlivedtest
 
 import "syscall"
 
