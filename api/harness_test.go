@@ -19,13 +19,13 @@ import (
 
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/sqlite"
 )

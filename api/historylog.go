@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 )
 
 // logCheckpoint serves the latest signed checkpoint (C2SP tlog-checkpoint).

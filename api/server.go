@@ -16,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/historylog"
 )
 
 // Deps are what the server is built from. Optional parts may be nil; their

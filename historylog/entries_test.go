@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 )
 
 func TestViewEntry_PartiesAreOwnerViewerAndGuardian(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
@@ -22,7 +23,6 @@ import (
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/sqlite"

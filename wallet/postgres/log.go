@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/historylog/historylogtest"
+	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
 )

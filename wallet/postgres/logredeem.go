@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 )
 
 // AppendBatchWithRedemptions runs a log batch's share redemptions and
