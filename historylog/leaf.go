@@ -23,9 +23,7 @@ const (
 	PseudonymBytes = 32 // bytes of a pseudonym (HMAC-SHA256)
 )
 
-// KindView is the kind of a view event. The other kinds are wallet's Event
-// kinds (wallet.EventShareOpened, ...).
-const KindView = "view"
+
 
 // Party is one subject of an event, as the leaf holds it.
 type Party struct {
@@ -201,11 +199,3 @@ func pseudonym(key []byte, subject string) string {
 	m.Write([]byte(subject))
 	return hex.EncodeToString(m.Sum(nil))
 }
-
-// CitizenSubject is the subject string of a citizen: the IIN itself.
-func CitizenSubject(iin wallet.IIN) string { return string(iin) }
-
-// OrganisationSubject is the subject string of an organisation client:
-// "org:" and its id. An IIN never contains ':', so the two kinds of
-// subject never share a pseudonym.
-func OrganisationSubject(clientID string) string { return "org:" + clientID }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
-	"maps"
 	"math/bits"
 	"sync"
 	"time"
@@ -13,31 +12,36 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Entry is one event to append.
+// Entry is one event to append: one leaf.
 type Entry struct {
-	// Kind is KindView or one of wallet's Event kinds ([a-z0-9_], 1..64).
+	// Kind is the event's kind ([a-z0-9_], 1..64).
 	Kind string
 	// At is when the event happened; it is stored truncated to the
 	// microsecond, in UTC.
 	At time.Time
-	// Subjects are the event's parties (CitizenSubject, OrganisationSubject):
-	// 1 to MaxParties after dropping repeats (the first of each is kept).
+	// Subjects are the event's parties, opaque strings that the log turns
+	// into pseudonyms: 1 to MaxParties after dropping repeats (the first of
+	// each is kept).
 	Subjects []string
 	// Payload is what the history item shows, kept apart from the leaf
 	// (which commits to it) and erasable. May be nil.
 	Payload []byte
-	// RedeemedView, if set, is the id of the view that a redemption of the
-	// same batch stored: the store sets its log index in the batch's own
-	// transaction, so the row carries its index exactly when its leaf is
-	// durable.
-	RedeemedView string
-	// NewEvent, if set, is an event the store inserts in the batch's own
-	// transaction, with its log index: the event and its leaf are
-	// committed together or not at all.
-	NewEvent *wallet.Event
-	// NewView, likewise, is a view (not a share redemption) the store
-	// inserts in the batch's own transaction, with its log index.
-	NewView *wallet.View
+	// Record is opaque to the log: the store writes it, or marks it with
+	// the leaf's index, in the batch's own transaction (StoredLeaf.Record),
+	// so that it is stored exactly when its leaf is durable.
+	Record any
+}
+
+// Change is one unit of work the log commits: a state change that the
+// store applies in the batch's transaction (AppendTx.Apply) and the entries
+// that record it, appended as leaves in the same transaction. Either all of
+// it is stored or none of it.
+type Change struct {
+	// State is opaque to the log and given to the store as it is; nil for
+	// a change that is only history.
+	State any
+	// Entries are the change's leaves, appended in order if State applied.
+	Entries []Entry
 }
 
 // Config configures a Log.
@@ -72,28 +76,24 @@ type Log struct {
 	size     int64               // leaves in the store
 	frontier map[int64]tlog.Hash // stored hashes of the maximal complete subtrees of [0, size)
 	// heads caches the latest event of subjects seen lately, valid while
-	// known: any append by another writer changes the size, so the next
-	// batch fails with ECONFLICT and the state, heads included, is read
-	// again. It saves reading the chains' heads from the store per batch.
+	// known: a batch that finds the log longer than size (another writer
+	// appended) reads the state, heads included, again. It saves reading
+	// the chains' heads from the store per batch.
 	heads map[string]Head
 }
 
 // maxCachedHeads bounds the heads cache; it is emptied when full.
 const maxCachedHeads = 100000
 
-// request is one Append or Redeem call waiting for its batch.
+// request is one Commit call waiting for its batch.
 type request struct {
-	ctx     context.Context
-	entries []Entry
-	// redeem is set for Redeem: entries then holds the view's entry as
-	// far as it is known before the redemption runs.
-	redeem *Redemption
+	ctx    context.Context
+	change Change
 	result chan result // buffered, 1
 }
 
 type result struct {
 	indexes []int64
-	view    wallet.View // Redeem's view, as stored
 	err     error
 }
 
@@ -146,58 +146,42 @@ func (l *Log) VerifierKey() string { return l.keys.VerifierKey }
 // parties (Leaf.HasParty) before showing the leaf.
 func (l *Log) Pseudonym(subject string) string { return pseudonym(l.keys.SubjectKey, subject) }
 
-// Append appends the entries as leaves and returns their indexes, in
-// order, once they are durable: the batch holding them committed, with a
-// new signed checkpoint. If the batch fails, nothing of it is stored and
-// the error is returned. EINVALID for a malformed entry (nothing is
-// appended); EUNAVAILABLE if the Log is closed, or ctx ended before the
-// entries were taken into a batch; the store's error code (EUNAVAILABLE,
-// ECONFLICT, ...) if the batch failed. Once taken into a batch, entries are
-// committed or not whatever happens to ctx, and Append waits for the outcome.
+// Append appends the entries as leaves: Commit of a change that is only
+// history.
 func (l *Log) Append(ctx context.Context, entries ...Entry) ([]int64, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	checked := make([]Entry, len(entries))
-	for i, e := range entries {
+	return l.Commit(ctx, Change{Entries: entries})
+}
+
+// Commit applies the change's state and appends its entries as leaves in
+// one transaction, the batch's, and returns the leaves' indexes, in order,
+// once they are durable: the batch committed, with a new signed
+// checkpoint.
+//
+// EINVALID for a malformed entry or a change with neither state nor
+// entries (nothing is run); EUNAVAILABLE if the Log is closed, or ctx
+// ended before the change was taken into a batch (it is then never run).
+// A state the store refuses gets the store's error for it (its own
+// refusal, ECONFLICT, ...): nothing of that change is stored, and the rest
+// of its batch goes on. If the batch itself fails, nothing of it is stored
+// and its error (EUNAVAILABLE, ...) is returned. Once taken into a batch, a
+// change is committed or not whatever happens to ctx, and Commit waits for
+// the outcome.
+func (l *Log) Commit(ctx context.Context, c Change) ([]int64, error) {
+	if c.State == nil && len(c.Entries) == 0 {
+		return nil, wallet.Errorf(wallet.EINVALID, "history log: an empty change")
+	}
+	checked := Change{State: c.State, Entries: make([]Entry, len(c.Entries))}
+	for i, e := range c.Entries {
 		var err error
-		if checked[i], err = checkEntry(e); err != nil {
+		if checked.Entries[i], err = checkEntry(e); err != nil {
 			return nil, err
 		}
 	}
-	r := l.enqueue(ctx, &request{ctx: ctx, entries: checked, result: make(chan result, 1)})
+	r := l.enqueue(ctx, &request{ctx: ctx, change: checked, result: make(chan result, 1)})
 	return r.indexes, r.err
-}
-
-// Redeem redeems the share and appends the view's entry in one
-// transaction, the batch's: the share's count goes up, the view is stored
-// and its leaf appended together, or nothing is. It returns the view as
-// stored (ShareID, DocumentID and OwnerIIN set as wallet.Store.RedeemShare
-// sets them) with LogIndex set, once durable.
-//
-// EINVALID, with nothing run, if the view has no id, owner or viewer. A
-// redemption the share refuses gets wallet.Store.RedeemShare's error
-// (EEXPIRED, ENOTFOUND, EINVALID for a view of another document or owner,
-// ECONFLICT for a taken view id); nothing of it is stored and it has no
-// leaf, while the rest of its batch goes on. EUNAVAILABLE if the Log is
-// closed, or ctx ended before the redemption was taken into a batch (it is
-// then never run). If the batch fails, nothing of it is stored and its
-// error (EUNAVAILABLE, ...) is returned. Once taken into a batch, the
-// redemption is committed or not whatever happens to ctx.
-func (l *Log) Redeem(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
-	v.ShareID = shareID
-	e, err := ViewEntry(v)
-	if err != nil {
-		return wallet.View{}, err
-	}
-	if e, err = checkEntry(e); err != nil {
-		return wallet.View{}, err
-	}
-	r := l.enqueue(ctx, &request{ctx: ctx, entries: []Entry{e}, redeem: &Redemption{ShareID: shareID, View: v}, result: make(chan result, 1)})
-	if r.err != nil {
-		return wallet.View{}, r.err
-	}
-	return r.view, nil
 }
 
 // enqueue queues req for the sequencer and waits for its outcome.
@@ -273,7 +257,7 @@ func (l *Log) sequence() {
 			next = r
 		}
 		batch := []*request{next}
-		n := len(next.entries)
+		n := weight(next)
 		next = nil
 	collect:
 		for n < l.maxBatch {
@@ -282,12 +266,12 @@ func (l *Log) sequence() {
 				if !ok {
 					break collect
 				}
-				if n+len(r.entries) > l.maxBatch {
+				if n+weight(r) > l.maxBatch {
 					next = r
 					break collect
 				}
 				batch = append(batch, r)
-				n += len(r.entries)
+				n += weight(r)
 			default:
 				break collect
 			}
@@ -296,14 +280,19 @@ func (l *Log) sequence() {
 	}
 }
 
-// maxConflictRetries is how often a batch is rebuilt after another writer
-// appended first (ECONFLICT from AppendBatch).
+// weight is what a request counts against MaxBatch: its entries, and at
+// least one for its state.
+func weight(r *request) int { return max(1, len(r.change.Entries)) }
+
+// maxConflictRetries is how often a batch is run again after the store
+// reported ECONFLICT for the batch as a whole (its start moved under it).
+// Each try reads the log's size afresh under the store's append lock.
 const maxConflictRetries = 3
 
-// commit appends one batch and answers its callers.
+// commit runs one batch and answers its callers.
 func (l *Log) commit(batch []*request) {
 	// Callers whose context ended while queued are answered at once; their
-	// entries are not appended.
+	// changes are not run.
 	live := batch[:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -322,7 +311,7 @@ func (l *Log) commit(batch []*request) {
 		err     error
 	)
 	for attempt := 0; ; attempt++ {
-		results, err = l.appendBatch(ctx, live)
+		results, err = l.runBatch(ctx, live)
 		if err == nil || !wallet.IsCode(err, wallet.ECONFLICT) || attempt == maxConflictRetries {
 			break
 		}
@@ -336,44 +325,82 @@ func (l *Log) commit(batch []*request) {
 	}
 }
 
-// appendBatch builds the leaves, hashes and checkpoint of the batch on the
-// known state of the store, stores them (running the batch's redemptions
-// in the same transaction), and returns each request's outcome. On any
-// error the state is forgotten, to be read again from the store.
-func (l *Log) appendBatch(ctx context.Context, batch []*request) ([]result, error) {
-	if !l.known {
-		if err := l.load(ctx); err != nil {
-			return nil, err
-		}
-	}
-	results, size, newFrontier, err := l.tryAppend(ctx, batch)
+// runBatch runs one batch in one store transaction: it applies the
+// changes' states (each on its own), reads the log's size under the
+// store's append lock, builds the leaves of the changes that applied on
+// that size, stores them with a new signed checkpoint, and commits. If the
+// log grew since the last batch (another writer appended), the batch is
+// built on the log as it is now: it never starts anywhere but at the end.
+// On any error nothing is stored and the known state is dropped, to be
+// read again.
+func (l *Log) runBatch(ctx context.Context, batch []*request) (results []result, err error) {
+	tx, err := l.store.BeginAppend(ctx)
 	if err != nil {
 		l.known = false
 		return nil, err
 	}
-	l.frontier = newFrontier
-	l.size = size
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+			l.known = false
+		}
+	}()
+	states := make([]any, len(batch))
+	for i, r := range batch {
+		states[i] = r.change.State
+	}
+	size, refused, err := tx.Apply(ctx, states)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) != len(batch) {
+		return nil, wallet.Errorf(wallet.EINTERNAL, "history log: the store gave %d outcomes for %d changes", len(refused), len(batch))
+	}
+	if !l.known || size != l.size {
+		if err := l.load(ctx, tx, size); err != nil {
+			return nil, err
+		}
+	}
+	results, leaves, hashes, cp, heads, overlay, err := l.build(ctx, tx, batch, refused)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx, l.size, leaves, hashes, cp); err != nil {
+		return nil, err
+	}
+	committed = true
+	end := l.size + int64(len(leaves))
+	if len(leaves) == 0 {
+		return results, nil
+	}
+	if len(l.heads)+len(heads) > maxCachedHeads {
+		l.heads = map[string]Head{}
+	}
+	for p, h := range heads {
+		l.heads[p] = h
+	}
+	next := make(map[int64]tlog.Hash)
+	for _, x := range frontierIndexes(end) {
+		next[x] = overlay[x]
+	}
+	l.frontier, l.size = next, end
 	return results, nil
 }
 
-func countEntries(batch []*request) int {
-	n := 0
-	for _, r := range batch {
-		n += len(r.entries)
-	}
-	return n
-}
-
-// load reads the store's size and the hashes on the right edge of its tree.
-func (l *Log) load(ctx context.Context) error {
-	size, err := l.store.LogSize(ctx)
-	if err != nil {
-		return err
-	}
+// load reads, in tx, the hashes on the right edge of a tree of size leaves
+// and forgets the cached heads.
+func (l *Log) load(ctx context.Context, tx AppendTx, size int64) error {
 	idx := frontierIndexes(size)
-	hs, err := HashReader(ctx, l.store).ReadHashes(idx)
-	if err != nil {
-		return err
+	var hs []tlog.Hash
+	if len(idx) > 0 {
+		var err error
+		if hs, err = tx.ReadHashes(ctx, idx); err != nil {
+			return err
+		}
+		if len(hs) != len(idx) {
+			return wallet.Errorf(wallet.EINTERNAL, "history log: store returned %d hashes for %d indexes", len(hs), len(idx))
+		}
 	}
 	l.frontier = make(map[int64]tlog.Hash, len(idx))
 	for i, x := range idx {
@@ -384,152 +411,87 @@ func (l *Log) load(ctx context.Context) error {
 	return nil
 }
 
-// tryAppend does the work of appendBatch on the current state. It returns
-// each request's outcome, the log's new size and its new frontier.
-func (l *Log) tryAppend(ctx context.Context, batch []*request) ([]result, int64, map[int64]tlog.Hash, error) {
-	first := l.size
-	// The chains: the latest event of every subject of the batch. A
-	// redemption's subjects are known before it runs: it fails if the
-	// share's owner is not the view's.
-	var pseudonyms []string
+// build makes the leaves, stored hashes and signed checkpoint of the
+// changes that applied (refused[i] == nil), on the known state, reading in
+// tx the chains' heads that are not cached. It returns each request's
+// outcome, what to store, the chains' new heads and the hashes of the
+// grown tree's right edge.
+func (l *Log) build(ctx context.Context, tx AppendTx, batch []*request, refused []error) ([]result, []StoredLeaf, []tlog.Hash, StoredCheckpoint, map[string]Head, map[int64]tlog.Hash, error) {
+	fail := func(err error) ([]result, []StoredLeaf, []tlog.Hash, StoredCheckpoint, map[string]Head, map[int64]tlog.Hash, error) {
+		return nil, nil, nil, StoredCheckpoint{}, nil, nil, err
+	}
+	// The chains: the latest event of every subject of the batch.
 	pseudo := map[string]string{} // subject → pseudonym
-	var redemptions []Redemption
-	for _, r := range batch {
-		if r.redeem != nil {
-			redemptions = append(redemptions, *r.redeem)
+	var unknown []string
+	heads := map[string]Head{}
+	n := 0
+	for i, r := range batch {
+		if refused[i] != nil {
+			continue
 		}
-		for _, e := range r.entries {
+		for _, e := range r.change.Entries {
+			n++
 			for _, s := range e.Subjects {
-				if _, ok := pseudo[s]; !ok {
-					p := l.Pseudonym(s)
-					pseudo[s] = p
-					pseudonyms = append(pseudonyms, p)
+				if _, ok := pseudo[s]; ok {
+					continue
+				}
+				p := l.Pseudonym(s)
+				pseudo[s] = p
+				if h, ok := l.heads[p]; ok {
+					heads[p] = h
+				} else {
+					unknown = append(unknown, p)
 				}
 			}
 		}
 	}
-	heads := make(map[string]Head, len(pseudonyms))
-	var unknown []string
-	for _, p := range pseudonyms {
-		if h, ok := l.heads[p]; ok {
-			heads[p] = h
-		} else {
-			unknown = append(unknown, p)
-		}
-	}
 	if len(unknown) > 0 {
-		stored, err := l.store.SubjectHeads(ctx, unknown)
+		stored, err := tx.SubjectHeads(ctx, unknown)
 		if err != nil {
-			return nil, 0, nil, err
+			return fail(err)
 		}
 		for p, h := range stored {
 			heads[p] = h
 		}
 	}
 
-	// build runs inside the store's transaction (for a batch with
-	// redemptions): it reads nothing from the store, only the frontier and
-	// the heads loaded above. It starts from them afresh on each call.
-	var (
-		results  []result
-		newHeads map[string]Head
-		overlay  map[int64]tlog.Hash
-		end      int64
-	)
-	build := func(outcomes []RedemptionResult) ([]StoredLeaf, []tlog.Hash, StoredCheckpoint, error) {
-		if len(outcomes) != len(redemptions) {
-			return nil, nil, StoredCheckpoint{}, wallet.Errorf(wallet.EINTERNAL, "history log: %d outcomes for %d redemptions", len(outcomes), len(redemptions))
+	results := make([]result, len(batch))
+	overlay := make(map[int64]tlog.Hash, len(l.frontier)+4*n)
+	for k, v := range l.frontier {
+		overlay[k] = v
+	}
+	reader := overlayReader{overlay: overlay}
+	leaves := make([]StoredLeaf, 0, n)
+	var hashes []tlog.Hash
+	index := l.size
+	for i, r := range batch {
+		if refused[i] != nil {
+			results[i] = result{err: refused[i]}
+			continue
 		}
-		res := make([]result, len(batch))
-		hs := maps.Clone(heads)
-		ov := make(map[int64]tlog.Hash, len(l.frontier)+4*countEntries(batch))
-		for k, v := range l.frontier {
-			ov[k] = v
-		}
-		reader := overlayReader{overlay: ov}
-		var (
-			leaves []StoredLeaf
-			hashes []tlog.Hash
-			index  = first
-			k      = 0
-		)
-		for i, r := range batch {
-			entries := r.entries
-			if r.redeem != nil {
-				o := outcomes[k]
-				k++
-				if o.Err != nil {
-					res[i] = result{err: o.Err}
-					continue
-				}
-				e, err := ViewEntry(o.View)
-				e.RedeemedView = o.View.ID
-				if err == nil {
-					e, err = checkEntry(e)
-				}
-				if err != nil {
-					return nil, nil, StoredCheckpoint{}, err
-				}
-				entries = []Entry{e}
-				res[i].view = o.View
+		results[i].indexes = make([]int64, len(r.change.Entries))
+		for j, e := range r.change.Entries {
+			leaf, err := l.leaf(e, pseudo, heads, index, reader, overlay, &hashes)
+			if err != nil {
+				return fail(err)
 			}
-			res[i].indexes = make([]int64, len(entries))
-			for j, e := range entries {
-				leaf, err := l.leaf(e, pseudo, hs, index, reader, ov, &hashes)
-				if err != nil {
-					return nil, nil, StoredCheckpoint{}, err
-				}
-				leaves = append(leaves, leaf)
-				res[i].indexes[j] = index
-				index++
-			}
-			if r.redeem != nil {
-				res[i].view.LogIndex = res[i].indexes[0]
-			}
+			leaves = append(leaves, leaf)
+			results[i].indexes[j] = index
+			index++
 		}
-		results, newHeads, overlay, end = res, hs, ov, index
-		if index == first {
-			return nil, nil, StoredCheckpoint{}, nil
-		}
-		root, err := tlog.TreeHash(index, reader)
-		if err != nil {
-			return nil, nil, StoredCheckpoint{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: tree hash")
-		}
-		signed, err := SignCheckpoint(Checkpoint{Origin: l.keys.Origin, Size: index, Root: root}, l.keys.Signer)
-		if err != nil {
-			return nil, nil, StoredCheckpoint{}, err
-		}
-		return leaves, hashes, StoredCheckpoint{Size: index, Root: root, Note: signed}, nil
 	}
-
-	if len(redemptions) == 0 {
-		leaves, hashes, cp, err := build(nil)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		if err := l.store.AppendBatch(ctx, first, leaves, hashes, cp); err != nil {
-			return nil, 0, nil, err
-		}
-	} else if _, err := l.store.AppendBatchWithRedemptions(ctx, first, redemptions, build); err != nil {
-		return nil, 0, nil, err
+	if len(leaves) == 0 {
+		return results, nil, nil, StoredCheckpoint{}, heads, overlay, nil
 	}
-	if results == nil {
-		return nil, 0, nil, wallet.Errorf(wallet.EINTERNAL, "history log: the store did not build the batch")
+	root, err := tlog.TreeHash(index, reader)
+	if err != nil {
+		return fail(wallet.Wrap(wallet.EINTERNAL, err, "history log: tree hash"))
 	}
-	if end == first { // every redemption refused, nothing appended
-		return results, first, l.frontier, nil
+	signed, err := SignCheckpoint(Checkpoint{Origin: l.keys.Origin, Size: index, Root: root}, l.keys.Signer)
+	if err != nil {
+		return fail(err)
 	}
-	if len(l.heads)+len(newHeads) > maxCachedHeads {
-		l.heads = map[string]Head{}
-	}
-	for p, h := range newHeads {
-		l.heads[p] = h
-	}
-	next := make(map[int64]tlog.Hash)
-	for _, x := range frontierIndexes(end) {
-		next[x] = overlay[x]
-	}
-	return results, end, next, nil
+	return results, leaves, hashes, StoredCheckpoint{Size: index, Root: root, Note: signed}, heads, overlay, nil
 }
 
 // leaf builds the leaf of entry e at index, advancing the chains' heads,
@@ -541,10 +503,7 @@ func (l *Log) leaf(e Entry, pseudo map[string]string, heads map[string]Head, ind
 	}
 	leaf.PayloadHash = PayloadCommitment(leaf.Salt, e.Payload)
 	for i, s := range e.Subjects {
-		p, ok := pseudo[s]
-		if !ok {
-			return StoredLeaf{}, wallet.Errorf(wallet.EINTERNAL, "history log: a subject of the batch was not known before it ran")
-		}
+		p := pseudo[s]
 		h, ok := heads[p]
 		if !ok {
 			h = Head{Seq: 0, Index: -1}
@@ -569,7 +528,7 @@ func (l *Log) leaf(e Entry, pseudo map[string]string, heads map[string]Head, ind
 	if payload == nil {
 		payload = []byte{}
 	}
-	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, RedeemedView: e.RedeemedView, NewEvent: e.NewEvent, NewView: e.NewView}, nil
+	return StoredLeaf{Index: index, Data: data, Hash: hs[0], At: e.At, Parties: leaf.Parties, Payload: payload, Record: e.Record}, nil
 }
 
 // frontierIndexes returns the stored-hash indexes of the maximal complete

@@ -16,16 +16,13 @@ type StoredLeaf struct {
 	// Payload is kept apart from the leaf. AppendBatch stores it unless it
 	// is nil; Leaves returns it, nil if it was erased.
 	Payload []byte
-	// The fields below are given to AppendBatch; Leaves leaves them empty.
+	// The fields below are given to AppendTx.Commit; Leaves leaves them
+	// empty.
 	At      time.Time // the event's time, for ErasePayloads
 	Parties []Party   // the leaf's parties, indexed for SubjectHeads
-	// RedeemedView is the id of a view redeemed in the same transaction,
-	// whose log index to set, if any.
-	RedeemedView string
-	// NewEvent is an event to insert with this leaf's index, if any.
-	NewEvent *wallet.Event
-	// NewView is a view to insert with this leaf's index, if any.
-	NewView *wallet.View
+	// Record is the entry's Record, opaque to the log: the store writes it
+	// (or marks it with Index) in the same transaction.
+	Record any
 }
 
 // StoredCheckpoint is one signed checkpoint as a LogStore keeps it.
@@ -42,40 +39,21 @@ type Head struct {
 }
 
 // LogStore keeps the history log: leaves, the hashes tlog stores, payloads
-// and signed checkpoints. The log tables are append-only: a store never
-// updates or deletes a leaf, a hash or a checkpoint (the PostgreSQL service
-// role may not). Only payloads are deleted, by ErasePayloads.
-// Implementations: wallet/sqlite and wallet/postgres, both passing
-// historylogtest.RunLogStoreTests. Every method returns EUNAVAILABLE when
-// the database cannot be reached.
+// and signed checkpoints, beside the state whose changes the leaves record.
+// The log tables are append-only: a store never updates or deletes a leaf,
+// a hash or a checkpoint (the PostgreSQL service role may not). Only
+// payloads are deleted, by ErasePayloads. Implementations: wallet/sqlite
+// and wallet/postgres, both passing historylogtest.RunLogStoreTests. Every
+// method returns EUNAVAILABLE when the database cannot be reached.
 type LogStore interface {
+	// BeginAppend starts the transaction of one batch. The Log calls, in
+	// order, Apply once, then ReadHashes and SubjectHeads as it needs, then
+	// Commit, or Rollback at any point after an error. Nothing is stored
+	// unless Commit succeeds.
+	BeginAppend(ctx context.Context) (AppendTx, error)
 	// LogSize returns the number of leaves: one more than the highest
 	// index (0 for an empty log).
 	LogSize(ctx context.Context) (int64, error)
-	// AppendBatch stores, in one transaction, leaves (indexes firstIndex,
-	// firstIndex+1, ... in order), hashes (the stored hashes of those
-	// leaves, starting at stored index tlog.StoredHashIndex(0, firstIndex)),
-	// the leaves' payloads and parties, and checkpoint (whose size is
-	// firstIndex+len(leaves)). It is all or nothing. ECONFLICT if firstIndex
-	// is not the current size (another writer went first); EINVALID if the
-	// arguments do not fit together. On PostgreSQL it holds a
-	// transaction-level advisory lock, so two processes append in turn.
-	AppendBatch(ctx context.Context, firstIndex int64, leaves []StoredLeaf, hashes []tlog.Hash, checkpoint StoredCheckpoint) error
-	// AppendBatchWithRedemptions is AppendBatch for a batch that holds
-	// share redemptions. In one transaction it checks that firstIndex is
-	// the current size (ECONFLICT otherwise, nothing run), runs the
-	// redemptions in order, each on its own as wallet.Store.RedeemShare
-	// would (a redemption that fails changes nothing and gets
-	// RedeemShare's error: EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT), then
-	// calls build once with their outcomes, and stores what build returns
-	// as AppendBatch does (the leaves' RedeemedView set the redeemed views' log
-	// indexes), and commits. build only computes: it must not use the
-	// store. If build returns no leaf, nothing is stored (every
-	// redemption must then have failed). The outcomes are returned only if
-	// the transaction committed; any other error (build's, EINVALID for
-	// arguments that do not fit, EUNAVAILABLE, a failed commit) means
-	// nothing at all was stored, redemptions included.
-	AppendBatchWithRedemptions(ctx context.Context, firstIndex int64, redemptions []Redemption, build BuildFunc) ([]RedemptionResult, error)
 	// Leaves returns up to limit leaves with index ≥ from, in increasing
 	// index order, with Index, Data, Hash and Payload set. A missing index
 	// is skipped, not reported: Audit looks for gaps.
@@ -98,26 +76,35 @@ type LogStore interface {
 	ErasePayloads(ctx context.Context, before time.Time) (int64, error)
 }
 
-// Redemption is a share redemption run in a log batch's transaction
-// (LogStore.AppendBatchWithRedemptions): one more view of the share
-// ShareID, stored as View, as wallet.Store.RedeemShare takes them.
-type Redemption struct {
-	ShareID string
-	View    wallet.View
+// AppendTx is the transaction of one batch of the log (LogStore.BeginAppend).
+// It is used by one goroutine.
+type AppendTx interface {
+	// Apply takes the log's append lock (other writers, in this process or
+	// another, wait until this transaction ends), applies the states in
+	// order, each on its own, and returns the log's size under the lock
+	// and one outcome per state: nil if it applied (a nil state always
+	// does), else the error that refused it, and then nothing of that
+	// state is in the transaction while the others go on. An error of its
+	// own means the transaction is lost: nothing is stored.
+	Apply(ctx context.Context, states []any) (size int64, refused []error, err error)
+	// ReadHashes is LogStore.ReadHashes inside the transaction.
+	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	// SubjectHeads is LogStore.SubjectHeads inside the transaction.
+	SubjectHeads(ctx context.Context, pseudonyms []string) (map[string]Head, error)
+	// Commit stores leaves (indexes firstIndex, firstIndex+1, ... in
+	// order, firstIndex the size Apply returned), hashes (the stored
+	// hashes of those leaves, starting at stored index
+	// tlog.StoredHashIndex(0, firstIndex)), the leaves' payloads, parties
+	// and records, and checkpoint (whose size is firstIndex+len(leaves)),
+	// then commits the transaction, applied states included. With no leaf
+	// it stores no checkpoint and only commits. EINVALID if the arguments
+	// do not fit together (CheckBatch); ECONFLICT if firstIndex is not the
+	// log's size; EUNAVAILABLE. On any error nothing is stored.
+	Commit(ctx context.Context, firstIndex int64, leaves []StoredLeaf, hashes []tlog.Hash, checkpoint StoredCheckpoint) error
+	// Rollback ends the transaction without storing anything; after
+	// Commit, and a second time, it does nothing.
+	Rollback()
 }
-
-// RedemptionResult is the outcome of one Redemption: the view as stored
-// (ShareID, DocumentID and OwnerIIN set), or the redemption's own error.
-type RedemptionResult struct {
-	View wallet.View
-	Err  error
-}
-
-// BuildFunc computes the leaves, hashes and checkpoint of a batch once its
-// redemptions have run, from their outcomes (one per redemption, in
-// order): the arguments AppendBatch would take. It returns no leaf if the
-// batch has nothing to append.
-type BuildFunc func(outcomes []RedemptionResult) (leaves []StoredLeaf, hashes []tlog.Hash, checkpoint StoredCheckpoint, err error)
 
 // HashReader returns a tlog.HashReader that reads the store's hashes with
 // ctx. Its errors are the store's (ENOTFOUND for a missing hash).

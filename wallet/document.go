@@ -84,12 +84,9 @@ type Version struct {
 	CreatedAt  time.Time
 }
 
-// DocumentStore keeps documents and their versions.
+// DocumentStore reads documents and their versions; versions are written
+// by wallet.Change (AppendVersion), each with its leaf.
 type DocumentStore interface {
-	// AppendVersion appends v to its document, creating the document when
-	// v.Version is 1. ECONFLICT if v.Version is not the next version number
-	// (someone else appended first) or the document exists with another subject.
-	AppendVersion(ctx context.Context, d StoredDocument, v Version) error
 	// MarkFetched records that source answered for subject at t, for every
 	// document of that subject from that source.
 	MarkFetched(ctx context.Context, subject IIN, source string, t time.Time) error

@@ -197,7 +197,10 @@ func DocumentView(d StoredDocument, now time.Time) (Document, error) {
 // DocumentService assembles, signs and keeps citizens' documents. It does
 // not decide who may read whose documents: callers authorize first.
 type DocumentService struct {
-	Store   DocumentStore
+	Store DocumentStore
+	// Changes commits each new version with its leaf in the history log,
+	// which anchors the head of the document's hash chain.
+	Changes Committer
 	Sources []Source
 	Keys    KeyRing
 	Now     func() time.Time
@@ -392,7 +395,7 @@ func (s *DocumentService) store(ctx context.Context, c DocumentContent, source s
 			CreatedAt:  now,
 		}
 		d := StoredDocument{ID: id, SubjectIIN: c.SubjectIIN, Type: c.Type, Source: source, FetchedAt: now, Latest: v}
-		err = s.Store.AppendVersion(ctx, d, v)
+		_, err = s.Changes.Commit(ctx, Change{Ops: []Op{AppendVersion{Document: d, Version: v}}})
 		if err == nil {
 			latest[id] = d
 			return true, nil

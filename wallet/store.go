@@ -83,24 +83,14 @@ func (s Share) State(now time.Time) string {
 	}
 }
 
-// ShareStore keeps share grants.
+// ShareStore reads share grants; they are written by wallet.Change
+// (CreateShare, RevokeShare, RedeemShare).
 type ShareStore interface {
-	// CreateShare stores a new share. ECONFLICT if the id exists.
-	CreateShare(ctx context.Context, s Share) error
 	// Share returns one share. ENOTFOUND.
 	Share(ctx context.Context, id string) (Share, error)
 	// Shares returns the shares opened by or for the citizen (CreatedBy or
 	// OwnerIIN equal to iin), newest first.
 	Shares(ctx context.Context, iin IIN) ([]Share, error)
-	// RevokeShare sets RevokedAt if it is not set, and returns the share.
-	// ENOTFOUND.
-	RevokeShare(ctx context.Context, id string, at time.Time) (Share, error)
-	// RedeemShare is the final judge of single use. In one transaction it
-	// counts one more view of the share, if the share is not revoked, not
-	// expired at v.At and not used up, and stores v with ShareID set. It
-	// returns EEXPIRED (and stores nothing) otherwise, ENOTFOUND if no such
-	// share. If it returns an error, nothing was stored.
-	RedeemShare(ctx context.Context, shareID string, v View) (View, error)
 }
 
 // Viewer kinds and view channels.
@@ -132,11 +122,9 @@ type View struct {
 	LogIndex     int64 // index in the history log; -1 if not logged
 }
 
-// ViewStore keeps view events.
+// ViewStore reads view events; they are written with their leaves
+// (wallet.Change).
 type ViewStore interface {
-	// RecordView stores a view that is not a share redemption. ECONFLICT if
-	// the id exists.
-	RecordView(ctx context.Context, v View) error
 	// ViewsOfOwner returns views of the owner's documents, newest first.
 	ViewsOfOwner(ctx context.Context, owner IIN) ([]View, error)
 	// ViewsByViewer returns what the viewer has viewed, newest first.
@@ -199,10 +187,9 @@ type Consent struct {
 	Revision         int // bumped on every update
 }
 
-// ConsentStore keeps consent requests.
+// ConsentStore reads consent requests; they are written by wallet.Change
+// (CreateConsent, UpdateConsent).
 type ConsentStore interface {
-	// CreateConsent stores a new request. ECONFLICT if the id exists.
-	CreateConsent(ctx context.Context, c Consent) error
 	// Consent returns one request. ENOTFOUND.
 	Consent(ctx context.Context, id string) (Consent, error)
 	// ConsentsOfSubject returns the citizen's consents, newest first.
@@ -215,11 +202,6 @@ type ConsentStore interface {
 	// CountConsentsSince counts requests created at or after since, by the
 	// client (if clientID != "") and for the subject (if iin != "").
 	CountConsentsSince(ctx context.Context, clientID string, iin IIN, since time.Time) (int, error)
-	// UpdateConsent reads the consent, calls update on it and stores the
-	// result only if nobody changed the consent meanwhile (compare-and-swap
-	// on Revision, which it bumps). Errors from update are returned as they
-	// are; ECONFLICT if another update won; ENOTFOUND.
-	UpdateConsent(ctx context.Context, id string, update func(Consent) (Consent, error)) (Consent, error)
 }
 
 // Event is an entry of a citizen's or organisation's history other than a
@@ -247,10 +229,9 @@ const (
 	EventConsentRevoked   = "consent_revoked"
 )
 
-// EventStore keeps history events.
+// EventStore reads history events; they are written with their leaves
+// (wallet.Change).
 type EventStore interface {
-	// AppendEvent stores an event. ECONFLICT if the id exists.
-	AppendEvent(ctx context.Context, e Event) error
 	// Events returns the subject's events, newest first.
 	Events(ctx context.Context, subject IIN) ([]Event, error)
 }

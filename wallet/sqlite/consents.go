@@ -8,23 +8,6 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// CreateConsent stores a new request. ECONFLICT if the id exists.
-func (s *Store) CreateConsent(ctx context.Context, c wallet.Consent) error {
-	const what = "create consent"
-	if err := requireID(c.ID, what); err != nil {
-		return err
-	}
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO consents
-			(id, client_id, subject_iin, phone, document_types, purpose, method, status, valid_for_ns,
-			 created_at, request_expires_at, decided_at, grant_expires_at, revoked_at, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.ClientID, string(c.SubjectIIN), c.Phone, encodeTypes(c.DocumentTypes), c.Purpose, c.Method,
-			c.Status, int64(c.ValidFor), micros(c.CreatedAt), micros(c.RequestExpiresAt),
-			nullMicros(c.DecidedAt), nullMicros(c.GrantExpiresAt), nullMicros(c.RevokedAt), c.Revision)
-		return err
-	})
-}
 
 const consentColumns = `id, client_id, subject_iin, phone, document_types, purpose, method, status, valid_for_ns,
 	created_at, request_expires_at, decided_at, grant_expires_at, revoked_at, revision FROM consents`
@@ -92,46 +75,6 @@ func (s *Store) CountConsentsSince(ctx context.Context, clientID string, iin wal
 	return n, nil
 }
 
-// UpdateConsent reads the consent, calls update on it and stores the result
-// with Revision bumped, only if the stored revision is still the one read.
-// The id cannot change. Errors from update are returned as they are;
-// ECONFLICT if another update won; ENOTFOUND.
-func (s *Store) UpdateConsent(ctx context.Context, id string, update func(wallet.Consent) (wallet.Consent, error)) (wallet.Consent, error) {
-	const what = "update consent"
-	old, err := s.Consent(ctx, id)
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	c, err := update(old)
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	c.ID, c.Revision = old.ID, old.Revision+1
-	err = s.write(ctx, what, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE consents SET
-			client_id = ?, subject_iin = ?, phone = ?, document_types = ?, purpose = ?, method = ?, status = ?,
-			valid_for_ns = ?, created_at = ?, request_expires_at = ?, decided_at = ?, grant_expires_at = ?,
-			revoked_at = ?, revision = ?
-			WHERE id = ? AND revision = ?`,
-			c.ClientID, string(c.SubjectIIN), c.Phone, encodeTypes(c.DocumentTypes), c.Purpose, c.Method, c.Status,
-			int64(c.ValidFor), micros(c.CreatedAt), micros(c.RequestExpiresAt), nullMicros(c.DecidedAt),
-			nullMicros(c.GrantExpiresAt), nullMicros(c.RevokedAt), c.Revision,
-			id, old.Revision)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return wallet.Errorf(wallet.ECONFLICT, "%s: the consent changed meanwhile", what)
-		}
-		return nil
-	})
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	return normalizeConsent(c), nil
-}
 
 // normalizeConsent gives c the form it has when read back: times truncated
 // to microseconds in UTC, an empty type list nil.

@@ -8,54 +8,6 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// AppendVersion appends v to document d, creating the document when
-// v.Version is 1. ECONFLICT if v.Version is not the next version number or
-// the document belongs to another subject; EINVALID for a version below 1 or
-// a v.DocumentID other than d.ID.
-func (s *Store) AppendVersion(ctx context.Context, d wallet.StoredDocument, v wallet.Version) error {
-	const what = "append document version"
-	if err := requireID(d.ID, what); err != nil {
-		return err
-	}
-	if v.Version < 1 {
-		return wallet.Errorf(wallet.EINVALID, "%s: version %d is below 1", what, v.Version)
-	}
-	if v.DocumentID != "" && v.DocumentID != d.ID {
-		return wallet.Errorf(wallet.EINVALID, "%s: version of document %q given for %q", what, v.DocumentID, d.ID)
-	}
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		if v.Version == 1 {
-			fetched := d.FetchedAt
-			if fetched.IsZero() {
-				fetched = v.CreatedAt
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO documents (id, subject_iin, type, source, fetched_at, latest_version)
-				VALUES (?, ?, ?, ?, ?, 1)`, d.ID, string(d.SubjectIIN), string(d.Type), d.Source, micros(fetched))
-			if err != nil {
-				return err // ECONFLICT if the document exists
-			}
-		} else {
-			var fetched any
-			if !d.FetchedAt.IsZero() {
-				fetched = micros(d.FetchedAt)
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE documents SET latest_version = ?, fetched_at = COALESCE(?, fetched_at)
-				WHERE id = ? AND subject_iin = ? AND latest_version = ?`,
-				v.Version, fetched, d.ID, string(d.SubjectIIN), v.Version-1)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return wallet.Errorf(wallet.ECONFLICT, "%s: version %d is not the next version of the subject's document", what, v.Version)
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO document_versions (document_id, version, content, jws, prev_hash, hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, v.Version, nonNilBytes(v.Content), v.JWS, v.PrevHash, v.Hash, micros(v.CreatedAt))
-		return err
-	})
-}
 
 func nonNilBytes(b []byte) []byte {
 	if b == nil {

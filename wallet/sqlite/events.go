@@ -8,22 +8,16 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// AppendEvent stores an event. ECONFLICT if the id exists.
-func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
-	const what = "append event"
-	if err := requireID(e.ID, what); err != nil {
-		return err
-	}
+// insertEvent stores an event (written with its leaf).
+func insertEvent(ctx context.Context, tx *sql.Tx, e wallet.Event) error {
 	details, err := eventDetails(e.Details)
 	if err != nil {
-		return wallet.Wrap(wallet.EINTERNAL, err, what)
+		return wallet.Wrap(wallet.EINTERNAL, err, "append event")
 	}
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, insertEventSQL,
-			e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, details,
-			micros(e.At), logIndex(e.LogIndex))
-		return err
-	})
+	_, err = tx.ExecContext(ctx, insertEventSQL,
+		e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, details,
+		micros(e.At), logIndex(e.LogIndex))
+	return err
 }
 
 const insertEventSQL = `INSERT INTO events

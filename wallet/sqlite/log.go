@@ -11,108 +11,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// The history log's tables (migration 00002) live beside the wallet's; the
-// Store is also the log's store.
-var _ historylog.LogStore = (*Store)(nil)
-
 // LogSize returns the number of leaves: one more than the highest index.
 // EUNAVAILABLE.
 func (s *Store) LogSize(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&n)
 	return n, wrapErr(err, "history log size")
-}
-
-// AppendBatch stores a batch of leaves, their hashes, payloads and parties
-// and its checkpoint in one IMMEDIATE transaction: all or nothing.
-// ECONFLICT if firstIndex is not the current size; EINVALID if the
-// arguments do not fit (historylog.CheckBatch); EUNAVAILABLE.
-func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	const what = "append to the history log"
-	if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
-		return err
-	}
-	return s.write(ctx, what, func(tx *sql.Tx) error {
-		if err := checkLogSize(ctx, tx, firstIndex); err != nil {
-			return err
-		}
-		return writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp)
-	})
-}
-
-// AppendBatchWithRedemptions runs a log batch's share redemptions and
-// stores its leaves, hashes, payloads, parties and checkpoint in one
-// IMMEDIATE transaction (see historylog.LogStore): each redemption under its
-// own savepoint, rolled back alone when it fails with RedeemShare's error
-// (EEXPIRED, ENOTFOUND, EINVALID, ECONFLICT); then build, then the leaves,
-// then one commit. ECONFLICT (nothing run) if firstIndex is not the current
-// size; EINVALID if what build returns does not fit
-// (historylog.CheckBatch); build's own error; EUNAVAILABLE. On any error
-// nothing is stored.
-func (s *Store) AppendBatchWithRedemptions(ctx context.Context, firstIndex int64, redemptions []historylog.Redemption, build historylog.BuildFunc) ([]historylog.RedemptionResult, error) {
-	const what = "append to the history log"
-	for _, r := range redemptions {
-		if err := requireID(r.View.ID, "redeem share"); err != nil {
-			return nil, err
-		}
-	}
-	prepared, err := s.prepareRedeem(ctx)
-	if err != nil {
-		return nil, wrapErr(err, what)
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, wrapErr(err, what)
-	}
-	defer tx.Rollback() // after Commit, a no-op
-	if err := checkLogSize(ctx, tx, firstIndex); err != nil {
-		return nil, wrapErr(err, what)
-	}
-	st := &redeemStmts{ctx: ctx, tx: tx, prepared: prepared, stmts: make(map[string]*sql.Stmt, len(redeemSQLs))}
-	outcomes := make([]historylog.RedemptionResult, len(redemptions))
-	redeemed := 0
-	for i, r := range redemptions {
-		v, err, txErr := st.redeemIsolated(r.ShareID, r.View)
-		if txErr != nil {
-			return nil, txErr
-		}
-		outcomes[i] = historylog.RedemptionResult{View: v, Err: err}
-		if err == nil {
-			redeemed++
-		}
-	}
-	leaves, hashes, cp, err := build(outcomes)
-	if err != nil {
-		return nil, err
-	}
-	if len(leaves) == 0 {
-		if redeemed > 0 {
-			return nil, wallet.Errorf(wallet.EINTERNAL, "history log: %d redemptions and no leaf", redeemed)
-		}
-		return outcomes, nil // nothing to store: rolled back
-	}
-	if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
-		return nil, err
-	}
-	if err := writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp); err != nil {
-		return nil, wrapErr(err, what)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, wrapErr(err, what)
-	}
-	return outcomes, nil
-}
-
-// checkLogSize returns ECONFLICT unless the log in tx has firstIndex leaves.
-func checkLogSize(ctx context.Context, tx *sql.Tx, firstIndex int64) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
-		return err
-	}
-	if size != firstIndex {
-		return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
-	}
-	return nil
 }
 
 // writeLeaves inserts a checked batch (historylog.CheckBatch) in tx.
@@ -151,27 +55,8 @@ func writeLeaves(ctx context.Context, tx *sql.Tx, firstIndex int64, leaves []his
 				return err
 			}
 		}
-		if l.RedeemedView != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE views SET log_index = ? WHERE id = ?`, l.Index, l.RedeemedView); err != nil {
-				return err
-			}
-		}
-		if v := l.NewView; v != nil {
-			w := *v
-			w.LogIndex = l.Index
-			if err := insertView(ctx, tx, w, 0); err != nil {
-				return err
-			}
-		}
-		if e := l.NewEvent; e != nil {
-			details, err := eventDetails(e.Details)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, insertEventSQL, e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind,
-				e.ActorID, e.ObjectID, details, micros(e.At), l.Index); err != nil {
-				return err
-			}
+		if err := writeRecord(ctx, tx, l.Index, l.Record); err != nil {
+			return err
 		}
 	}
 	base := tlog.StoredHashIndex(0, firstIndex)
@@ -213,6 +98,16 @@ func (s *Store) Leaves(ctx context.Context, from int64, limit int) ([]historylog
 // ReadHashes returns the stored hashes with those indexes, in order.
 // ENOTFOUND if one is missing; EUNAVAILABLE.
 func (s *Store) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	return readHashes(ctx, s.r, indexes)
+}
+
+// querier is a connection pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readHashes(ctx context.Context, q querier, indexes []int64) ([]tlog.Hash, error) {
 	const what = "read history log hashes"
 	type idHash struct {
 		id   int64
@@ -227,7 +122,7 @@ func (s *Store) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, e
 		for i, x := range chunk {
 			args[i] = x
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT id, hash FROM log_hashes WHERE id IN (?`+
+		rows, err := q.QueryContext(ctx, `SELECT id, hash FROM log_hashes WHERE id IN (?`+
 			strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		got, err := collect(rows, err, what, func(sc scanner) (idHash, error) {
 			var (
@@ -285,10 +180,14 @@ func (s *Store) Checkpoints(ctx context.Context, fromSize int64, limit int) ([]h
 // SubjectHeads returns the latest event of each pseudonym that has one.
 // EUNAVAILABLE.
 func (s *Store) SubjectHeads(ctx context.Context, pseudonyms []string) (map[string]historylog.Head, error) {
+	return subjectHeads(ctx, s.r, pseudonyms)
+}
+
+func subjectHeads(ctx context.Context, q querier, pseudonyms []string) (map[string]historylog.Head, error) {
 	out := make(map[string]historylog.Head, len(pseudonyms))
 	for _, p := range pseudonyms {
 		var h historylog.Head
-		err := s.r.QueryRowContext(ctx, `SELECT seq, leaf_index FROM log_parties WHERE subject = ? ORDER BY seq DESC LIMIT 1`, p).
+		err := q.QueryRowContext(ctx, `SELECT seq, leaf_index FROM log_parties WHERE subject = ? ORDER BY seq DESC LIMIT 1`, p).
 			Scan(&h.Seq, &h.Index)
 		if err == sql.ErrNoRows {
 			continue

@@ -25,7 +25,6 @@ import (
 
 	"github.com/qujat/qujat/migrations"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -41,13 +40,10 @@ type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only connections (the writer itself for ":memory:")
 
-	redeemer redeemqueue.Queue // group commit of RedeemShare
-	// redeemStmts are the redemption statements prepared on the writer,
-	// used by the redeemer's committer and by log batches that redeem.
-	// Guarded by stmtMu; a map is never changed once published (it is
-	// replaced), so a caller may use the one it got without the lock.
-	stmtMu      sync.Mutex
-	redeemStmts map[string]*sql.Stmt
+	// stmts are statements of the hot paths prepared on the writer once
+	// (Store.stmt), guarded by stmtMu.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open opens (creating it if needed) the SQLite database at path, with WAL
@@ -130,10 +126,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the redemptions already queued to be committed, then
-// closes all connections.
+// Close closes all connections.
 func (s *Store) Close() error {
-	s.closeRedeemer()
+	s.stmtMu.Lock()
+	for _, p := range s.stmts {
+		p.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

@@ -23,15 +23,6 @@ func insertView(ctx context.Context, tx *sql.Tx, v wallet.View, shareSeq int) er
 	return err
 }
 
-// RecordView stores a view that is not a share redemption. ECONFLICT if the
-// id exists; ENOTFOUND if v.ShareID names no share.
-func (s *Store) RecordView(ctx context.Context, v wallet.View) error {
-	const what = "record view"
-	if err := requireID(v.ID, what); err != nil {
-		return err
-	}
-	return s.write(ctx, what, func(tx *sql.Tx) error { return insertView(ctx, tx, v, 0) })
-}
 
 const viewColumns = `id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
 	share_id, consent_id, shared_by, at, log_index FROM views`

@@ -1,23 +1,23 @@
-package historylog_test
+package history_test
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet"
 )
 
 func TestViewEntry_PartiesAreOwnerViewerAndGuardian(t *testing.T) {
 	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
-	e, err := historylog.ViewEntry(wallet.View{ID: "v1", DocumentID: "d1", OwnerIIN: "000000000001",
+	e, err := history.ViewEntry(wallet.View{ID: "v1", DocumentID: "d1", OwnerIIN: "000000000001",
 		ViewerKind: wallet.ViewerOrganisation, ViewerID: "bank-1", Channel: wallet.ChannelConsent, SharedBy: "000000000002", At: at, LogIndex: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"000000000001", "org:bank-1", "000000000002"}
-	if e.Kind != historylog.KindView || !e.At.Equal(at) || len(e.Subjects) != 3 {
+	if e.Kind != history.KindView || !e.At.Equal(at) || len(e.Subjects) != 3 {
 		t.Fatalf("entry %+v", e)
 	}
 	for i := range want {
@@ -32,7 +32,7 @@ func TestViewEntry_PartiesAreOwnerViewerAndGuardian(t *testing.T) {
 	if _, ok := p["log_index"]; ok {
 		t.Fatal("the payload holds the log index")
 	}
-	if _, err := historylog.ViewEntry(wallet.View{ID: "v1"}); wallet.ErrorCode(err) != wallet.EINVALID {
+	if _, err := history.ViewEntry(wallet.View{ID: "v1"}); wallet.ErrorCode(err) != wallet.EINVALID {
 		t.Fatalf("a view without owner: %v", err)
 	}
 }
@@ -48,7 +48,7 @@ func TestEventEntry_PartiesAreSubjectAndActor(t *testing.T) {
 		{"guardian", "000000000003", []string{"000000000001", "000000000003"}},
 		{"system", "", []string{"000000000001"}},
 	} {
-		e, err := historylog.EventEntry(wallet.Event{ID: "e1", Kind: wallet.EventConsentGranted, SubjectIIN: "000000000001", ActorKind: c.kind, ActorID: c.id, At: at})
+		e, err := history.EventEntry(wallet.Event{ID: "e1", Kind: wallet.EventConsentGranted, SubjectIIN: "000000000001", ActorKind: c.kind, ActorID: c.id, At: at})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestEventEntry_PartiesAreSubjectAndActor(t *testing.T) {
 			}
 		}
 	}
-	if _, err := historylog.EventEntry(wallet.Event{ID: "e1"}); wallet.ErrorCode(err) != wallet.EINVALID {
+	if _, err := history.EventEntry(wallet.Event{ID: "e1"}); wallet.ErrorCode(err) != wallet.EINVALID {
 		t.Fatalf("an event without kind: %v", err)
 	}
 }
