@@ -59,37 +59,15 @@ func (s *Server) wardDocuments(c echo.Context) error {
 	if ward == caller {
 		return wallet.Errorf(wallet.ENOTFOUND, "no such ward")
 	}
-	if err := s.isGuardianOf(c, caller, ward); err != nil {
-		return err
-	}
-	docs, err := s.documentsOf(c, ward)
+	docs, err := s.reads().WardDocuments(c.Request().Context(), caller, ward)
 	if err != nil {
 		return err
 	}
-	if err := s.recordGuardianViews(c, caller, docs); err != nil {
-		return err
-	}
+	docs = nonNil(docs)
 	return c.JSON(http.StatusOK, documentsResponse{Documents: docs})
 }
 
-// recordGuardianViews records, before anything is released, one view per
-// document in the ward's history, naming the guardian.
-func (s *Server) recordGuardianViews(c echo.Context, guardian wallet.IIN, docs []wallet.Document) error {
-	ctx := c.Request().Context()
-	now := s.Now().UTC()
-	for _, d := range docs {
-		id, err := wallet.NewID(s.Rand, "vw_")
-		if err != nil {
-			return wallet.Wrap(wallet.EINTERNAL, err, "could not create id")
-		}
-		v := wallet.View{
-			ID: id, DocumentID: d.ID, DocumentType: d.Type, OwnerIIN: d.SubjectIIN,
-			ViewerKind: wallet.ViewerGuardian, ViewerID: string(guardian),
-			Channel: wallet.ChannelGuardian, At: now, LogIndex: -1,
-		}
-		if err := s.Views.RecordView(ctx, v); err != nil {
-			return err
-		}
-	}
-	return nil
+// reads is the domain service of document reads by citizens and guardians.
+func (s *Server) reads() wallet.DocumentReads {
+	return wallet.DocumentReads{Documents: s.Documents, Guardianship: s.guardianship(), Changes: s.Changes, Rand: s.Rand}
 }

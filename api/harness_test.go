@@ -22,8 +22,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
-	"github.com/qujat/qujat/otp"
-	"github.com/qujat/qujat/sharing"
+	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
@@ -98,60 +97,24 @@ func newStack(tb testing.TB, now func() time.Time) *stack {
 		tb.Fatal(err)
 	}
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
-	hasher := wallet.NewHasher([]byte("test pepper, 32 bytes long......"))
 	outbox := sms.NewOutbox(1000, now)
-	o := otp.NewService(short, hasher, outbox)
-	o.Now = now
-	docs := &wallet.DocumentService{Store: st, Sources: demo.Sources(), Keys: keys, Now: now}
 	logKeys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hlog, err := historylog.New(historylog.Config{Store: st, Keys: logKeys})
+	svc, err := service.Build(service.Parts{
+		Logger: testLogger(), Now: now, Rand: rand.Reader,
+		Store: st, Short: short, Directory: demo, Sources: demo.Sources(), DevCitizens: demo.Citizens,
+		Keys: keys, LogKeys: logKeys, Pepper: []byte("test pepper, 32 bytes long......"),
+		TokenKey: tokenKey, TokenIssuer: "qujat", SealKey: []byte("0123456789abcdef0123456789abcdef"),
+		SMS: outbox, Outbox: outbox, SMSInboundSecret: []byte("gateway secret"),
+		PublicURL: "https://qujat.test",
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { hlog.Close() })
-	logged := historylog.Recorder{Store: st, Log: hlog}
-	shares := &sharing.Service{
-		Store: logged, Codes: short, Hasher: hasher, Documents: docs, Now: now,
-		PublicURL: "https://qujat.test", SealKey: []byte("0123456789abcdef0123456789abcdef"),
-		Authorize: wallet.Guardianship{Directory: demo, Now: now}.AuthorizeShare,
-	}
-	consents := &consent.Service{
-		Store: logged, Directory: demo, OTP: o, SMS: outbox, Codes: short, Documents: wallet.AssembledDocuments{Service: docs},
-		Hasher: hasher, Now: now, Rand: rand.Reader,
-	}
-	tokens := &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: now}
-	srv := api.New(api.Deps{
-		Logger:     testLogger(),
-		Now:        now,
-		Tokens:     tokens,
-		Directory:  demo,
-		OTP:        o,
-		Sessions:   &wallet.SessionService{Store: st, Hasher: hasher, Now: now, Rand: rand.Reader},
-		Documents:  docs,
-		Verifier:   &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: now},
-		Keys:       keys,
-		Views:      logged,
-		Events:     logged,
-		HistoryLog: hlog,
-		Counters:   short,
-		Sharing:    shares,
-		PublicURL:  "https://qujat.test",
-		Consents:   consents,
-		ClientName: func(ctx context.Context, id string) string {
-			c, err := consents.Client(ctx, id)
-			if err != nil {
-				return ""
-			}
-			return c.Name
-		},
-		SMSInboundSecret: []byte("gateway secret"),
-		DevCitizens:      demo.Citizens,
-		DevOutbox:        outbox,
-		ReadyChecks:      map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},
-	})
+	tb.Cleanup(func() { svc.Close() })
+	srv, tokens, consents, hlog := svc.Server, svc.Tokens, svc.Consents, svc.Log
 	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 )
 
 // logCheckpoint serves the latest signed checkpoint (C2SP tlog-checkpoint).
@@ -45,9 +45,9 @@ func (s *Server) logLeaf(c echo.Context) error {
 	}
 	var subject string
 	if iin := citizenOf(c); iin != "" {
-		subject = historylog.CitizenSubject(iin)
+		subject = history.CitizenSubject(iin)
 	} else {
-		subject = historylog.OrganisationSubject(clientOf(c))
+		subject = history.OrganisationSubject(clientOf(c))
 	}
 	leaf, raw, err := s.HistoryLog.Leaf(c.Request().Context(), index)
 	if err != nil {

@@ -38,6 +38,8 @@ type Deps struct {
 	Verifier  *wallet.Verifier
 	Keys      wallet.KeyRing
 	Views     wallet.ViewStore
+	// Changes commits state changes with their history (guardians' views).
+	Changes wallet.Committer
 	Sharing   *sharing.Service
 	Events    wallet.EventStore
 	Consents  *consent.Service

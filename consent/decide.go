@@ -39,14 +39,10 @@ type decision struct {
 	details   map[string]string
 }
 
-// casRetries bounds how often a decision is tried again after losing a
-// compare-and-swap to a concurrent change: the next try sees that change
-// and almost always ends in ECONFLICT or success at once.
-const casRetries = 3
-
-// decide applies d to the consent with compare-and-swap, at the time now
-// judges expiry, and appends the event. check, if set, runs on the consent as
-// stored before the transition rules. It returns the consent with its
+// decide applies d to the consent, as it is inside the change's
+// transaction, at the time now judges expiry, and commits it with its event
+// (one wallet.Change). check, if set, runs on the consent as stored before
+// the transition rules. It returns the consent with its
 // effective status.
 //
 // EEXPIRED if the request (for granted or denied) or the grant (for revoked)
@@ -54,39 +50,34 @@ const casRetries = 3
 // transition needs ("consent already decided"); errors of check and of the
 // store as they are.
 func (s *Service) decide(ctx context.Context, id string, d decision, check func(wallet.Consent) error) (wallet.Consent, error) {
-	var (
-		updated wallet.Consent
-		err     error
-		now     time.Time
-	)
-	for attempt := 0; ; attempt++ {
-		now = s.now()
-		var refused error
-		updated, err = s.Store.UpdateConsent(ctx, id, func(c wallet.Consent) (wallet.Consent, error) {
-			if check != nil {
-				if err := check(c); err != nil {
-					refused = err
-					return c, err
-				}
-			}
-			next, err := transition(c, d.to, now)
-			refused = err
-			return next, err
-		})
-		if err == nil || refused != nil || !wallet.IsCode(err, wallet.ECONFLICT) || attempt+1 >= casRetries {
-			break
-		}
-		// Lost the compare-and-swap: read again and judge the new state.
-	}
-	if err != nil {
-		return wallet.Consent{}, err
-	}
 	kind := map[string]string{
 		wallet.ConsentGranted: wallet.EventConsentGranted,
 		wallet.ConsentDenied:  wallet.EventConsentDenied,
 		wallet.ConsentRevoked: wallet.EventConsentRevoked,
 	}[d.to]
-	if err := s.appendEvent(ctx, kind, updated, d.actorKind, d.actorID, d.details, now); err != nil {
+	now := s.now()
+	var updated wallet.Consent
+	op := wallet.UpdateConsent{ID: id, Result: &updated, Update: func(c wallet.Consent) (wallet.Consent, error) {
+		if check != nil {
+			if err := check(c); err != nil {
+				return c, err
+			}
+		}
+		return transition(c, d.to, now)
+	}}
+	// The event's subject is the consent's; it is read before the change
+	// and checked inside it (the consent's subject never changes).
+	cur, err := s.Store.Consent(ctx, id)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	ev, err := s.event(kind, cur, d.actorKind, d.actorID, d.details, now)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	// The transition is judged on the consent as it is inside the change's
+	// transaction, and committed with its event, or neither is.
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{op}, Events: []wallet.Event{ev}}); err != nil {
 		return wallet.Consent{}, err
 	}
 	if d.to != wallet.ConsentRevoked && updated.Method == wallet.ConsentOTP {

@@ -106,13 +106,14 @@ func (s *Service) Release(ctx context.Context, clientID, id string) ([]Released,
 		return nil, err
 	}
 	out := make([]Released, 0, len(covered))
+	views := make([]wallet.View, 0, len(covered))
 	at := s.now()
 	for _, d := range covered {
 		vid, err := wallet.NewID(s.rand(), "vw_")
 		if err != nil {
 			return nil, err
 		}
-		v := wallet.View{
+		views = append(views, wallet.View{
 			ID:           vid,
 			DocumentID:   d.ID,
 			DocumentType: d.Type,
@@ -123,11 +124,19 @@ func (s *Service) Release(ctx context.Context, clientID, id string) ([]Released,
 			ConsentID:    c.ID,
 			At:           at,
 			LogIndex:     -1,
-		}
-		if err := s.Store.RecordView(ctx, v); err != nil {
+		})
+	}
+	if len(views) > 0 {
+		// All the release's views in one change: all recorded, with their
+		// leaves, or none.
+		indexes, err := s.Changes.Commit(ctx, wallet.Change{Views: views})
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, Released{Document: d, View: v})
+		for i := range views {
+			views[i].LogIndex = indexes[i]
+			out = append(out, Released{Document: covered[i], View: views[i]})
+		}
 	}
 	// The views are durable; release only if the grant still stands now.
 	if err := s.stillReleasable(ctx, c.ID); err != nil {

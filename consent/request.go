@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"slices"
@@ -111,19 +112,20 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 		CreatedAt:        now,
 		RequestExpiresAt: now.Add(s.requestTTL()),
 	}
-	if err := s.Store.CreateConsent(ctx, c); err != nil {
-		return wallet.Consent{}, err
-	}
 	details := map[string]string{
 		"client_name":    client.Name,
 		"document_types": joinTypes(c.DocumentTypes),
 		"purpose":        c.Purpose,
 		"method":         c.Method,
 	}
-	if err := s.appendEvent(ctx, wallet.EventConsentRequested, c, wallet.ViewerOrganisation, client.ID, details, now); err != nil {
-		// Nobody has been asked yet: stop here, so that the citizen is never
-		// asked about a request that is not in their history.
-		return wallet.Consent{}, s.failDelivery(ctx, c, err)
+	requested, err := s.event(wallet.EventConsentRequested, c, wallet.ViewerOrganisation, client.ID, details, now)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	// The request and its event are one change: the citizen is never asked
+	// about a request that is not in their history.
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.CreateConsent{Consent: c}}, Events: []wallet.Event{requested}}); err != nil {
+		return wallet.Consent{}, err
 	}
 	if err := s.ask(ctx, client, c); err != nil {
 		return wallet.Consent{}, s.failDelivery(ctx, c, err)
@@ -252,15 +254,21 @@ func (s *Service) failDelivery(ctx context.Context, c wallet.Consent, cause erro
 	}
 	ctx = context.WithoutCancel(ctx)
 	now := s.now()
-	denied, err := s.Store.UpdateConsent(ctx, c.ID, func(cur wallet.Consent) (wallet.Consent, error) {
+	denied, err := s.event(wallet.EventConsentDenied, c, actorSystem, "", map[string]string{"reason": "delivery_failed"}, now)
+	if err != nil {
+		return cause
+	}
+	deny := wallet.UpdateConsent{ID: c.ID, Update: func(cur wallet.Consent) (wallet.Consent, error) {
 		if cur.Status != wallet.ConsentPending {
 			return cur, wallet.Errorf(wallet.ECONFLICT, "consent already decided")
 		}
 		cur.Status, cur.DecidedAt = wallet.ConsentDenied, &now
 		return cur, nil
-	})
-	if err == nil {
-		_ = s.appendEvent(ctx, wallet.EventConsentDenied, denied, actorSystem, "", map[string]string{"reason": "delivery_failed"}, now)
+	}}
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{deny}, Events: []wallet.Event{denied}}); err != nil {
+		// Neither the denial nor its event is stored: the request stays
+		// pending, with its history, until it expires.
+		return errors.Join(cause, err)
 	}
 	return cause
 }

@@ -17,7 +17,6 @@ type Store interface {
 	wallet.ClientStore
 	wallet.ConsentStore
 	wallet.ViewStore
-	wallet.EventStore
 }
 
 // DocumentSource returns a citizen's documents as they are now
@@ -62,6 +61,9 @@ const rateWindow = time.Hour
 // Limits to the defaults. A Service is safe for concurrent use.
 type Service struct {
 	Store     Store
+	// Changes commits every consent created, decided and released
+	// together with its history event or views and their log leaves.
+	Changes   wallet.Committer
 	Directory wallet.Directory       // registered name and phone of citizens
 	OTP       *otp.Service           // codes of otp requests
 	SMS       otp.Sender             // messages of sms_reply requests
@@ -126,15 +128,14 @@ func (s *Service) maxValidFor() time.Duration {
 	return DefaultMaxValidFor
 }
 
-// appendEvent appends one event to the subject's history. It uses a context
-// that is not cancelled with the caller's: the change it records has already
-// been committed, and a client hanging up must not leave it unrecorded.
-func (s *Service) appendEvent(ctx context.Context, kind string, c wallet.Consent, actorKind, actorID string, details map[string]string, at time.Time) error {
+// event returns the history event of kind about consent c, with a fresh id,
+// ready for a Change.
+func (s *Service) event(kind string, c wallet.Consent, actorKind, actorID string, details map[string]string, at time.Time) (wallet.Event, error) {
 	id, err := wallet.NewID(s.rand(), "evt_")
 	if err != nil {
-		return err
+		return wallet.Event{}, err
 	}
-	return s.Store.AppendEvent(context.WithoutCancel(ctx), wallet.Event{
+	return wallet.Event{
 		ID:         id,
 		Kind:       kind,
 		SubjectIIN: c.SubjectIIN,
@@ -144,5 +145,5 @@ func (s *Service) appendEvent(ctx context.Context, kind string, c wallet.Consent
 		Details:    details,
 		At:         at,
 		LogIndex:   -1,
-	})
+	}, nil
 }

@@ -13,7 +13,7 @@ import (
 
 func sampleLeaf() historylog.Leaf {
 	l := historylog.Leaf{
-		Kind: historylog.KindView,
+		Kind: "view",
 		At:   time.Date(2026, 3, 1, 4, 30, 0, 123456000, time.UTC),
 		Parties: []historylog.Party{
 			{Subject: strings.Repeat("ab", 32), Seq: 1, Prev: -1},

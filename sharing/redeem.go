@@ -170,7 +170,7 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 	if err := s.Codes.Delete(ctx, ownerKey(owner)); err != nil {
 		return err
 	}
-	return s.appendEvent(ctx, wallet.Event{
+	ev, err := s.event(wallet.Event{
 		Kind:       wallet.EventCodesVoided,
 		SubjectIIN: owner,
 		ActorKind:  "system",
@@ -183,6 +183,11 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 		},
 		At: s.now(),
 	})
+	if err != nil {
+		return err
+	}
+	_, err = s.Changes.Commit(ctx, wallet.Change{Events: []wallet.Event{ev}})
+	return err
 }
 
 // redeem releases one view of the share to viewer, the secret (named name
@@ -249,14 +254,15 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	if sh.CreatedBy != sh.OwnerIIN {
 		v.SharedBy = sh.CreatedBy
 	}
-	committed, err := s.Store.RedeemShare(ctx, shareID, v)
+	indexes, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.RedeemShare{ShareID: shareID, View: v}}})
 	if err != nil {
 		// Nothing was stored, so nothing is released; the use goes back to
 		// the ticket so that a retry can succeed.
 		s.returnUse(ctx, sh, use)
 		return Redemption{}, err
 	}
-	return Redemption{View: committed, Document: doc}, nil
+	v.ShareID, v.LogIndex = shareID, indexes[0]
+	return Redemption{View: v, Document: doc}, nil
 }
 
 // returnUse gives a use spent on a redemption that was not committed back

@@ -12,13 +12,11 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// Store is what the sharing service needs of the durable store: share
-// grants, the views they release and the history events around them.
-// wallet.Store satisfies it.
+// Store is what the sharing service reads of the durable store: share
+// grants. wallet.Store satisfies it. Shares are written only through
+// wallet.Change (Service.Changes), each change with its history.
 type Store interface {
 	wallet.ShareStore
-	wallet.ViewStore
-	wallet.EventStore
 }
 
 // DocumentReader reads one document with its current status.
@@ -115,7 +113,10 @@ const (
 //
 // A Service must not be copied after first use (it holds the QR cache).
 type Service struct {
-	Store     Store
+	Store Store
+	// Changes commits every share opened, revoked and redeemed, and codes
+	// voided, together with its history event and log leaf.
+	Changes   wallet.Committer
 	Codes     wallet.ShortLivedStore
 	Hasher    *wallet.Hasher
 	Documents DocumentReader
@@ -201,7 +202,8 @@ func codeKey(owner wallet.IIN, gen int64, codeHash string) string {
 // EINVALID for a ttl or maxViews out of range, a document without id or
 // subject, or an invalid createdBy; EUNAVAILABLE if a store cannot be
 // reached (if the short-lived store fails after the durable share was
-// made, the share is revoked so that it never shows as active); ECONFLICT
+// made, the share is revoked, with its event, so that it never shows as
+// active); ECONFLICT
 // if no free short code was found; EINTERNAL for a bad SealKey.
 func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy wallet.IIN, ttl time.Duration, maxViews int) (Opened, error) {
 	lim := s.limits()
@@ -260,14 +262,11 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(ttl),
 	}
-	if err := s.Store.CreateShare(ctx, sh); err != nil {
-		return Opened{}, err
-	}
 	actorKind := wallet.ViewerCitizen
 	if createdBy != owner {
 		actorKind = wallet.ViewerGuardian
 	}
-	if err := s.appendEvent(ctx, wallet.Event{
+	opened, err := s.event(wallet.Event{
 		Kind:       wallet.EventShareOpened,
 		SubjectIIN: owner,
 		ActorKind:  actorKind,
@@ -280,8 +279,13 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 			"expires_at":    sh.ExpiresAt.Format(time.RFC3339),
 		},
 		At: now,
-	}); err != nil {
-		s.abandon(ctx, sh, "")
+	})
+	if err != nil {
+		return Opened{}, err
+	}
+	// The share and its event are committed before anything reaches the
+	// short-lived store: a share that exists has its history.
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.CreateShare{Share: sh}}, Events: []wallet.Event{opened}}); err != nil {
 		return Opened{}, err
 	}
 
@@ -346,13 +350,13 @@ func (s *Service) putCode(ctx context.Context, owner wallet.IIN, gen int64, shar
 }
 
 // abandon undoes, as far as it can, a share whose opening failed halfway:
-// the durable share is revoked (so it never shows as active without a
-// ticket) and whatever reached the short-lived store is deleted. Best
-// effort: the caller returns the original error.
+// the durable share is revoked by the system, with its event (so it never
+// shows as active without a ticket), and whatever reached the short-lived
+// store is deleted. Best effort: the caller returns the original error.
 func (s *Service) abandon(ctx context.Context, sh wallet.Share, ck string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	_, _ = s.Store.RevokeShare(ctx, sh.ID, s.now())
+	_ = s.revoke(ctx, sh, "system", "sharing", "the short-lived store failed while the share was opened")
 	keys := []string{ticketKey(sh.ID), sealedKey(sh.ID)}
 	if ck != "" {
 		keys = append(keys, ck)
@@ -366,14 +370,43 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 }
 
-func (s *Service) appendEvent(ctx context.Context, e wallet.Event) error {
+// event returns e with a fresh id, ready for a Change.
+func (s *Service) event(e wallet.Event) (wallet.Event, error) {
 	id, err := wallet.NewID(s.rand(), "evt_")
 	if err != nil {
-		return err
+		return wallet.Event{}, err
 	}
 	e.ID = id
 	e.LogIndex = -1
-	return s.Store.AppendEvent(ctx, e)
+	return e, nil
+}
+
+// revoke revokes the share with its share_revoked event, in one change.
+// It returns nil if the share was revoked before (by anyone): its event is
+// already there.
+func (s *Service) revoke(ctx context.Context, sh wallet.Share, actorKind, actorID, reason string) error {
+	at := s.now()
+	details := map[string]string{"document_id": sh.DocumentID}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	ev, err := s.event(wallet.Event{
+		Kind:       wallet.EventShareRevoked,
+		SubjectIIN: sh.OwnerIIN,
+		ActorKind:  actorKind,
+		ActorID:    actorID,
+		ObjectID:   sh.ID,
+		Details:    details,
+		At:         at,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.RevokeShare{ID: sh.ID, At: at}}, Events: []wallet.Event{ev}})
+	if wallet.IsCode(err, wallet.ECONFLICT) {
+		return nil // revoked before
+	}
+	return err
 }
 
 // ShareInfo is a share as its owner or creator sees it in a list.
@@ -415,9 +448,10 @@ func (s *Service) visibleShare(ctx context.Context, caller wallet.IIN, shareID s
 }
 
 // Revoke ends a share at once: the durable share is revoked (which alone
-// stops every redemption), then its ticket, sealed token and short code are
-// deleted from the short-lived store, and a share_revoked event goes to the
-// owner's history. Only the share's owner or creator may revoke it.
+// stops every redemption) together with a share_revoked event in the
+// owner's history, then its ticket, sealed token and short code are deleted
+// from the short-lived store. Only the share's owner or creator may revoke
+// it.
 // Revoking a revoked share succeeds and adds no event.
 //
 // ENOTFOUND if there is no such share or the caller may not see it;
@@ -429,29 +463,18 @@ func (s *Service) Revoke(ctx context.Context, caller wallet.IIN, shareID string)
 	if err != nil {
 		return err
 	}
-	at := s.now()
-	revoked, err := s.Store.RevokeShare(ctx, shareID, at)
-	if err != nil {
-		return err
+	if sh.RevokedAt == nil {
+		actorKind := wallet.ViewerCitizen
+		if caller != sh.OwnerIIN {
+			actorKind = wallet.ViewerGuardian
+		}
+		if err := s.revoke(ctx, sh, actorKind, string(caller), ""); err != nil {
+			return err
+		}
 	}
 	s.dropShortLived(ctx, shareID)
 	s.qrCache().forget(shareID)
-	if sh.RevokedAt != nil || revoked.RevokedAt == nil || !revoked.RevokedAt.Equal(at) {
-		return nil // revoked before: the event is already there
-	}
-	actorKind := wallet.ViewerCitizen
-	if caller != sh.OwnerIIN {
-		actorKind = wallet.ViewerGuardian
-	}
-	return s.appendEvent(ctx, wallet.Event{
-		Kind:       wallet.EventShareRevoked,
-		SubjectIIN: sh.OwnerIIN,
-		ActorKind:  actorKind,
-		ActorID:    string(caller),
-		ObjectID:   shareID,
-		Details:    map[string]string{"document_id": sh.DocumentID},
-		At:         at,
-	})
+	return nil
 }
 
 // dropShortLived deletes a share's ticket, sealed token and short code, best

@@ -82,6 +82,9 @@ type Version struct {
 	PrevHash   string // hex; "" for version 1
 	Hash       string // hex SHA-256
 	CreatedAt  time.Time
+	// LogIndex is the index of the version's leaf in the history log,
+	// which anchors the chain's head; -1 if it has none.
+	LogIndex int64
 }
 
 // DocumentStore reads documents and their versions; versions are written

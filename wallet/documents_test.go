@@ -13,47 +13,87 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// memStore is a DocumentStore in memory for tests, with the contract's
-// ECONFLICT rules. beforeAppend, if set, runs before each AppendVersion.
+// memStore is a DocumentStore in memory for tests, with its Committer side
+// (Commit) that applies AppendVersion ops with the contract's ECONFLICT
+// rules. beforeAppend, if set, runs (once) before a change's AppendVersion
+// ops are applied; appendErr, if set, refuses every change.
 type memStore struct {
 	mu           sync.Mutex
 	docs         map[string]*wallet.StoredDocument
 	versions     map[string][]wallet.Version
 	fetched      []string // "subject/source" per MarkFetched call
+	nextIndex    int64    // the next log index Commit hands out
 	beforeAppend func(d wallet.StoredDocument, v wallet.Version)
 	appendErr    error
 }
+
+var (
+	_ wallet.DocumentStore = (*memStore)(nil)
+	_ wallet.Committer     = (*memStore)(nil)
+)
 
 func newMemStore() *memStore {
 	return &memStore{docs: map[string]*wallet.StoredDocument{}, versions: map[string][]wallet.Version{}}
 }
 
-func (s *memStore) AppendVersion(ctx context.Context, d wallet.StoredDocument, v wallet.Version) error {
+// Commit is the fake Committer: it takes only AppendVersion ops, applies
+// all of them or none, and returns one index per version.
+func (s *memStore) Commit(ctx context.Context, c wallet.Change) ([]int64, error) {
+	if len(c.Ops) == 0 || len(c.Events) > 0 || len(c.Views) > 0 {
+		return nil, wallet.Errorf(wallet.EINVALID, "memStore commits only AppendVersion ops")
+	}
+	ops := make([]wallet.AppendVersion, len(c.Ops))
+	for i, op := range c.Ops {
+		av, ok := op.(wallet.AppendVersion)
+		if !ok {
+			return nil, wallet.Errorf(wallet.EINVALID, "memStore does not apply %T", op)
+		}
+		ops[i] = av
+	}
 	if f := s.beforeAppend; f != nil {
 		s.beforeAppend = nil
-		f(d, v)
+		f(ops[0].Document, ops[0].Version)
 	}
 	if s.appendErr != nil {
-		return s.appendErr
+		return nil, s.appendErr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok := s.docs[d.ID]
-	switch {
-	case ok && cur.SubjectIIN != d.SubjectIIN:
-		return wallet.Errorf(wallet.ECONFLICT, "document of another subject")
-	case v.Version != len(s.versions[d.ID])+1:
-		return wallet.Errorf(wallet.ECONFLICT, "version %d is not next", v.Version)
+	// Check every op against the state as the earlier ops leave it, then
+	// apply them: all or nothing.
+	pending := map[string]int{} // document → versions appended by this change
+	subject := map[string]wallet.IIN{}
+	for _, op := range ops {
+		d, v := op.Document, op.Version
+		sub, ok := subject[d.ID]
+		if cur, stored := s.docs[d.ID]; !ok && stored {
+			sub, ok = cur.SubjectIIN, true
+		}
+		switch {
+		case ok && sub != d.SubjectIIN:
+			return nil, wallet.Errorf(wallet.ECONFLICT, "document of another subject")
+		case v.Version != len(s.versions[d.ID])+pending[d.ID]+1:
+			return nil, wallet.Errorf(wallet.ECONFLICT, "version %d is not next", v.Version)
+		}
+		subject[d.ID] = d.SubjectIIN
+		pending[d.ID]++
 	}
-	if !ok {
-		cp := d
-		cur = &cp
-		s.docs[d.ID] = cur
+	indexes := make([]int64, len(ops))
+	for i, op := range ops {
+		d, v := op.Document, op.Version
+		cur, ok := s.docs[d.ID]
+		if !ok {
+			cp := d
+			cur = &cp
+			s.docs[d.ID] = cur
+		}
+		cur.Latest = v
+		cur.FetchedAt = d.FetchedAt
+		s.versions[d.ID] = append(s.versions[d.ID], v)
+		indexes[i] = s.nextIndex
+		s.nextIndex++
 	}
-	cur.Latest = v
-	cur.FetchedAt = d.FetchedAt
-	s.versions[d.ID] = append(s.versions[d.ID], v)
-	return nil
+	return indexes, nil
 }
 
 func (s *memStore) MarkFetched(ctx context.Context, subject wallet.IIN, source string, t time.Time) error {
@@ -366,6 +406,7 @@ func newRefreshFixture(t *testing.T) *refreshFixture {
 	f.edu = &fakeSource{name: "education", recs: recs[6:7]}
 	f.svc = &wallet.DocumentService{
 		Store:         f.store,
+		Changes:       f.store,
 		Sources:       []wallet.Source{f.population, f.transport, f.edu},
 		Keys:          f.keys,
 		Now:           func() time.Time { return f.now },
@@ -550,7 +591,7 @@ func TestRefresh_ConcurrentAppendIsRetriedOnce(t *testing.T) {
 		v1, _ := f.store.Document(context.Background(), id)
 		v2 := wallet.Version{DocumentID: id, Version: 2, Content: content, JWS: jws, PrevHash: v1.Latest.Hash,
 			Hash: wallet.VersionHash(v1.Latest.Hash, content, jws), CreatedAt: f.now}
-		if err := f.store.AppendVersion(context.Background(), d, v2); err != nil {
+		if _, err := f.store.Commit(context.Background(), wallet.Change{Ops: []wallet.Op{wallet.AppendVersion{Document: d, Version: v2}}}); err != nil {
 			t.Error(err)
 		}
 	}

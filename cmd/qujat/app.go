@@ -7,19 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/qujat/qujat/api"
-	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
-	"github.com/qujat/qujat/sharing"
+	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
 	"github.com/qujat/qujat/wallet"
@@ -32,7 +30,7 @@ import (
 // HTTP server built on them.
 type app struct {
 	mode    string
-	store   wallet.Store
+	store   service.Store
 	short   wallet.ShortLivedStore
 	server  *api.Server
 	closers []func() error
@@ -47,7 +45,7 @@ func (a *app) Close() error {
 
 // openStore opens the durable store the configuration names and applies the
 // migrations.
-func openStore(ctx context.Context, cfg Config) (wallet.Store, string, error) {
+func openStore(ctx context.Context, cfg Config) (service.Store, string, error) {
 	if cfg.DatabaseURL != "" {
 		st, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -116,7 +114,6 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if err != nil {
 		return nil, fmt.Errorf("pepper: %w", err)
 	}
-	hasher := wallet.NewHasher(pepper)
 	tokenKey, err := keyfiles.LoadOrCreateEd25519(filepath.Join(keysDir, "access-token.pem"))
 	if err != nil {
 		return nil, fmt.Errorf("access token key: %w", err)
@@ -137,25 +134,10 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if err != nil {
 		return nil, fmt.Errorf("issuer keys: %w", err)
 	}
-	logStore, ok := st.(historylog.LogStore)
-	if !ok {
-		return nil, fmt.Errorf("the store keeps no history log")
-	}
 	logKeys, err := historylog.LoadOrCreateKeys(keysDir, cfg.LogOrigin)
 	if err != nil {
 		return nil, fmt.Errorf("history log keys: %w", err)
 	}
-	hlog, err := historylog.New(historylog.Config{Store: logStore, Keys: logKeys})
-	if err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, hlog.Close)
-	// Every view and history event stored through `logged` is appended to
-	// the log before the call returns.
-	logged := historylog.Recorder{Store: st, Log: hlog}
-
-	documents := &wallet.DocumentService{Store: st, Sources: srcs, Keys: keys, Now: time.Now}
-	verifier := &wallet.Verifier{Keys: keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: time.Now}
 
 	// SMS: the outbox in development, an HTTP gateway in production.
 	var sender otp.Sender
@@ -167,20 +149,10 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		outbox = sms.NewOutbox(1000, time.Now)
 		sender = outbox
 	}
-
-	otpSvc := otp.NewService(short, hasher, sender)
-	sessions := &wallet.SessionService{Store: st, Hasher: hasher, Now: time.Now, Rand: rand.Reader}
-
 	sealKey, err := keyfiles.LoadOrCreateSecret(filepath.Join(keysDir, "share-seal.key"), 32)
 	if err != nil {
 		return nil, fmt.Errorf("share seal key: %w", err)
 	}
-	shares := &sharing.Service{
-		Store: logged, Codes: short, Hasher: hasher, Documents: documents, Now: time.Now,
-		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), SealKey: sealKey,
-		Authorize: wallet.Guardianship{Directory: directory, Now: time.Now}.AuthorizeShare,
-	}
-
 	inboundSecret := []byte(cfg.SMSInboundSecret)
 	if len(inboundSecret) == 0 {
 		inboundSecret, err = keyfiles.LoadOrCreateSecret(filepath.Join(keysDir, "sms-inbound.key"), 32)
@@ -188,45 +160,21 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 			return nil, fmt.Errorf("SMS inbound secret: %w", err)
 		}
 	}
-	consents := newConsentService(logged, directory, otpSvc, sender, short, documents, hasher)
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	a.server = api.New(api.Deps{
-		Logger:     logger,
-		Now:        time.Now,
-		Tokens:     &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
-		Directory:  directory,
-		OTP:        otpSvc,
-		Sessions:   sessions,
-		Rand:       rand.Reader,
-		Documents:  documents,
-		Verifier:   verifier,
-		Keys:       keys,
-		Views:      logged,
-		Events:     logged,
-		HistoryLog: hlog,
-		Counters:   short,
-		Sharing:    shares,
-		PublicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
-		Consents:   consents,
-		ClientName: func(ctx context.Context, id string) string {
-			c, err := consents.Client(ctx, id)
-			if err != nil {
-				return ""
-			}
-			return c.Name
-		},
-		SMSInboundSecret: inboundSecret,
-		DevCitizens:      devCitizens,
-		DevOutbox:        outbox,
-		ReadyChecks: map[string]func(context.Context) error{
-			"database":    st.Ping,
-			"short_lived": short.Ping,
-		},
-		Metrics: reg,
+	svc, err := service.Build(service.Parts{
+		Logger: logger, Now: time.Now, Rand: rand.Reader,
+		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devCitizens,
+		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
+		SMS: sender, Outbox: outbox, SMSInboundSecret: inboundSecret,
+		PublicURL: cfg.PublicURL, Metrics: reg,
 	})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, svc.Close)
+	a.server = svc.Server
 	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s", storeName, shortName, sourceName, cfg.SMSDriver)
 	return a, nil
 }
@@ -260,12 +208,4 @@ func validateSources(s string) error {
 		return fmt.Errorf("%s", wallet.ErrorMessage(err))
 	}
 	return nil
-}
-
-func newConsentService(st wallet.Store, dir wallet.Directory, o *otp.Service, sender otp.Sender,
-	short wallet.ShortLivedStore, docs *wallet.DocumentService, hasher *wallet.Hasher) *consent.Service {
-	return &consent.Service{
-		Store: st, Directory: dir, OTP: o, SMS: sender, Codes: short,
-		Documents: wallet.AssembledDocuments{Service: docs}, Hasher: hasher, Now: time.Now, Rand: rand.Reader,
-	}
 }

@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet/history"
 )
 
 // auditFailed is a log that failed its audit (exit code 3, distinct from
 // usage and other errors).
-type auditFailed struct{ err *historylog.AuditError }
+type auditFailed struct{ err error }
 
 func (a auditFailed) Error() string { return a.err.Error() }
 
@@ -48,32 +49,29 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
-	ls, ok := st.(historylog.LogStore)
+	as, ok := st.(history.AuditStore)
 	if !ok {
-		return fmt.Errorf("the store keeps no history log")
+		return fmt.Errorf("the store cannot be audited")
 	}
-	rep, err := historylog.Audit(ctx, ls, *vkey)
-	var ae *historylog.AuditError
-	if errors.As(err, &ae) {
+	rep, err := history.Audit(ctx, as, *vkey)
+	var (
+		ae *historylog.AuditError
+		re *history.RowError
+	)
+	switch {
+	case errors.As(err, &ae):
 		fmt.Fprintf(stdout, "FAIL: %v\n", ae)
 		return auditFailed{ae}
-	}
-	if err != nil {
+	case errors.As(err, &re):
+		fmt.Fprintf(stdout, "FAIL: %v\n", re)
+		return auditFailed{re}
+	case err != nil:
 		return err
-	}
-	if u, ok := st.(interface {
-		UnloggedHistory(context.Context) (int64, int64, error)
-	}); ok {
-		views, events, err := u.UnloggedHistory(ctx)
-		if err != nil {
-			return err
-		}
-		if views+events > 0 {
-			fmt.Fprintf(stdout, "WARN: %d views and %d events are stored without a leaf in the log (a crash between their commit and the log batch?)\n", views, events)
-		}
 	}
 	fmt.Fprintf(stdout, "OK: history log in %s verified\n", where)
 	fmt.Fprintf(stdout, "  leaves %d, root %s\n  checkpoints %d, subjects %d, payloads %d (erased %d)\n",
-		rep.Size, base64.StdEncoding.EncodeToString(rep.Root[:]), rep.Checkpoints, rep.Subjects, rep.Payloads, rep.ErasedPayloads)
+		rep.Log.Size, base64.StdEncoding.EncodeToString(rep.Log.Root[:]), rep.Log.Checkpoints, rep.Log.Subjects, rep.Log.Payloads, rep.Log.ErasedPayloads)
+	fmt.Fprintf(stdout, "  views %d, events %d, document versions %d in %d documents: each with its leaf, each leaf with its row, every chain intact\n",
+		rep.Views, rep.Events, rep.Versions, rep.Documents)
 	return nil
 }

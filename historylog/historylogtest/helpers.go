@@ -1,6 +1,10 @@
 // Package historylogtest holds the conformance suite that every
 // historylog.LogStore must pass, the suite of the Log service and of Audit
-// run on each store, and benchmarks of appending.
+// run on each store, and benchmarks of appending. The suites know nothing
+// of the wallet: they apply no state but nil (which always applies) and
+// states of their own that a wrapper around the store turns into nil
+// (hookStore). What a wallet store does with the wallet's ops, in the same
+// transaction as the leaves, is checked by wallet/wallettest.
 //
 // An adapter wires them in a few lines:
 //
@@ -23,6 +27,10 @@ import (
 
 // Origin is the origin of the logs the suites build.
 const Origin = "qujat.test/log"
+
+// kindView is the kind of the suites' entries (a view, as the wallet
+// logs one; the log itself knows no kinds).
+const kindView = "view"
 
 // t0 has nanoseconds and a zone other than UTC, so that the suites check
 // times are truncated to microseconds and read back in UTC.
@@ -55,7 +63,7 @@ func citizen(i int) string { return fmt.Sprintf("9001011%05d", i) }
 // entry returns a view of citizen owner's document by viewer.
 func entry(owner, viewer string, at time.Time) historylog.Entry {
 	return historylog.Entry{
-		Kind:     historylog.KindView,
+		Kind:     kindView,
 		At:       at,
 		Subjects: []string{owner, viewer},
 		Payload:  []byte(fmt.Sprintf(`{"owner":%q,"viewer":%q}`, owner, viewer)),
@@ -90,19 +98,34 @@ func wantCode(t testing.TB, err error, code string) {
 	}
 }
 
-// batch builds valid AppendBatch arguments for raw leaf bytes appended at
-// first onto the tree in s, signed with keys.
-func batch(t testing.TB, s historylog.LogStore, keys historylog.Keys, first int64, data [][]byte, payloads [][]byte) ([]historylog.StoredLeaf, []tlog.Hash, historylog.StoredCheckpoint) {
+// hashReader reads stored hashes: a LogStore, or an AppendTx inside its
+// transaction (which an in-memory SQLite store, on one connection, needs
+// while the transaction is open).
+type hashReader interface {
+	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+}
+
+// batch builds valid AppendTx.Commit arguments for raw leaf bytes appended
+// at first onto the tree that r reads, signed with keys.
+func batch(t testing.TB, r hashReader, keys historylog.Keys, first int64, data [][]byte, payloads [][]byte) ([]historylog.StoredLeaf, []tlog.Hash, historylog.StoredCheckpoint) {
 	t.Helper()
+	leaves, hashes, cp, err := buildBatch(r, keys, first, data, payloads)
+	if err != nil {
+		t.Fatalf("build a batch at %d: %v", first, err)
+	}
+	return leaves, hashes, cp
+}
+
+// buildBatch is batch for goroutines: it returns its error.
+func buildBatch(r hashReader, keys historylog.Keys, first int64, data [][]byte, payloads [][]byte) ([]historylog.StoredLeaf, []tlog.Hash, historylog.StoredCheckpoint, error) {
 	ctx := context.Background()
 	overlay := map[int64]tlog.Hash{}
-	store := historylog.HashReader(ctx, s)
 	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
 		for i, x := range idx {
 			h, ok := overlay[x]
 			if !ok {
-				hs, err := store.ReadHashes([]int64{x})
+				hs, err := r.ReadHashes(ctx, []int64{x})
 				if err != nil {
 					return nil, err
 				}
@@ -120,7 +143,7 @@ func batch(t testing.TB, s historylog.LogStore, keys historylog.Keys, first int6
 		n := first + int64(i)
 		hs, err := tlog.StoredHashes(n, d, reader)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, historylog.StoredCheckpoint{}, err
 		}
 		for k, h := range hs {
 			overlay[tlog.StoredHashIndex(0, n)+int64(k)] = h
@@ -138,20 +161,57 @@ func batch(t testing.TB, s historylog.LogStore, keys historylog.Keys, first int6
 	size := first + int64(len(data))
 	root, err := tlog.TreeHash(size, reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, historylog.StoredCheckpoint{}, err
 	}
 	note, err := historylog.SignCheckpoint(historylog.Checkpoint{Origin: keys.Origin, Size: size, Root: root}, keys.Signer)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, historylog.StoredCheckpoint{}, err
 	}
-	return leaves, hashes, historylog.StoredCheckpoint{Size: size, Root: root, Note: note}
+	return leaves, hashes, historylog.StoredCheckpoint{Size: size, Root: root, Note: note}, nil
+}
+
+// begin starts an append on s and applies no state: it returns the
+// transaction, holding the log's append lock, and the log's size under it.
+// The transaction is rolled back when the test ends if it is still open.
+func begin(t testing.TB, s historylog.LogStore) (historylog.AppendTx, int64) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.BeginAppend(ctx)
+	if err != nil {
+		t.Fatalf("BeginAppend: %v", err)
+	}
+	t.Cleanup(tx.Rollback)
+	size, refused, err := tx.Apply(ctx, nil)
+	if err != nil {
+		tx.Rollback()
+		t.Fatalf("Apply: %v", err)
+	}
+	if len(refused) != 0 {
+		tx.Rollback()
+		t.Fatalf("Apply of no state: %d outcomes", len(refused))
+	}
+	return tx, size
+}
+
+// appendRaw appends raw leaves at the end of the log in s, in one
+// transaction (BeginAppend, Apply with no state, Commit), and returns
+// the first index. The test fails unless the batch is stored.
+func appendRaw(t testing.TB, s historylog.LogStore, keys historylog.Keys, data, payloads [][]byte) int64 {
+	t.Helper()
+	tx, size := begin(t, s)
+	defer tx.Rollback()
+	leaves, hashes, cp := batch(t, tx, keys, size, data, payloads)
+	if err := tx.Commit(context.Background(), size, leaves, hashes, cp); err != nil {
+		t.Fatalf("Commit at %d: %v", size, err)
+	}
+	return size
 }
 
 // leafBytes returns a valid leaf for a party with the given chain position.
 func leafBytes(t testing.TB, kind string, pseudonym byte, seq, prev int64, payload []byte) []byte {
 	t.Helper()
 	l := historylog.Leaf{Kind: kind, At: t0.Truncate(time.Microsecond).UTC(),
-		Parties: []historylog.Party{{Subject: fmt.Sprintf("%064x", []byte{pseudonym}), Seq: seq, Prev: prev}}}
+		Parties: []historylog.Party{{Subject: party(pseudonym), Seq: seq, Prev: prev}}}
 	l.Salt[0] = byte(seq)
 	l.PayloadHash = historylog.PayloadCommitment(l.Salt, payload)
 	b, err := l.MarshalBinary()
@@ -160,6 +220,9 @@ func leafBytes(t testing.TB, kind string, pseudonym byte, seq, prev int64, paylo
 	}
 	return b
 }
+
+// party is the pseudonym of leafBytes's party n.
+func party(n byte) string { return fmt.Sprintf("%064x", []byte{n}) }
 
 // allLeaves reads every leaf of s.
 func allLeaves(t testing.TB, s historylog.LogStore) []historylog.StoredLeaf {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,11 +26,13 @@ func RunLogTests(t *testing.T, newStore func(t *testing.T) historylog.LogStore) 
 	}{
 		{"Append_DenseIndexesLeavesAndPayloads", testAppend},
 		{"Append_InvalidEntriesAppendNothing", testAppendInvalid},
+		{"Commit_RefusedStateGetsItsErrorTheRestOfTheBatchGoesOn", testCommitRefused},
+		{"Commit_StateWithoutEntriesStoresNoLeaf", testCommitStateOnly},
 		{"Checkpoint_EmptyLogAndSignedWithPublishedKey", testCheckpoint},
 		{"Proofs_VerifyWithTlogAndRFC6962", testProofs},
 		{"Proofs_RejectBadArguments", testProofArgs},
 		{"Append_64ConcurrentAppendersDenseAndConsistent", testConcurrentAppenders},
-		{"Append_TwoLogsOnOneStoreTakeTurns", testTwoLogs},
+		{"Append_TwoLogsOnOneStoreNeverConflict", testTwoLogs},
 		{"Restart_ContinuesWhereTheLogEnds", testRestart},
 		{"CrashInBatch_CallersFailNothingStoredNextBatchSameIndex", testCrashInBatch},
 		{"Close_DrainsQueuedEntries", testCloseDrains},
@@ -48,7 +51,7 @@ func testAppend(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()
 	keys := newKeys(t)
 	l := newLog(t, s, keys, 0)
-	owner, viewer, org := citizen(1), citizen(2), historylog.OrganisationSubject("bank-1")
+	owner, viewer, org := citizen(1), citizen(2), "org:bank-1"
 	idx := mustAppend(t, l, entry(owner, viewer, t0), historylog.Entry{
 		Kind: wallet.EventConsentGranted, At: t0, Subjects: []string{owner, org, owner}, Payload: []byte("payload-of-the-grant"),
 	})
@@ -123,11 +126,139 @@ func testAppendInvalid(t *testing.T, s historylog.LogStore) {
 			t.Errorf("%s: %v, want %s", name, err, wallet.EINVALID)
 		}
 	}
+	// A change with a state and a bad entry: its state is not even run.
+	h := newHookStore(s)
+	lh := newLog(t, h, newKeys(t), 0)
+	_, err := lh.Commit(ctx, historylog.Change{State: accepted{}, Entries: []historylog.Entry{good, {Kind: "view", At: t0}}})
+	wantCode(t, err, wallet.EINVALID)
+	_, err = l.Commit(ctx, historylog.Change{})
+	wantCode(t, err, wallet.EINVALID)
+	if n := h.commits.Load(); n != 0 {
+		t.Fatalf("%d batches ran for invalid changes, want none", n)
+	}
 	if n, _ := s.LogSize(ctx); n != 0 {
 		t.Fatalf("LogSize = %d, want 0: a call with a bad entry appended its good ones", n)
 	}
 	if idx, err := l.Append(ctx); err != nil || len(idx) != 0 {
 		t.Fatalf("Append() = %v, %v", idx, err)
+	}
+}
+
+// testCommitRefused: in one batch, a change whose state the store refuses
+// gets the store's error and no leaf; the changes beside it are stored,
+// with dense indexes.
+func testCommitRefused(t *testing.T, s historylog.LogStore) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	h := newHookStore(s).gate()
+	l := newLog(t, h, keys, 0)
+
+	// A first append holds the sequencer while the mixed batch queues.
+	first := make(chan error, 1)
+	go func() { _, err := l.Append(ctx, entry(citizen(1), citizen(2), t0)); first <- err }()
+	<-h.entered
+	refused := wallet.Errorf(wallet.EEXPIRED, "refused by the store")
+	type outcome struct {
+		idx []int64
+		err error
+	}
+	changes := []historylog.Change{
+		{State: accepted{}, Entries: []historylog.Entry{entry(citizen(3), citizen(4), t0), entry(citizen(3), citizen(5), t0)}},
+		{State: refusal{refused}, Entries: []historylog.Entry{entry(citizen(3), citizen(6), t0)}},
+		{Entries: []historylog.Entry{entry(citizen(3), citizen(7), t0)}},
+	}
+	outcomes := make([]chan outcome, len(changes))
+	for i, c := range changes {
+		outcomes[i] = make(chan outcome, 1)
+		go func() {
+			idx, err := l.Commit(ctx, c)
+			outcomes[i] <- outcome{idx, err}
+		}()
+		waitQueued(t, l, i+1) // in this order
+	}
+	h.open()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	got := make([]outcome, len(changes))
+	for i := range got {
+		got[i] = <-outcomes[i]
+	}
+	if got[1].err != refused || got[1].idx != nil {
+		t.Fatalf("the refused change got %v, %v; want the store's own error", got[1].idx, got[1].err)
+	}
+	if got[0].err != nil || got[2].err != nil {
+		t.Fatalf("changes beside the refused one: %v, %v", got[0].err, got[2].err)
+	}
+	if fmt.Sprint(got[0].idx, got[2].idx) != "[1 2] [3]" {
+		t.Fatalf("indexes %v and %v, want [1 2] and [3]", got[0].idx, got[2].idx)
+	}
+	if seen := h.seen(); len(seen) != 2 || seen[1] != (batchSeen{states: 3, leaves: 3}) {
+		t.Fatalf("batches %+v, want the second with 3 states and 3 leaves", seen)
+	}
+	// The refused change's subject chain has no gap: citizen(3) goes 1, 2, 3.
+	leaf, _, err := l.Leaf(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range leaf.Parties {
+		if p.Subject == l.Pseudonym(citizen(3)) && (p.Seq != 3 || p.Prev != 2) {
+			t.Fatalf("citizen 3 at leaf 3: seq %d prev %d, want 3 and 2", p.Seq, p.Prev)
+		}
+		if p.Subject == l.Pseudonym(citizen(6)) {
+			t.Fatal("the refused change's subject is a party of a leaf")
+		}
+	}
+	if rep := mustAudit(t, s, keys); rep.Size != 4 {
+		t.Fatalf("audit report %+v, want 4 leaves", rep)
+	}
+}
+
+// testCommitStateOnly: a change that is only state commits without a leaf
+// or a checkpoint; a batch of nothing but refused changes stores nothing.
+func testCommitStateOnly(t *testing.T, s historylog.LogStore) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	h := newHookStore(s)
+	l := newLog(t, h, keys, 0)
+	idx, err := l.Commit(ctx, historylog.Change{State: accepted{}})
+	if err != nil || len(idx) != 0 {
+		t.Fatalf("Commit of a state = %v, %v; want no index", idx, err)
+	}
+	_, err = l.Commit(ctx, historylog.Change{State: refusal{wallet.Errorf(wallet.ECONFLICT, "no")}, Entries: []historylog.Entry{entry(citizen(1), citizen(2), t0)}})
+	wantCode(t, err, wallet.ECONFLICT)
+	if n, _ := s.LogSize(ctx); n != 0 {
+		t.Fatalf("LogSize = %d, want 0", n)
+	}
+	if _, err := s.LatestCheckpoint(ctx); !wallet.IsCode(err, wallet.ENOTFOUND) {
+		t.Fatalf("a checkpoint was stored for no leaf: %v", err)
+	}
+	if seen := h.seen(); len(seen) != 2 || seen[0].leaves != 0 || seen[1].leaves != 0 {
+		t.Fatalf("batches %+v, want two without leaves", seen)
+	}
+	idx = mustAppend(t, l, entry(citizen(1), citizen(2), t0))
+	if idx[0] != 0 {
+		t.Fatalf("index %d, want 0", idx[0])
+	}
+	leaf, _, _ := l.Leaf(ctx, 0)
+	for _, p := range leaf.Parties {
+		if p.Seq != 1 || p.Prev != -1 {
+			t.Fatalf("a refused change left a trace in the chains: %+v", p)
+		}
+	}
+	mustAudit(t, s, keys)
+}
+
+// waitQueued waits until n callers queue behind a held batch, so that the
+// next batch is made of exactly them.
+func waitQueued(t *testing.T, l *historylog.Log, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for l.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers queued after 30 s, want %d", l.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -307,36 +438,112 @@ func testConcurrentAppenders(t *testing.T, s historylog.LogStore) {
 	t.Logf("%d appends in %d batches", n, rep.Checkpoints)
 }
 
+// testTwoLogs: two Logs on one store stand for two processes, each with
+// its own sequencer and its own idea of the log's end. The store's append
+// lock makes them take turns, and each builds its batch on the log as it
+// finds it under the lock: no caller ever sees ECONFLICT, indexes are
+// unique and dense, and every checkpoint either Log hands out is
+// consistent with the final tree.
 func testTwoLogs(t *testing.T, s historylog.LogStore) {
-	// Two Logs on one store stand for two processes: each sequences on its
-	// own, and the store makes them take turns.
+	ctx := context.Background()
 	keys := newKeys(t)
-	a, b := newLog(t, s, keys, 0), newLog(t, s, keys, 0)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for g := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := a
-			if g%2 == 1 {
-				l = b
-			}
-			for i := range 5 {
-				if _, err := l.Append(context.Background(), entry(citizen(g%3), citizen(200+g), t0.Add(time.Duration(i)))); err != nil {
-					// A batch may lose every retry against the other
-					// process: then it is reported, and nothing stored.
-					wantCode(t, err, wallet.ECONFLICT)
-					failed.Add(1)
+	logs := []*historylog.Log{newLog(t, s, keys, 0), newLog(t, s, keys, 0)}
+	const goroutines, each = 16, 25
+	type seen struct {
+		log   int
+		index int64
+		cp    historylog.Checkpoint
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		all  []seen
+		fail atomic.Int64
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			n := g % 2
+			l := logs[n]
+			var last int64
+			for i := range each {
+				// A few subjects shared by both Logs, so that chains cross
+				// batches and processes.
+				idx, err := l.Append(ctx, entry(citizen(g%3), citizen(200+g), t0.Add(time.Duration(i))))
+				if err != nil {
+					t.Errorf("log %d: append: %v", n, err)
+					fail.Add(1)
+					return
 				}
+				signed, err := l.Checkpoint(ctx)
+				if err != nil {
+					t.Errorf("log %d: checkpoint: %v", n, err)
+					return
+				}
+				v, err := noteVerifier(keys.VerifierKey)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c, err := historylog.OpenCheckpoint(signed, v, Origin)
+				if err != nil {
+					t.Errorf("log %d: checkpoint: %v", n, err)
+					return
+				}
+				if c.Size <= idx[0] || c.Size < last {
+					t.Errorf("log %d: checkpoint of size %d after appending at %d (and seeing size %d)", n, c.Size, idx[0], last)
+				}
+				last = c.Size
+				mu.Lock()
+				all = append(all, seen{n, idx[0], c})
+				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	rep := mustAudit(t, s, keys)
-	if rep.Size+failed.Load() != 80 {
-		t.Fatalf("audit report %+v with %d failed appends, want 80 in all", rep, failed.Load())
+	if t.Failed() {
+		t.FailNow()
 	}
+	const total = goroutines * each
+	given := map[int64]bool{}
+	for _, x := range all {
+		if given[x.index] {
+			t.Fatalf("index %d given twice", x.index)
+		}
+		given[x.index] = true
+	}
+	for i := range int64(total) {
+		if !given[i] {
+			t.Fatalf("index %d never given", i)
+		}
+	}
+	rep := mustAudit(t, s, keys)
+	if rep.Size != total || rep.Subjects != 3+goroutines {
+		t.Fatalf("audit report %+v, want %d leaves", rep, total)
+	}
+	final := openCheckpoint(t, mustCheckpoint(t, logs[0]), keys.VerifierKey)
+	if final.Size != total || final.Root != rep.Root {
+		t.Fatalf("final checkpoint %+v, want size %d and root %v", final, total, rep.Root)
+	}
+	// What each Log handed out is a prefix of the final tree, and holds
+	// the leaf its caller appended; proved by the Log that handed it out.
+	for _, x := range all {
+		l := logs[x.log]
+		p, err := l.InclusionProof(ctx, x.index, x.cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p.Proof, x.cp.Size, x.cp.Root, x.index, p.LeafHash); err != nil {
+			t.Fatalf("log %d: leaf %d is not in the checkpoint of size %d it handed out: %v", x.log, x.index, x.cp.Size, err)
+		}
+		tp, err := l.ConsistencyProof(ctx, x.cp.Size, total)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(tp, total, final.Root, x.cp.Size, x.cp.Root); err != nil {
+			t.Fatalf("log %d: the checkpoint of size %d it handed out is not a prefix of the final tree: %v", x.log, x.cp.Size, err)
+		}
+	}
+	t.Logf("%d appends by two Logs in %d batches", total, rep.Checkpoints)
 }
 
 func testRestart(t *testing.T, s historylog.LogStore) {
@@ -371,28 +578,10 @@ func testRestart(t *testing.T, s historylog.LogStore) {
 	}
 }
 
-// failingStore fails AppendBatch while fail is set, after the real store
-// has done nothing: a crash before commit.
-type failingStore struct {
-	historylog.LogStore
-	fail  atomic.Bool
-	calls atomic.Int64
-}
-
-var errCrash = errors.New("crash in the middle of the batch")
-
-func (f *failingStore) AppendBatch(ctx context.Context, first int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	f.calls.Add(1)
-	if f.fail.Load() {
-		return wallet.Wrap(wallet.EUNAVAILABLE, errCrash, "history log: store failed")
-	}
-	return f.LogStore.AppendBatch(ctx, first, leaves, hashes, cp)
-}
-
 func testCrashInBatch(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()
 	keys := newKeys(t)
-	fs := &failingStore{LogStore: s}
+	fs := newHookStore(s)
 	l := newLog(t, fs, keys, 0)
 	mustAppend(t, l, entry(citizen(1), citizen(2), t0), entry(citizen(1), citizen(3), t0))
 
@@ -428,8 +617,8 @@ func testCrashInBatch(t *testing.T, s historylog.LogStore) {
 	}
 	mustAudit(t, s, keys)
 
-	// A store that commits behind the Log's back (another process) is
-	// noticed through ECONFLICT and the batch built again.
+	// Another process appends behind the Log's back: the Log's next batch
+	// finds the log longer under the append lock and builds on its end.
 	other := newLog(t, s, keys, 0)
 	mustAppend(t, other, entry(citizen(9), citizen(8), t0))
 	idx = mustAppend(t, l, entry(citizen(1), citizen(5), t0))

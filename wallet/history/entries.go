@@ -2,7 +2,6 @@ package history
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/qujat/qujat/historylog"
@@ -142,9 +141,4 @@ func versionPayloadOf(v wallet.Version) ([]byte, error) {
 		return nil, wallet.Wrap(wallet.EINTERNAL, err, "history log: version payload")
 	}
 	return payload, nil
-}
-
-// versionKey names a version in messages.
-func versionKey(documentID string, version int) string {
-	return documentID + " version " + strconv.Itoa(version)
 }

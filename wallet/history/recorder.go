@@ -43,8 +43,13 @@ func Entries(c wallet.Change) ([]historylog.Entry, error) {
 	for _, op := range c.Ops {
 		switch op := op.(type) {
 		case wallet.RedeemShare:
+			// The entry commits to the view as the op stores it, so the
+			// view must say which document it is of.
 			v := op.View
 			v.ShareID = op.ShareID
+			if v.DocumentID == "" {
+				return nil, wallet.Errorf(wallet.EINVALID, "history log: a redeemed view needs its document")
+			}
 			e, err := ViewEntry(v)
 			if err != nil {
 				return nil, err

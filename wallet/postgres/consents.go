@@ -8,21 +8,8 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// CreateConsent stores a new request. ECONFLICT if the id exists.
-func (s *Store) CreateConsent(ctx context.Context, c wallet.Consent) error {
-	const what = "create consent"
-	if err := requireID(c.ID, what); err != nil {
-		return err
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO consents
-		(id, client_id, subject_iin, phone, document_types, purpose, method, status, valid_for_ns,
-		 created_at, request_expires_at, decided_at, grant_expires_at, revoked_at, revision)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		c.ID, c.ClientID, string(c.SubjectIIN), c.Phone, encodeTypes(c.DocumentTypes), c.Purpose, c.Method,
-		c.Status, int64(c.ValidFor), ts(c.CreatedAt), ts(c.RequestExpiresAt),
-		tsp(c.DecidedAt), tsp(c.GrantExpiresAt), tsp(c.RevokedAt), c.Revision)
-	return wrapErr(err, what)
-}
+// Consents are written only by a log batch's ops (CreateConsent,
+// UpdateConsent: see ops.go).
 
 const consentColumns = `id, client_id, subject_iin, phone, document_types, purpose, method, status, valid_for_ns,
 	created_at, request_expires_at, decided_at, grant_expires_at, revoked_at, revision FROM consents`
@@ -86,42 +73,11 @@ func (s *Store) CountConsentsSince(ctx context.Context, clientID string, iin wal
 	return n, nil
 }
 
-// UpdateConsent reads the consent, calls update on it and stores the result
-// with Revision bumped, only if the stored revision is still the one read.
-// The id cannot change. Errors from update are returned as they are;
-// ECONFLICT if another update won; ENOTFOUND.
-//
-// No transaction is held while update runs: the UPDATE ... WHERE revision
-// is the compare-and-swap.
-func (s *Store) UpdateConsent(ctx context.Context, id string, update func(wallet.Consent) (wallet.Consent, error)) (wallet.Consent, error) {
-	const what = "update consent"
-	old, err := s.Consent(ctx, id)
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	c, err := update(old)
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	c.ID, c.Revision = old.ID, old.Revision+1
-	n, err := s.exec(ctx, what, `UPDATE consents SET
-		client_id = $1, subject_iin = $2, phone = $3, document_types = $4, purpose = $5, method = $6, status = $7,
-		valid_for_ns = $8, created_at = $9, request_expires_at = $10, decided_at = $11, grant_expires_at = $12,
-		revoked_at = $13, revision = $14
-		WHERE id = $15 AND revision = $16`,
-		c.ClientID, string(c.SubjectIIN), c.Phone, encodeTypes(c.DocumentTypes), c.Purpose, c.Method, c.Status,
-		int64(c.ValidFor), ts(c.CreatedAt), ts(c.RequestExpiresAt), tsp(c.DecidedAt),
-		tsp(c.GrantExpiresAt), tsp(c.RevokedAt), c.Revision,
-		id, old.Revision)
-	if err != nil {
-		return wallet.Consent{}, err
-	}
-	if n == 0 {
-		return wallet.Consent{}, wallet.Errorf(wallet.ECONFLICT, "%s: the consent changed meanwhile", what)
-	}
-	// Give back what a read would.
+// normalizeConsent gives c the form it has when read back: times
+// truncated to the microsecond in UTC, no empty list of types.
+func normalizeConsent(c wallet.Consent) wallet.Consent {
 	c.CreatedAt, c.RequestExpiresAt = ts(c.CreatedAt), ts(c.RequestExpiresAt)
 	c.DecidedAt, c.GrantExpiresAt, c.RevokedAt = tsp(c.DecidedAt), tsp(c.GrantExpiresAt), tsp(c.RevokedAt)
 	c.DocumentTypes = decodeTypes(encodeTypes(c.DocumentTypes))
-	return c, nil
+	return c
 }

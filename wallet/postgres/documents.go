@@ -8,60 +8,9 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// AppendVersion appends v to document d, creating the document when
-// v.Version is 1. ECONFLICT if v.Version is not the next version number or
-// the document belongs to another subject; EINVALID for a version below 1 or
-// a v.DocumentID other than d.ID.
-//
-// The guard is a compare-and-swap on documents.latest_version: concurrent
-// appends of the same version queue on the row lock and all but the first
-// find the version moved on.
-func (s *Store) AppendVersion(ctx context.Context, d wallet.StoredDocument, v wallet.Version) error {
-	const what = "append document version"
-	if err := requireID(d.ID, what); err != nil {
-		return err
-	}
-	if v.Version < 1 {
-		return wallet.Errorf(wallet.EINVALID, "%s: version %d is below 1", what, v.Version)
-	}
-	if v.DocumentID != "" && v.DocumentID != d.ID {
-		return wallet.Errorf(wallet.EINVALID, "%s: version of document %q given for %q", what, v.DocumentID, d.ID)
-	}
-	return s.write(ctx, what, func(tx pgx.Tx) error {
-		if v.Version == 1 {
-			fetched := d.FetchedAt
-			if fetched.IsZero() {
-				fetched = v.CreatedAt
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO documents (id, subject_iin, type, source, fetched_at, latest_version)
-				VALUES ($1, $2, $3, $4, $5, 1)`, d.ID, string(d.SubjectIIN), string(d.Type), d.Source, ts(fetched))
-			if err != nil {
-				return err // ECONFLICT if the document exists
-			}
-		} else {
-			var fetched *time.Time
-			if !d.FetchedAt.IsZero() {
-				fetched = tsp(&d.FetchedAt)
-			}
-			tag, err := tx.Exec(ctx, `UPDATE documents SET latest_version = $1, fetched_at = COALESCE($2, fetched_at)
-				WHERE id = $3 AND subject_iin = $4 AND latest_version = $5`,
-				v.Version, fetched, d.ID, string(d.SubjectIIN), v.Version-1)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return wallet.Errorf(wallet.ECONFLICT, "%s: version %d is not the next version of the subject's document", what, v.Version)
-			}
-		}
-		content := v.Content
-		if content == nil {
-			content = []byte{}
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO document_versions (document_id, version, content, jws, prev_hash, hash, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, d.ID, v.Version, content, v.JWS, v.PrevHash, v.Hash, ts(v.CreatedAt))
-		return err
-	})
-}
+// Documents and their versions are written only by a log batch's
+// AppendVersion op (ops.go); MarkFetched, which has no history, is the
+// one write outside it.
 
 // MarkFetched records that source answered for subject at t, for every
 // document of that subject from that source.

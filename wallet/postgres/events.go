@@ -7,17 +7,9 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// AppendEvent stores an event. ECONFLICT if the id exists.
-func (s *Store) AppendEvent(ctx context.Context, e wallet.Event) error {
-	const what = "append event"
-	if err := requireID(e.ID, what); err != nil {
-		return err
-	}
-	_, err := s.pool.Exec(ctx, insertEventSQL,
-		e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID, eventDetails(e.Details), ts(e.At), logIndex(e.LogIndex))
-	return wrapErr(err, what)
-}
+// Events are written only with their leaves, by a log batch (append.go).
 
+// insertEventSQL stores an event.
 const insertEventSQL = `INSERT INTO events
 	(id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`

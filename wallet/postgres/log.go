@@ -2,16 +2,20 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // The history log's tables (migration 00002) live beside the wallet's; the
-// Store is also the log's store.
+// Store is also the log's store. Batches are written by BeginAppend's
+// transaction (append.go).
 var _ historylog.LogStore = (*Store)(nil)
 
 // LogSize returns the number of leaves: one more than the highest index.
@@ -27,40 +31,37 @@ func (s *Store) LogSize(ctx context.Context) (int64, error) {
 // privilege, so the restricted service role can take it.
 const logLock = `SELECT pg_advisory_xact_lock(hashtextextended('qujat history log ' || current_schema(), 0))`
 
-// AppendBatch stores a batch of leaves, their hashes, payloads and parties
-// and its checkpoint in one transaction, under the log's advisory lock: all
-// or nothing. ECONFLICT if firstIndex is not the current size; EINVALID if
-// the arguments do not fit (historylog.CheckBatch); EUNAVAILABLE.
-func (s *Store) AppendBatch(ctx context.Context, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	const what = "append to the history log"
-	if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
-		return err
-	}
-	return s.write(ctx, what, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, logLock); err != nil {
-			return err
-		}
-		var size int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
-			return err
-		}
-		if size != firstIndex {
-			return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
-		}
-		return writeLeaves(ctx, tx, firstIndex, leaves, hashes, cp, false)
-	})
-}
-
-// pipeliner is what writeLeaves needs of a transaction or a connection.
+// pipeliner is what writeLeaves needs of the batch's connection.
 type pipeliner interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, rows pgx.CopyFromSource) (int64, error)
 }
 
-// writeLeaves inserts a checked batch (historylog.CheckBatch) in the
-// transaction open on db; with commit, it sends COMMIT with the last
-// statements and returns an error unless the transaction committed.
-func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, commit bool) error {
+// writeLeaves stores a checked batch (historylog.CheckBatch) in the
+// transaction open on db: the leaves, their parties and payloads, the
+// hashes, the checkpoint and what each leaf stands for (its Record: see
+// recordStatement), and sends COMMIT with the last statements, in one
+// round trip (COPY first for large batches). It returns an error unless
+// the transaction committed; an error before the COMMIT leaves the
+// transaction aborted, nothing stored.
+func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
+	// The records first: one that cannot be written is refused before
+	// anything is sent.
+	type statement struct {
+		sql  string
+		args []any
+		fail func(error) error // translates the statement's error
+	}
+	var records []statement
+	for _, l := range leaves {
+		sql, args, fail, err := recordStatement(l.Index, l.Record)
+		if err != nil {
+			return err
+		}
+		if sql != "" {
+			records = append(records, statement{sql, args, fail})
+		}
+	}
 	var leafRows, partyRows, payloadRows, hashRows [][]any
 	for _, l := range leaves {
 		leafRows = append(leafRows, []any{l.Index, l.Data, l.Hash[:]})
@@ -75,21 +76,21 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 	for i, h := range hashes {
 		hashRows = append(hashRows, []any{base + int64(i), h[:]})
 	}
-	b := &pgx.Batch{}
+	var stmts []statement
 	// Small batches go faster as one pipelined round trip of INSERTs;
 	// COPY pays off for large ones.
 	if len(leaves) < 16 {
 		for _, r := range leafRows {
-			b.Queue(`INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES ($1, $2, $3)`, r...)
+			stmts = append(stmts, statement{sql: `INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES ($1, $2, $3)`, args: r})
 		}
 		for _, r := range partyRows {
-			b.Queue(`INSERT INTO log_parties (subject, seq, leaf_index) VALUES ($1, $2, $3)`, r...)
+			stmts = append(stmts, statement{sql: `INSERT INTO log_parties (subject, seq, leaf_index) VALUES ($1, $2, $3)`, args: r})
 		}
 		for _, r := range payloadRows {
-			b.Queue(`INSERT INTO log_payloads (leaf_index, at, payload) VALUES ($1, $2, $3)`, r...)
+			stmts = append(stmts, statement{sql: `INSERT INTO log_payloads (leaf_index, at, payload) VALUES ($1, $2, $3)`, args: r})
 		}
 		for _, r := range hashRows {
-			b.Queue(`INSERT INTO log_hashes (id, hash) VALUES ($1, $2)`, r...)
+			stmts = append(stmts, statement{sql: `INSERT INTO log_hashes (id, hash) VALUES ($1, $2)`, args: r})
 		}
 	} else {
 		copies := []struct {
@@ -111,38 +112,90 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 			}
 		}
 	}
-	for _, l := range leaves {
-		if l.RedeemedView != "" {
-			b.Queue(`UPDATE views SET log_index = $1 WHERE id = $2`, l.Index, l.RedeemedView)
-		}
-		if v := l.NewView; v != nil {
-			w := *v
-			w.LogIndex = l.Index
-			b.Queue(insertViewSQL, viewArgs(w, nil)...)
-		}
-		if e := l.NewEvent; e != nil {
-			b.Queue(insertEventSQL, e.ID, e.Kind, string(e.SubjectIIN), e.ActorKind, e.ActorID, e.ObjectID,
-				eventDetails(e.Details), ts(e.At), l.Index)
-		}
-	}
-	b.Queue(`INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, cp.Size, cp.Root[:], string(cp.Note))
-	if commit {
-		b.Queue(`COMMIT`)
+	stmts = append(stmts, records...)
+	stmts = append(stmts,
+		statement{sql: `INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, args: []any{cp.Size, cp.Root[:], string(cp.Note)}},
+		statement{sql: `COMMIT`})
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts))}
+	for _, st := range stmts {
+		b.Queue(st.sql, st.args...)
 	}
 	br := db.SendBatch(ctx, b)
-	n := b.Len()
-	for i := 0; i < n; i++ {
+	for i, st := range stmts {
 		tag, err := br.Exec()
 		if err != nil {
 			br.Close()
+			if st.fail != nil {
+				return st.fail(err)
+			}
 			return err
 		}
-		if commit && i == n-1 && tag.String() != "COMMIT" {
+		// An error before the COMMIT made the server skip it; this is
+		// its answer, ROLLBACK if the transaction had failed.
+		if i == len(stmts)-1 && tag.String() != "COMMIT" {
 			br.Close()
 			return wallet.Errorf(wallet.EUNAVAILABLE, "history log: the transaction did not commit (%s)", tag)
 		}
 	}
 	return br.Close()
+}
+
+// markViewSQL and markVersionSQL set the log index of the row a leaf
+// stands for (a redemption's view, a document version), stored earlier in
+// the transaction by the batch's ops. COMMIT is sent in the same round
+// trip, so a statement that marks no row must fail rather than report it:
+// 1 / 0 (division_by_zero) aborts the transaction unless exactly one row
+// was marked.
+const (
+	markViewSQL = `WITH m AS (
+	UPDATE views SET log_index = $1 WHERE id = $2 AND log_index IS NULL RETURNING 1
+) SELECT 1 / (count(*) = 1)::int FROM m`
+	markVersionSQL = `WITH m AS (
+	UPDATE document_versions SET log_index = $1 WHERE document_id = $2 AND version = $3 AND log_index IS NULL RETURNING 1
+) SELECT 1 / (count(*) = 1)::int FROM m`
+)
+
+// recordStatement returns the statement that writes what the leaf at
+// index stands for, with the leaf's index: an Event or a View is inserted,
+// the row a RedeemedView or a NewVersion names is marked (exactly one, or
+// the statement fails: EINTERNAL). fail translates the statement's error.
+// An empty sql for no record; EINVALID for a record without id, EINTERNAL
+// for a record of another type.
+func recordStatement(index int64, record any) (sql string, args []any, fail func(error) error, err error) {
+	marked := func(what string) func(error) error {
+		return func(err error) error {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: no row marked
+				return wallet.Wrap(wallet.EINTERNAL, err, fmt.Sprintf("history log: leaf %d: no %s without a leaf", index, what))
+			}
+			return wrapErr(err, appendWhat)
+		}
+	}
+	wrap := func(what string) func(error) error {
+		return func(err error) error { return wrapErr(err, what) }
+	}
+	switch r := record.(type) {
+	case nil:
+		return "", nil, nil, nil
+	case wallet.Event:
+		if err := requireID(r.ID, "append event"); err != nil {
+			return "", nil, nil, err
+		}
+		return insertEventSQL, []any{r.ID, r.Kind, string(r.SubjectIIN), r.ActorKind, r.ActorID, r.ObjectID,
+			eventDetails(r.Details), ts(r.At), index}, wrap("append event"), nil
+	case wallet.View:
+		if err := requireID(r.ID, "record view"); err != nil {
+			return "", nil, nil, err
+		}
+		r.LogIndex = index
+		return insertViewSQL, viewArgs(r, nil), wrap("record view"), nil
+	case wallet.RedeemedView:
+		return markViewSQL, []any{index, r.ID}, marked(fmt.Sprintf("view %q", r.ID)), nil
+	case wallet.NewVersion:
+		return markVersionSQL, []any{index, r.DocumentID, r.Version},
+			marked(fmt.Sprintf("version %d of document %q", r.Version, r.DocumentID)), nil
+	}
+	return "", nil, nil, wallet.Errorf(wallet.EINTERNAL, "history log: unknown record %T", record)
 }
 
 // Leaves returns up to limit leaves from index from on, with their
@@ -172,11 +225,20 @@ func (s *Store) Leaves(ctx context.Context, from int64, limit int) ([]historylog
 // ReadHashes returns the stored hashes with those indexes, in order.
 // ENOTFOUND if one is missing; EUNAVAILABLE.
 func (s *Store) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	return readHashes(ctx, s.pool, indexes)
+}
+
+// querier is the pool, or the connection of a batch's transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func readHashes(ctx context.Context, q querier, indexes []int64) ([]tlog.Hash, error) {
 	const what = "read history log hashes"
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, hash FROM log_hashes WHERE id = ANY($1)`, indexes)
+	rows, err := q.Query(ctx, `SELECT id, hash FROM log_hashes WHERE id = ANY($1)`, indexes)
 	type idHash struct {
 		id   int64
 		hash tlog.Hash
@@ -237,11 +299,15 @@ func (s *Store) Checkpoints(ctx context.Context, fromSize int64, limit int) ([]h
 // SubjectHeads returns the latest event of each pseudonym that has one.
 // EUNAVAILABLE.
 func (s *Store) SubjectHeads(ctx context.Context, pseudonyms []string) (map[string]historylog.Head, error) {
+	return subjectHeads(ctx, s.pool, pseudonyms)
+}
+
+func subjectHeads(ctx context.Context, q querier, pseudonyms []string) (map[string]historylog.Head, error) {
 	out := make(map[string]historylog.Head, len(pseudonyms))
 	if len(pseudonyms) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT s.subject, p.seq, p.leaf_index
+	rows, err := q.Query(ctx, `SELECT s.subject, p.seq, p.leaf_index
 		FROM unnest($1::text[]) AS s (subject),
 		LATERAL (SELECT seq, leaf_index FROM log_parties
 			WHERE subject = s.subject ORDER BY seq DESC LIMIT 1) AS p`, pseudonyms)

@@ -21,16 +21,19 @@ import (
 	"github.com/jackc/puddle/v2"
 	"github.com/qujat/qujat/migrations"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/internal/redeemqueue"
 )
 
 var _ wallet.Store = (*Store)(nil)
 
-// Store is wallet.Store on PostgreSQL. It is safe for concurrent use.
+// Store is wallet.Store on PostgreSQL, and the history log's store
+// (historylog.LogStore). It is safe for concurrent use.
+//
+// The tables whose changes have history (shares, consents, views, events,
+// documents and their versions) are written only through the log's
+// batches: BeginAppend's transaction applies a batch's wallet.Ops and
+// stores its leaves with their rows (see append.go).
 type Store struct {
 	pool *pgxpool.Pool
-
-	redeemer redeemqueue.Queue // group commit of RedeemShare
 }
 
 // Open connects a pool to the database at url (a postgres:// URL or a
@@ -75,10 +78,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the redemptions already queued to be committed, then
-// closes the pool, waiting for connections in use to be released.
+// Close closes the pool, waiting for connections in use to be released.
 func (s *Store) Close() error {
-	s.redeemer.Close()
 	s.pool.Close()
 	return nil
 }

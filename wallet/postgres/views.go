@@ -7,36 +7,20 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// insertView stores v; shareSeq is the share's view count that v took, or 0
-// for a view that is not a share redemption.
-func insertView(ctx context.Context, tx pgx.Tx, v wallet.View, shareSeq int) error {
-	var seq *int
-	if shareSeq > 0 {
-		seq = &shareSeq
-	}
-	_, err := tx.Exec(ctx, insertViewSQL, viewArgs(v, seq)...)
-	return err
-}
+// Views are written only by a log batch: a share redemption's by its
+// RedeemShare op, the others with their leaves (append.go).
 
+// insertViewSQL stores a view (viewArgs).
 const insertViewSQL = `INSERT INTO views
 	(id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
 	 share_id, share_seq, consent_id, shared_by, at, log_index)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
+// viewArgs are insertViewSQL's arguments for v; seq is the share's view
+// count that v took, nil for a view that is not a share redemption.
 func viewArgs(v wallet.View, seq *int) []any {
 	return []any{v.ID, v.DocumentID, string(v.DocumentType), string(v.OwnerIIN), v.ViewerKind, v.ViewerID, v.Channel,
 		nullString(v.ShareID), seq, v.ConsentID, string(v.SharedBy), ts(v.At), logIndex(v.LogIndex)}
-}
-
-// RecordView stores a view that is not a share redemption. ECONFLICT if the
-// id exists; ENOTFOUND if v.ShareID names no share.
-func (s *Store) RecordView(ctx context.Context, v wallet.View) error {
-	const what = "record view"
-	if err := requireID(v.ID, what); err != nil {
-		return err
-	}
-	_, err := s.pool.Exec(ctx, insertViewSQL, viewArgs(v, nil)...)
-	return wrapErr(err, what)
 }
 
 const viewColumns = `id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,

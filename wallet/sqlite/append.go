@@ -21,6 +21,10 @@ var _ historylog.LogStore = (*Store)(nil)
 // (BEGIN IMMEDIATE: SQLite's write lock, which is also the log's append
 // lock, across processes). EUNAVAILABLE.
 func (s *Store) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
+	// Prepared before the transaction takes the writer connection.
+	if err := s.prepareHot(ctx); err != nil {
+		return nil, wrapErr(err, "append to the history log")
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, wrapErr(err, "append to the history log")
@@ -366,20 +370,42 @@ func (a *appendTx) appendVersion(ctx context.Context, d wallet.StoredDocument, v
 	return err
 }
 
-// stmt returns query prepared on the writer (once per Store), bound to tx.
-func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+// hotSQL are the statements of the hot paths, prepared on the writer
+// once (prepareHot) and bound to each batch's transaction.
+var hotSQL = []string{redeemCountSQL, redeemExistsSQL}
+
+// prepareHot prepares hotSQL on the writer, once per Store. It must not be
+// called while a transaction holds the writer (its only connection).
+func (s *Store) prepareHot(ctx context.Context) error {
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
+	if len(s.stmts) == len(hotSQL) {
+		return nil
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt, len(hotSQL))
+	}
+	for _, q := range hotSQL {
+		if s.stmts[q] != nil {
+			continue
+		}
+		p, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		s.stmts[q] = p
+	}
+	return nil
+}
+
+// stmt returns query bound to tx: prepared on the writer if it is one of
+// hotSQL, else prepared in tx.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
 	p := s.stmts[query]
+	s.stmtMu.Unlock()
 	if p == nil {
-		var err error
-		if p, err = s.w.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		if s.stmts == nil {
-			s.stmts = map[string]*sql.Stmt{}
-		}
-		s.stmts[query] = p
+		return tx.PrepareContext(ctx, query)
 	}
 	return tx.StmtContext(ctx, p), nil
 }

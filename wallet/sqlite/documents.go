@@ -27,7 +27,7 @@ func (s *Store) MarkFetched(ctx context.Context, subject wallet.IIN, source stri
 }
 
 const documentColumns = `d.id, d.subject_iin, d.type, d.source, d.fetched_at,
-	v.version, v.content, v.jws, v.prev_hash, v.hash, v.created_at
+	v.version, v.content, v.jws, v.prev_hash, v.hash, v.created_at, v.log_index
 	FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.latest_version`
 
 func scanDocument(sc scanner) (wallet.StoredDocument, error) {
@@ -35,9 +35,11 @@ func scanDocument(sc scanner) (wallet.StoredDocument, error) {
 		d                  wallet.StoredDocument
 		subject, typ       string
 		fetched, createdAt int64
+		index              sql.NullInt64
 	)
 	err := sc.Scan(&d.ID, &subject, &typ, &d.Source, &fetched,
-		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &createdAt)
+		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &createdAt, &index)
+	d.Latest.LogIndex = fromLogIndex(index)
 	d.SubjectIIN, d.Type, d.FetchedAt = wallet.IIN(subject), wallet.DocumentType(typ), fromMicros(fetched)
 	d.Latest.DocumentID, d.Latest.CreatedAt = d.ID, fromMicros(createdAt)
 	return d, err
@@ -62,17 +64,8 @@ func (s *Store) Document(ctx context.Context, id string) (wallet.StoredDocument,
 // Versions returns all versions of a document, oldest first. ENOTFOUND if
 // the document does not exist.
 func (s *Store) Versions(ctx context.Context, id string) ([]wallet.Version, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT document_id, version, content, jws, prev_hash, hash, created_at
-		FROM document_versions WHERE document_id = ? ORDER BY version`, id)
-	vs, err := collect(rows, err, "document versions", func(sc scanner) (wallet.Version, error) {
-		var (
-			v         wallet.Version
-			createdAt int64
-		)
-		err := sc.Scan(&v.DocumentID, &v.Version, &v.Content, &v.JWS, &v.PrevHash, &v.Hash, &createdAt)
-		v.CreatedAt = fromMicros(createdAt)
-		return v, err
-	})
+	rows, err := s.r.QueryContext(ctx, `SELECT `+versionColumns+` WHERE document_id = ? ORDER BY version`, id)
+	vs, err := collect(rows, err, "document versions", scanVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -82,4 +75,17 @@ func (s *Store) Versions(ctx context.Context, id string) ([]wallet.Version, erro
 		return nil, wallet.Errorf(wallet.ENOTFOUND, "document versions: not found")
 	}
 	return vs, nil
+}
+
+const versionColumns = `document_id, version, content, jws, prev_hash, hash, created_at, log_index FROM document_versions`
+
+func scanVersion(sc scanner) (wallet.Version, error) {
+	var (
+		v         wallet.Version
+		createdAt int64
+		index     sql.NullInt64
+	)
+	err := sc.Scan(&v.DocumentID, &v.Version, &v.Content, &v.JWS, &v.PrevHash, &v.Hash, &createdAt, &index)
+	v.CreatedAt, v.LogIndex = fromMicros(createdAt), fromLogIndex(index)
+	return v, err
 }

@@ -36,25 +36,28 @@ func eventDetails(d map[string]string) (string, error) {
 // Events returns the subject's events, newest first. An event without
 // details has nil Details.
 func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index
-		FROM events WHERE subject_iin = ? ORDER BY at DESC, rowid DESC`, string(subject))
-	return collect(rows, err, "list events", func(sc scanner) (wallet.Event, error) {
-		var (
-			e                wallet.Event
-			subject, details string
-			at               int64
-			index            sql.NullInt64
-		)
-		if err := sc.Scan(&e.ID, &e.Kind, &subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &details, &at, &index); err != nil {
-			return e, err
-		}
-		e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(subject), fromMicros(at), fromLogIndex(index)
-		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-			return e, err
-		}
-		if len(e.Details) == 0 {
-			e.Details = nil
-		}
-		return e, nil
-	})
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` WHERE subject_iin = ? ORDER BY at DESC, rowid DESC`, string(subject))
+	return collect(rows, err, "list events", scanEvent)
+}
+
+const eventColumns = `id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index FROM events`
+
+func scanEvent(sc scanner) (wallet.Event, error) {
+	var (
+		e                wallet.Event
+		subject, details string
+		at               int64
+		index            sql.NullInt64
+	)
+	if err := sc.Scan(&e.ID, &e.Kind, &subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &details, &at, &index); err != nil {
+		return e, err
+	}
+	e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(subject), fromMicros(at), fromLogIndex(index)
+	if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+		return e, err
+	}
+	if len(e.Details) == 0 {
+		e.Details = nil
+	}
+	return e, nil
 }

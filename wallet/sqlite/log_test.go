@@ -27,6 +27,10 @@ func TestLog(t *testing.T) {
 	historylogtest.RunLogTests(t, newLogStore)
 }
 
+func TestLog_InMemory(t *testing.T) {
+	historylogtest.RunLogTests(t, func(t *testing.T) historylog.LogStore { return openStore(t, ":memory:") })
+}
+
 func TestAudit(t *testing.T) {
 	historylogtest.RunAuditTests(t, func(t *testing.T) historylogtest.Tamperable {
 		path := filepath.Join(t.TempDir(), "qujat.db")
@@ -75,14 +79,4 @@ func BenchmarkAppend_GroupCommit(b *testing.B) {
 // BenchmarkAppend_OneTxPerEvent: the same appenders, one transaction each.
 func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
 	historylogtest.BenchmarkAppend(b, openBenchStore(b), 1, 16)
-}
-
-func TestRedeemInLogBatch(t *testing.T) {
-	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore {
-		return openStore(t, filepath.Join(t.TempDir(), "qujat.db"))
-	})
-}
-
-func TestRedeemInLogBatch_InMemory(t *testing.T) {
-	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore { return openStore(t, ":memory:") })
 }

@@ -1,10 +1,14 @@
-// Package wallettest holds the conformance suite that every wallet.Store
+// Package wallettest holds the conformance suite that every wallet store
 // must pass, and helpers for tests that need a real PostgreSQL.
 //
-// An adapter wires the suite in a few lines:
+// The stores write shares, consents, views, events and document versions
+// only through the history log, in the same transaction as the leaves; the
+// suite therefore runs a historylog.Log on each store under test and
+// commits wallet.Change values through history.Recorder, as the service
+// does. An adapter wires the suite in a few lines:
 //
 //	func TestStore(t *testing.T) {
-//		wallettest.RunStoreTests(t, func(t *testing.T) wallet.Store { ... a fresh, migrated store ... })
+//		wallettest.RunStoreTests(t, func(t *testing.T) wallettest.Store { ... a fresh, migrated store ... })
 //	}
 package wallettest
 
@@ -22,14 +26,18 @@ import (
 
 // RunStoreTests runs the conformance suite. newStore must return a fresh,
 // empty, migrated store, and close it when the test ends (t.Cleanup). The
-// subtests run in parallel, each on its own store.
-func RunStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Store) {
+// subtests run in parallel, each on its own store with its own history
+// log, which must pass historylog.Audit when the subtest ends.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s wallet.Store)
+		fn   func(t *testing.T, s *logged)
 	}{
 		{"Ping", testPing},
 		{"Getters_ReturnNotFound", testNotFound},
+		{"Change_EmptyOrMalformedIsInvalidAndRunsNothing", testChangeInvalid},
+		{"Change_IndexesInCommitterOrderWithTheirLeaves", testChangeIndexes},
+		{"Change_AnOpRefusingStoresNothingOfTheChange", testChangeAtomic},
 		{"AppendVersion_CreatesDocumentAndReadsBack", testAppendFirstVersion},
 		{"AppendVersion_NextVersionBecomesLatest", testAppendNextVersion},
 		{"AppendVersion_WrongVersionConflicts", testAppendWrongVersion},
@@ -44,15 +52,17 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		{"Share_CreateAndRead", testShareCreate},
 		{"Shares_ByOwnerOrCreatorNewestFirst", testSharesList},
 		{"RevokeShare_SetsOnce", testShareRevoke},
-		{"RedeemShare_CountsAndStoresView", testRedeem},
-		{"RedeemShare_SingleUseUnderConcurrency", func(t *testing.T, s wallet.Store) { testRedeemConcurrent(t, s, 1) }},
-		{"RedeemShare_MaxViewsUnderConcurrency", func(t *testing.T, s wallet.Store) { testRedeemConcurrent(t, s, 3) }},
+		{"RedeemShare_CountsAndStoresViewWithItsLeaf", testRedeem},
+		{"RedeemShare_SingleUseUnderConcurrency", func(t *testing.T, s *logged) { testRedeemConcurrent(t, s, 1) }},
+		{"RedeemShare_MaxViewsUnderConcurrency", func(t *testing.T, s *logged) { testRedeemConcurrent(t, s, 3) }},
 		{"RedeemShare_RevokedReleasesNothing", testRedeemRevoked},
 		{"RedeemShare_ExpiredReleasesNothing", testRedeemExpired},
 		{"RedeemShare_FailedInsertCountsNothing", testRedeemRollback},
 		{"RedeemShare_ViewOfAnotherDocumentIsRejected", testRedeemMismatch},
-		{"Views_OfOwnerAndByViewerNewestFirst", testViews},
-		{"ViewLogIndexRoundTrips", testViewLogIndex},
+		{"RedeemShare_InvalidViewRunsNothing", testRedeemInvalid},
+		{"RedeemShare_MixedBatchOnlySuccessesGetLeaves", testRedeemMixedBatch},
+		{"RedeemShare_SpoiledBatchStoresNothingNextBatchSameIndex", testRedeemSpoiledBatch},
+		{"Views_OfOwnerAndByViewerNewestFirstWithLogIndexes", testViews},
 		{"Client_CreateReadListDisable", testClients},
 		{"ZeroTimes_RoundTrip", testZeroTimes},
 		{"Consent_CreateAndRead", testConsentCreate},
@@ -60,15 +70,22 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Store) {
 		{"PendingConsentsByPhone", testPendingByPhone},
 		{"CountConsentsSince", testCountConsents},
 		{"UpdateConsent_BumpsRevision", testUpdateConsent},
-		{"UpdateConsent_ErrorFromUpdateReturnedAsIs", testUpdateConsentError},
-		{"UpdateConsent_LosesToInterleavedUpdate", testUpdateConsentInterleaved},
+		{"UpdateConsent_ErrorFromUpdateRefusesTheChange", testUpdateConsentError},
+		{"UpdateConsent_InOneBatchEachSeesTheOneBefore", testUpdateConsentSameBatch},
+		{"UpdateConsent_ConcurrentDecisionsOneWins", testUpdateConsentDecisions},
 		{"UpdateConsent_ConcurrentUpdatersOneWinsPerRevision", testUpdateConsentConcurrent},
-		{"Events_AppendAndListNewestFirst", testEvents},
+		{"Events_AppendAndListNewestFirstWithLogIndexes", testEvents},
+	}
+	for _, f := range leafWriteFailures {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s *logged)
+		}{"LeafWriteFails_" + f.name, f.run})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, newStore(t))
+			tc.fn(t, withLog(t, newStore(t)))
 		})
 	}
 }
@@ -141,11 +158,11 @@ func tally(errs []error) map[string]int {
 	return m
 }
 
-func testPing(t *testing.T, s wallet.Store) {
+func testPing(t *testing.T, s *logged) {
 	must(t, s.Ping(context.Background()))
 }
 
-func testNotFound(t *testing.T, s wallet.Store) {
+func testNotFound(t *testing.T, s *logged) {
 	ctx := context.Background()
 	const id = "missing"
 	checks := map[string]func() error{
@@ -156,22 +173,23 @@ func testNotFound(t *testing.T, s wallet.Store) {
 			return s.RotateRefreshToken(ctx, id, refreshToken("next", "fam", "h-next"), t0)
 		},
 		"Share":       func() error { _, err := s.Share(ctx, id); return err },
-		"RevokeShare": func() error { _, err := s.RevokeShare(ctx, id, t0); return err },
+		"RevokeShare": func() error { return s.revokeShare(id, t0) },
 		"RedeemShare": func() error {
-			_, err := s.RedeemShare(ctx, id, shareView("v1", "", t0))
+			_, err := s.redeem(id, shareView("v1", string(bob), t0))
 			return err
 		},
 		"Client":        func() error { _, err := s.Client(ctx, id); return err },
 		"DisableClient": func() error { return s.DisableClient(ctx, id, t0) },
 		"Consent":       func() error { _, err := s.Consent(ctx, id); return err },
 		"UpdateConsent": func() error {
-			_, err := s.UpdateConsent(ctx, id, func(c wallet.Consent) (wallet.Consent, error) { return c, nil })
+			_, err := s.updateConsent(id, func(c wallet.Consent) (wallet.Consent, error) { return c, nil })
 			return err
 		},
 	}
 	for name, check := range checks {
-		if got := wallet.ErrorCode(check()); got != wallet.ENOTFOUND {
-			t.Errorf("%s: code %q, want %q", name, got, wallet.ENOTFOUND)
+		err := check()
+		if got := wallet.ErrorCode(err); got != wallet.ENOTFOUND || wallet.AsError(err) == nil {
+			t.Errorf("%s: code %q (%v), want %q", name, got, err, wallet.ENOTFOUND)
 		}
 	}
 	// Lists of nothing are empty, not errors.
@@ -186,6 +204,134 @@ func testNotFound(t *testing.T, s wallet.Store) {
 	if len(docs)+len(shares)+len(views)+len(events) != 0 {
 		t.Fatal("an empty store lists something")
 	}
+	equal(t, "log size after refused changes", s.logSize(t), int64(0))
+}
+
+func testChangeInvalid(t *testing.T, s *logged) {
+	ctx := context.Background()
+	create := wallet.CreateShare{Share: share("sh-1", 1)}
+	noOwner := shareView("v-1", string(bob), t0)
+	noOwner.OwnerIIN = ""
+	badVersion := version("doc-1", 1, t0)
+	badVersion.Hash = ""
+	for name, c := range map[string]wallet.Change{
+		"empty":                {},
+		"an event without kind": {Ops: []wallet.Op{create}, Events: []wallet.Event{{ID: "e-1", SubjectIIN: alice, At: t0}}},
+		"an event without time": {Ops: []wallet.Op{create}, Events: []wallet.Event{{ID: "e-1", Kind: wallet.EventShareOpened, SubjectIIN: alice}}},
+		"a view without owner":  {Ops: []wallet.Op{create}, Views: []wallet.View{noOwner}},
+		"a redemption without view id": {Ops: []wallet.Op{create, wallet.RedeemShare{ShareID: "sh-1", View: shareView("", string(bob), t0)}}},
+		"a version without hash": {Ops: []wallet.Op{create, wallet.AppendVersion{Document: document("doc-1", alice, wallet.IDCard, "population"), Version: badVersion}}},
+	} {
+		_, err := s.commit(ctx, c)
+		if wallet.ErrorCode(err) != wallet.EINVALID {
+			t.Errorf("%s: %v, want %s", name, err, wallet.EINVALID)
+		}
+	}
+	// Nothing ran: no batch, no share, no leaf.
+	if seen := s.hooks.seen(); len(seen) != 0 {
+		t.Fatalf("batches ran for invalid changes: %+v", seen)
+	}
+	_, err := s.Share(ctx, "sh-1")
+	wantCode(t, err, wallet.ENOTFOUND)
+	equal(t, "log size", s.logSize(t), int64(0))
+}
+
+// testChangeIndexes: Commit returns one index per redemption or version
+// op, in op order, then the events', then the views'; each row is stored
+// with its leaf's index, and each leaf logs its row.
+func testChangeIndexes(t *testing.T, s *logged) {
+	ctx := context.Background()
+	d := document("doc-1", alice, wallet.IDCard, "population")
+	v1 := version("doc-1", 1, t0)
+	redeemed := shareView("v-r", string(bob), t0.Add(time.Second))
+	opened := event("e-1", wallet.EventShareOpened, alice, t0)
+	released := consentView("v-c", "bank-1", t0.Add(2*time.Second))
+	idx, err := s.commit(ctx, wallet.Change{
+		Ops: []wallet.Op{
+			wallet.CreateShare{Share: share("sh-1", 1)},
+			wallet.AppendVersion{Document: d, Version: v1},
+			wallet.RedeemShare{ShareID: "sh-1", View: redeemed},
+		},
+		Events: []wallet.Event{opened},
+		Views:  []wallet.View{released},
+	})
+	must(t, err)
+	equal(t, "indexes", idx, []int64{0, 1, 2, 3})
+
+	ve, err := history.VersionEntry(alice, v1)
+	must(t, err)
+	ve.At = us(ve.At)
+	s.checkLeaf(t, 0, ve)
+	redeemed.ShareID, redeemed.LogIndex = "sh-1", 1
+	s.checkViewLeaf(t, 1, redeemed)
+	s.checkEventLeaf(t, 2, opened)
+	s.checkViewLeaf(t, 3, released)
+
+	views, err := s.ViewsOfOwner(ctx, alice)
+	must(t, err)
+	released.LogIndex = 3
+	equal(t, "views", views, []wallet.View{storedView(released), storedView(redeemed)})
+	events, err := s.Events(ctx, alice)
+	must(t, err)
+	opened.LogIndex = 2
+	equal(t, "events", events, []wallet.Event{storedEvent(opened)})
+	vs, err := s.Versions(ctx, "doc-1")
+	must(t, err)
+	equal(t, "versions", vs, []wallet.Version{stored(v1)})
+}
+
+// testChangeAtomic: the ops of a change and its history are stored
+// together or not at all, whether an op refuses or a history row cannot
+// be written with its leaf.
+func testChangeAtomic(t *testing.T, s *logged) {
+	ctx := context.Background()
+	// The second op refuses: the first one is undone.
+	_, err := s.commit(ctx, wallet.Change{
+		Ops:    []wallet.Op{wallet.CreateShare{Share: share("sh-1", 1)}, wallet.RedeemShare{ShareID: "sh-missing", View: shareView("v-1", string(bob), t0)}},
+		Events: []wallet.Event{event("e-1", wallet.EventShareOpened, alice, t0)},
+	})
+	wantCode(t, err, wallet.ENOTFOUND)
+	_, err = s.Share(ctx, "sh-1")
+	wantCode(t, err, wallet.ENOTFOUND)
+	refused := wallet.Errorf(wallet.EEXPIRED, "request expired")
+	_, err = s.commit(ctx, wallet.Change{
+		Ops: []wallet.Op{
+			wallet.CreateConsent{Consent: consent("c-1", "bank-1", alice, t0)},
+			wallet.UpdateConsent{ID: "c-1", Update: func(c wallet.Consent) (wallet.Consent, error) { return c, refused }},
+		},
+		Events: []wallet.Event{event("e-2", wallet.EventConsentRequested, alice, t0)},
+	})
+	wantCode(t, err, wallet.EEXPIRED)
+	_, err = s.Consent(ctx, "c-1")
+	wantCode(t, err, wallet.ENOTFOUND)
+	assertNoEvents(t, s, alice)
+	equal(t, "log size after refused changes", s.logSize(t), int64(0))
+
+	// The ops apply, but an event's row cannot be written with its leaf
+	// (its id is taken): the store's own Commit fails, and the share is
+	// not stored either.
+	_, err = s.appendEvent(event("e-taken", wallet.EventCodesVoided, alice, t0))
+	must(t, err)
+	_, err = s.commit(ctx, wallet.Change{
+		Ops:    []wallet.Op{wallet.CreateShare{Share: share("sh-2", 1)}},
+		Events: []wallet.Event{event("e-taken", wallet.EventShareOpened, alice, t0)},
+	})
+	wantCode(t, err, wallet.ECONFLICT)
+	_, err = s.Share(ctx, "sh-2")
+	wantCode(t, err, wallet.ENOTFOUND)
+	events, err := s.Events(ctx, alice)
+	must(t, err)
+	if len(events) != 1 || events[0].Kind != wallet.EventCodesVoided {
+		t.Fatalf("events %+v, want the first e-taken only", events)
+	}
+	equal(t, "log size", s.logSize(t), int64(1))
+	// The log goes on at the next index.
+	idx, err := s.commit(ctx, wallet.Change{
+		Ops:    []wallet.Op{wallet.CreateShare{Share: share("sh-2", 1)}},
+		Events: []wallet.Event{event("e-3", wallet.EventShareOpened, alice, t0)},
+	})
+	must(t, err)
+	equal(t, "indexes", idx, []int64{1})
 }
 
 // Documents.
@@ -216,11 +362,13 @@ func stored(v wallet.Version) wallet.Version {
 	return v
 }
 
-func testAppendFirstVersion(t *testing.T, s wallet.Store) {
+func testAppendFirstVersion(t *testing.T, s *logged) {
 	ctx := context.Background()
 	d := document("doc-1", alice, wallet.IDCard, "population")
 	v := version("doc-1", 1, t0)
-	must(t, s.AppendVersion(ctx, d, v))
+	idx, err := s.commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.AppendVersion{Document: d, Version: v}}})
+	must(t, err)
+	equal(t, "indexes", idx, []int64{0})
 
 	got, err := s.Document(ctx, "doc-1")
 	must(t, err)
@@ -235,20 +383,22 @@ func testAppendFirstVersion(t *testing.T, s wallet.Store) {
 	vs, err := s.Versions(ctx, "doc-1")
 	must(t, err)
 	equal(t, "versions", vs, []wallet.Version{stored(v)})
+	// The leaf anchors the version: its subject, number and hashes.
+	e, err := history.VersionEntry(alice, v)
+	must(t, err)
+	e.At = us(e.At)
+	s.checkLeaf(t, 0, e)
 }
 
-func testAppendNextVersion(t *testing.T, s wallet.Store) {
+func testAppendNextVersion(t *testing.T, s *logged) {
 	ctx := context.Background()
 	d := document("doc-1", alice, wallet.Passport, "population")
 	v1, v2, v3 := version("doc-1", 1, t0), version("doc-1", 2, t0.Add(time.Hour)), version("doc-1", 3, t0.Add(2*time.Hour))
-	must(t, s.AppendVersion(ctx, d, v1))
+	must(t, s.appendVersion(d, v1))
 	d.FetchedAt = t0.Add(time.Hour)
-	must(t, s.AppendVersion(ctx, d, v2))
-	// A version without DocumentID is the document's.
-	v3.DocumentID = ""
+	must(t, s.appendVersion(d, v2))
 	d.FetchedAt = t0.Add(2 * time.Hour)
-	must(t, s.AppendVersion(ctx, d, v3))
-	v3.DocumentID = "doc-1"
+	must(t, s.appendVersion(d, v3))
 
 	got, err := s.Document(ctx, "doc-1")
 	must(t, err)
@@ -258,22 +408,23 @@ func testAppendNextVersion(t *testing.T, s wallet.Store) {
 	vs, err := s.Versions(ctx, "doc-1")
 	must(t, err)
 	equal(t, "versions", vs, []wallet.Version{stored(v1), stored(v2), stored(v3)})
+	equal(t, "log size", s.logSize(t), int64(3))
 }
 
-func testAppendWrongVersion(t *testing.T, s wallet.Store) {
+func testAppendWrongVersion(t *testing.T, s *logged) {
 	ctx := context.Background()
 	d := document("doc-1", alice, wallet.IDCard, "population")
-	must(t, s.AppendVersion(ctx, d, version("doc-1", 1, t0)))
+	must(t, s.appendVersion(d, version("doc-1", 1, t0)))
 
-	wantCode(t, s.AppendVersion(ctx, d, version("doc-1", 1, t0)), wallet.ECONFLICT)
-	wantCode(t, s.AppendVersion(ctx, d, version("doc-1", 3, t0)), wallet.ECONFLICT)
+	wantCode(t, s.appendVersion(d, version("doc-1", 1, t0)), wallet.ECONFLICT)
+	wantCode(t, s.appendVersion(d, version("doc-1", 3, t0)), wallet.ECONFLICT)
 	other := d
 	other.SubjectIIN = bob
-	wantCode(t, s.AppendVersion(ctx, other, version("doc-1", 1, t0)), wallet.ECONFLICT)
-	wantCode(t, s.AppendVersion(ctx, other, version("doc-1", 2, t0)), wallet.ECONFLICT)
+	wantCode(t, s.appendVersion(other, version("doc-1", 1, t0)), wallet.ECONFLICT)
+	wantCode(t, s.appendVersion(other, version("doc-1", 2, t0)), wallet.ECONFLICT)
 	// No version 1, so version 2 is not next.
-	wantCode(t, s.AppendVersion(ctx, document("doc-2", alice, wallet.IDCard, "population"), version("doc-2", 2, t0)), wallet.ECONFLICT)
-	wantCode(t, s.AppendVersion(ctx, d, version("doc-1", 0, t0)), wallet.EINVALID)
+	wantCode(t, s.appendVersion(document("doc-2", alice, wallet.IDCard, "population"), version("doc-2", 2, t0)), wallet.ECONFLICT)
+	wantCode(t, s.appendVersion(d, version("doc-1", 0, t0)), wallet.EINVALID)
 
 	vs, err := s.Versions(ctx, "doc-1")
 	must(t, err)
@@ -285,18 +436,19 @@ func testAppendWrongVersion(t *testing.T, s wallet.Store) {
 	got, err := s.Document(ctx, "doc-1")
 	must(t, err)
 	equal(t, "subject", got.SubjectIIN, alice)
+	equal(t, "log size: rejected versions have no leaf", s.logSize(t), int64(1))
 }
 
-func testAppendConcurrent(t *testing.T, s wallet.Store) {
+func testAppendConcurrent(t *testing.T, s *logged) {
 	ctx := context.Background()
 	d := document("doc-1", alice, wallet.IDCard, "population")
-	must(t, s.AppendVersion(ctx, d, version("doc-1", 1, t0)))
+	must(t, s.appendVersion(d, version("doc-1", 1, t0)))
 
 	const n = 16
 	errs := race(n, func(i int) error {
 		v := version("doc-1", 2, t0.Add(time.Duration(i)*time.Second))
 		v.Hash = fmt.Sprintf("contender-%d", i)
-		return s.AppendVersion(ctx, d, v)
+		return s.appendVersion(d, v)
 	})
 	counts := tally(errs)
 	if counts[""] != 1 || counts[wallet.ECONFLICT] != n-1 {
@@ -313,15 +465,16 @@ func testAppendConcurrent(t *testing.T, s wallet.Store) {
 
 	// The race also holds for the first version.
 	errs = race(n, func(i int) error {
-		return s.AppendVersion(ctx, document("doc-2", alice, wallet.Passport, "population"), version("doc-2", 1, t0))
+		return s.appendVersion(document("doc-2", alice, wallet.Passport, "population"), version("doc-2", 1, t0))
 	})
 	counts = tally(errs)
 	if counts[""] != 1 || counts[wallet.ECONFLICT] != n-1 {
 		t.Fatalf("first version: outcomes %v, want exactly one success and %d conflicts", counts, n-1)
 	}
+	equal(t, "log size: one leaf per stored version", s.logSize(t), int64(3))
 }
 
-func testDocumentsOrder(t *testing.T, s wallet.Store) {
+func testDocumentsOrder(t *testing.T, s *logged) {
 	ctx := context.Background()
 	for _, d := range []wallet.StoredDocument{
 		document("p-1", alice, wallet.Passport, "population"),
@@ -330,9 +483,9 @@ func testDocumentsOrder(t *testing.T, s wallet.Store) {
 		document("id-a", alice, wallet.IDCard, "population"),
 		document("bob-1", bob, wallet.IDCard, "population"),
 	} {
-		must(t, s.AppendVersion(ctx, d, version(d.ID, 1, t0)))
+		must(t, s.appendVersion(d, version(d.ID, 1, t0)))
 	}
-	must(t, s.AppendVersion(ctx, document("p-1", alice, wallet.Passport, "population"), version("p-1", 2, t0)))
+	must(t, s.appendVersion(document("p-1", alice, wallet.Passport, "population"), version("p-1", 2, t0)))
 
 	docs, err := s.Documents(ctx, alice)
 	must(t, err)
@@ -344,7 +497,7 @@ func testDocumentsOrder(t *testing.T, s wallet.Store) {
 	equal(t, "latest of p-1", docs[3].Latest.Version, 2)
 }
 
-func testMarkFetched(t *testing.T, s wallet.Store) {
+func testMarkFetched(t *testing.T, s *logged) {
 	ctx := context.Background()
 	docs := []wallet.StoredDocument{
 		document("a-pop", alice, wallet.IDCard, "population"),
@@ -352,7 +505,7 @@ func testMarkFetched(t *testing.T, s wallet.Store) {
 		document("b-pop", bob, wallet.IDCard, "population"),
 	}
 	for _, d := range docs {
-		must(t, s.AppendVersion(ctx, d, version(d.ID, 1, t0)))
+		must(t, s.appendVersion(d, version(d.ID, 1, t0)))
 	}
 	later := t0.Add(36 * time.Hour)
 	must(t, s.MarkFetched(ctx, alice, "population", later))
@@ -362,7 +515,6 @@ func testMarkFetched(t *testing.T, s wallet.Store) {
 		equal(t, id+" fetched at", d.FetchedAt, want)
 	}
 }
-
 // Sessions.
 
 func refreshToken(id, family, hash string) wallet.RefreshToken {
@@ -383,7 +535,7 @@ func storedToken(rt wallet.RefreshToken) wallet.RefreshToken {
 	return rt
 }
 
-func testRefreshCreate(t *testing.T, s wallet.Store) {
+func testRefreshCreate(t *testing.T, s *logged) {
 	ctx := context.Background()
 	rt := refreshToken("rt-1", "fam-1", "hash-1")
 	must(t, s.CreateRefreshToken(ctx, rt))
@@ -397,7 +549,7 @@ func testRefreshCreate(t *testing.T, s wallet.Store) {
 	wantCode(t, err, wallet.ENOTFOUND)
 }
 
-func testRefreshRotate(t *testing.T, s wallet.Store) {
+func testRefreshRotate(t *testing.T, s *logged) {
 	ctx := context.Background()
 	must(t, s.CreateRefreshToken(ctx, refreshToken("rt-1", "fam-1", "hash-1")))
 	at := t0.Add(time.Minute)
@@ -424,7 +576,7 @@ func testRefreshRotate(t *testing.T, s wallet.Store) {
 	wantCode(t, err, wallet.ENOTFOUND)
 }
 
-func testRefreshRotateRollback(t *testing.T, s wallet.Store) {
+func testRefreshRotateRollback(t *testing.T, s *logged) {
 	ctx := context.Background()
 	must(t, s.CreateRefreshToken(ctx, refreshToken("rt-1", "fam-1", "hash-1")))
 	must(t, s.CreateRefreshToken(ctx, refreshToken("rt-x", "fam-x", "hash-x")))
@@ -438,7 +590,7 @@ func testRefreshRotateRollback(t *testing.T, s wallet.Store) {
 	must(t, s.RotateRefreshToken(ctx, "rt-1", refreshToken("rt-2", "fam-1", "hash-2"), t0))
 }
 
-func testRefreshRotateConcurrent(t *testing.T, s wallet.Store) {
+func testRefreshRotateConcurrent(t *testing.T, s *logged) {
 	ctx := context.Background()
 	must(t, s.CreateRefreshToken(ctx, refreshToken("rt-1", "fam-1", "hash-1")))
 	const n = 16
@@ -466,7 +618,7 @@ func testRefreshRotateConcurrent(t *testing.T, s wallet.Store) {
 	}
 }
 
-func testRefreshRevokeFamily(t *testing.T, s wallet.Store) {
+func testRefreshRevokeFamily(t *testing.T, s *logged) {
 	ctx := context.Background()
 	must(t, s.CreateRefreshToken(ctx, refreshToken("rt-1", "fam-1", "hash-1")))
 	must(t, s.RotateRefreshToken(ctx, "rt-1", refreshToken("rt-2", "fam-1", "hash-2"), t0))
@@ -491,532 +643,3 @@ func testRefreshRevokeFamily(t *testing.T, s wallet.Store) {
 }
 
 // Shares and views.
-
-func share(id string, maxViews int) wallet.Share {
-	return wallet.Share{
-		ID: id, DocumentID: "doc-1", OwnerIIN: alice, CreatedBy: alice,
-		MaxViews: maxViews, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute),
-	}
-}
-
-func storedShare(sh wallet.Share) wallet.Share {
-	sh.CreatedAt, sh.ExpiresAt = us(sh.CreatedAt), us(sh.ExpiresAt)
-	if sh.RevokedAt != nil {
-		sh.RevokedAt = usp(*sh.RevokedAt)
-	}
-	return sh
-}
-
-func shareView(id, viewer string, at time.Time) wallet.View {
-	return wallet.View{
-		ID: id, DocumentID: "doc-1", DocumentType: wallet.IDCard, OwnerIIN: alice,
-		ViewerKind: wallet.ViewerCitizen, ViewerID: viewer, Channel: wallet.ChannelQR,
-		At: at, LogIndex: -1,
-	}
-}
-
-func storedView(v wallet.View) wallet.View {
-	v.At = us(v.At)
-	return v
-}
-
-func testShareCreate(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	sh := share("sh-1", 1)
-	sh.CreatedBy = bob // a guardian
-	must(t, s.CreateShare(ctx, sh))
-	got, err := s.Share(ctx, "sh-1")
-	must(t, err)
-	equal(t, "share", got, storedShare(sh))
-	wantCode(t, s.CreateShare(ctx, sh), wallet.ECONFLICT)
-}
-
-func testSharesList(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	byAlice := share("sh-1", 1)
-	forAliceByBob := share("sh-2", 1)
-	forAliceByBob.CreatedBy, forAliceByBob.CreatedAt = bob, t0.Add(time.Minute)
-	byBobForCarol := share("sh-3", 1)
-	byBobForCarol.OwnerIIN, byBobForCarol.CreatedBy, byBobForCarol.CreatedAt = carol, bob, t0.Add(2*time.Minute)
-	unrelated := share("sh-4", 1)
-	unrelated.OwnerIIN, unrelated.CreatedBy = carol, carol
-	for _, sh := range []wallet.Share{byAlice, forAliceByBob, byBobForCarol, unrelated} {
-		must(t, s.CreateShare(ctx, sh))
-	}
-	got, err := s.Shares(ctx, alice)
-	must(t, err)
-	equal(t, "alice's shares", got, []wallet.Share{storedShare(forAliceByBob), storedShare(byAlice)})
-	got, err = s.Shares(ctx, bob)
-	must(t, err)
-	equal(t, "bob's shares", got, []wallet.Share{storedShare(byBobForCarol), storedShare(forAliceByBob)})
-}
-
-func testShareRevoke(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", 1)))
-	at := t0.Add(time.Minute)
-	got, err := s.RevokeShare(ctx, "sh-1", at)
-	must(t, err)
-	equal(t, "revoked at", got.RevokedAt, usp(at))
-	got, err = s.RevokeShare(ctx, "sh-1", at.Add(time.Minute))
-	must(t, err)
-	equal(t, "revoked at after a second revocation", got.RevokedAt, usp(at))
-	read, err := s.Share(ctx, "sh-1")
-	must(t, err)
-	equal(t, "share", read, got)
-	equal(t, "state", read.State(at), wallet.ShareRevoked)
-}
-
-func testRedeem(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", 2)))
-	v := shareView("v-1", string(bob), t0.Add(time.Minute))
-	got, err := s.RedeemShare(ctx, "sh-1", v)
-	must(t, err)
-	want := storedView(v)
-	want.ShareID = "sh-1"
-	equal(t, "returned view", got, want)
-
-	sh, err := s.Share(ctx, "sh-1")
-	must(t, err)
-	equal(t, "views", sh.Views, 1)
-	views, err := s.ViewsOfOwner(ctx, alice)
-	must(t, err)
-	equal(t, "owner's views", views, []wallet.View{want})
-	views, err = s.ViewsByViewer(ctx, wallet.ViewerCitizen, string(bob))
-	must(t, err)
-	equal(t, "viewer's views", views, []wallet.View{want})
-
-	// The document and owner may be left to the share.
-	v2 := shareView("v-2", string(carol), t0.Add(2*time.Minute))
-	v2.DocumentID, v2.OwnerIIN = "", ""
-	got, err = s.RedeemShare(ctx, "sh-1", v2)
-	must(t, err)
-	equal(t, "filled in", []string{got.DocumentID, string(got.OwnerIIN)}, []string{"doc-1", string(alice)})
-
-	_, err = s.RedeemShare(ctx, "sh-1", shareView("v-3", string(carol), t0.Add(3*time.Minute)))
-	wantCode(t, err, wallet.EEXPIRED)
-	sh, err = s.Share(ctx, "sh-1")
-	must(t, err)
-	equal(t, "views when used up", sh.Views, 2)
-	equal(t, "state", sh.State(t0.Add(3*time.Minute)), wallet.ShareUsed)
-}
-
-func testRedeemConcurrent(t *testing.T, s wallet.Store, maxViews int) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", maxViews)))
-	const n = 50
-	errs := race(n, func(i int) error {
-		_, err := s.RedeemShare(ctx, "sh-1", shareView(fmt.Sprintf("v-%d", i), fmt.Sprintf("viewer-%d", i), t0.Add(time.Second)))
-		return err
-	})
-	counts := tally(errs)
-	if counts[""] != maxViews || counts[wallet.EEXPIRED] != n-maxViews {
-		t.Fatalf("outcomes %v, want %d successes and %d expired", counts, maxViews, n-maxViews)
-	}
-	views, err := s.ViewsOfOwner(ctx, alice)
-	must(t, err)
-	if len(views) != maxViews {
-		t.Fatalf("%d views stored, want %d", len(views), maxViews)
-	}
-	for _, v := range views {
-		var i int
-		fmt.Sscanf(v.ID, "v-%d", &i)
-		if errs[i] != nil || v.ShareID != "sh-1" {
-			t.Fatalf("stored view %+v: redemption error %v", v, errs[i])
-		}
-	}
-	sh, err := s.Share(ctx, "sh-1")
-	must(t, err)
-	equal(t, "views", sh.Views, maxViews)
-}
-
-func testRedeemRevoked(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", 5)))
-	_, err := s.RevokeShare(ctx, "sh-1", t0)
-	must(t, err)
-	_, err = s.RedeemShare(ctx, "sh-1", shareView("v-1", string(bob), t0.Add(time.Second)))
-	wantCode(t, err, wallet.EEXPIRED)
-	assertNoViews(t, s, "sh-1")
-}
-
-func testRedeemExpired(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	sh := share("sh-1", 5)
-	must(t, s.CreateShare(ctx, sh))
-	// At the expiry instant the share is expired already.
-	_, err := s.RedeemShare(ctx, "sh-1", shareView("v-1", string(bob), sh.ExpiresAt))
-	wantCode(t, err, wallet.EEXPIRED)
-	_, err = s.RedeemShare(ctx, "sh-1", shareView("v-2", string(bob), sh.ExpiresAt.Add(time.Hour)))
-	wantCode(t, err, wallet.EEXPIRED)
-	assertNoViews(t, s, "sh-1")
-}
-
-func testRedeemRollback(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", 5)))
-	must(t, s.RecordView(ctx, shareView("v-taken", string(carol), t0)))
-	// The view id is taken: the redemption fails and counts nothing.
-	_, err := s.RedeemShare(ctx, "sh-1", shareView("v-taken", string(bob), t0.Add(time.Second)))
-	wantCode(t, err, wallet.ECONFLICT)
-	assertNoViews(t, s, "sh-1")
-}
-
-func testRedeemMismatch(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateShare(ctx, share("sh-1", 5)))
-	v := shareView("v-1", string(bob), t0.Add(time.Second))
-	v.DocumentID = "doc-2"
-	_, err := s.RedeemShare(ctx, "sh-1", v)
-	wantCode(t, err, wallet.EINVALID)
-	assertNoViews(t, s, "sh-1")
-}
-
-// assertNoViews checks the share has counted and stored no view.
-func assertNoViews(t *testing.T, s wallet.Store, shareID string) {
-	t.Helper()
-	ctx := context.Background()
-	sh, err := s.Share(ctx, shareID)
-	must(t, err)
-	if sh.Views != 0 {
-		t.Fatalf("share counts %d views, want 0", sh.Views)
-	}
-	views, err := s.ViewsOfOwner(ctx, sh.OwnerIIN)
-	must(t, err)
-	for _, v := range views {
-		if v.ShareID == shareID {
-			t.Fatalf("a view of the share was stored: %+v", v)
-		}
-	}
-}
-
-func testViews(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	consentView := wallet.View{
-		ID: "v-1", DocumentID: "doc-1", DocumentType: wallet.IDCard, OwnerIIN: alice,
-		ViewerKind: wallet.ViewerOrganisation, ViewerID: "bank-1", Channel: wallet.ChannelConsent,
-		ConsentID: "c-1", At: t0, LogIndex: -1,
-	}
-	guardianView := wallet.View{
-		ID: "v-2", DocumentID: "doc-9", DocumentType: wallet.BirthCertificate, OwnerIIN: carol,
-		ViewerKind: wallet.ViewerGuardian, ViewerID: string(bob), Channel: wallet.ChannelGuardian,
-		At: t0.Add(time.Minute), LogIndex: 0,
-	}
-	bankLater := consentView
-	bankLater.ID, bankLater.At, bankLater.LogIndex = "v-3", t0.Add(2*time.Minute), 42
-	bobOfAlice := consentView
-	bobOfAlice.ID, bobOfAlice.ViewerKind, bobOfAlice.ViewerID, bobOfAlice.Channel = "v-4", wallet.ViewerCitizen, string(bob), wallet.ChannelShortCode
-	bobOfAlice.ConsentID, bobOfAlice.SharedBy, bobOfAlice.At = "", carol, t0.Add(3*time.Minute)
-	for _, v := range []wallet.View{consentView, guardianView, bankLater, bobOfAlice} {
-		must(t, s.RecordView(ctx, v))
-	}
-	wantCode(t, s.RecordView(ctx, consentView), wallet.ECONFLICT)
-
-	got, err := s.ViewsOfOwner(ctx, alice)
-	must(t, err)
-	equal(t, "alice's views", got, []wallet.View{storedView(bobOfAlice), storedView(bankLater), storedView(consentView)})
-	got, err = s.ViewsByViewer(ctx, wallet.ViewerOrganisation, "bank-1")
-	must(t, err)
-	equal(t, "bank's views", got, []wallet.View{storedView(bankLater), storedView(consentView)})
-	got, err = s.ViewsByViewer(ctx, wallet.ViewerGuardian, string(bob))
-	must(t, err)
-	equal(t, "bob's views as guardian", got, []wallet.View{storedView(guardianView)})
-	got, err = s.ViewsByViewer(ctx, wallet.ViewerCitizen, string(bob))
-	must(t, err)
-	equal(t, "bob's views as citizen", got, []wallet.View{storedView(bobOfAlice)})
-}
-
-func testViewLogIndex(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	v := shareView("v-1", "bank-1", t0)
-	v.Channel, v.ViewerKind = wallet.ChannelConsent, wallet.ViewerOrganisation
-	v.LogIndex = 17
-	must(t, s.RecordView(ctx, v))
-	got, err := s.ViewsOfOwner(ctx, alice)
-	must(t, err)
-	equal(t, "log index", got[0].LogIndex, int64(17))
-	zero := shareView("v-2", "bank-1", t0.Add(time.Minute))
-	zero.Channel, zero.ViewerKind, zero.LogIndex = wallet.ChannelConsent, wallet.ViewerOrganisation, 0
-	must(t, s.RecordView(ctx, zero))
-	got, err = s.ViewsOfOwner(ctx, alice)
-	must(t, err)
-	equal(t, "log index", got[0].LogIndex, int64(0))
-}
-
-// Clients.
-
-func testClients(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	bank := wallet.Client{
-		ID: "bank-1", Name: "Bank", Kind: "bank",
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
-		SecretHash:    "secret-hash", CreatedAt: t0.Add(time.Minute),
-	}
-	insurer := wallet.Client{ID: "ins-1", Name: "Insurer", Kind: "insurer", SecretHash: "h2", CreatedAt: t0}
-	must(t, s.CreateClient(ctx, bank))
-	must(t, s.CreateClient(ctx, insurer))
-	wantCode(t, s.CreateClient(ctx, bank), wallet.ECONFLICT)
-
-	storedClient := func(c wallet.Client) wallet.Client {
-		c.CreatedAt = us(c.CreatedAt)
-		if c.DisabledAt != nil {
-			c.DisabledAt = usp(*c.DisabledAt)
-		}
-		return c
-	}
-	got, err := s.Client(ctx, "bank-1")
-	must(t, err)
-	equal(t, "client", got, storedClient(bank))
-	if got.DocumentTypes == nil {
-		t.Fatal("document types lost")
-	}
-	list, err := s.Clients(ctx)
-	must(t, err)
-	equal(t, "clients", list, []wallet.Client{storedClient(insurer), storedClient(bank)})
-
-	at := t0.Add(time.Hour)
-	must(t, s.DisableClient(ctx, "bank-1", at))
-	must(t, s.DisableClient(ctx, "bank-1", at.Add(time.Hour)))
-	got, err = s.Client(ctx, "bank-1")
-	must(t, err)
-	equal(t, "disabled at", got.DisabledAt, usp(at))
-}
-
-func testZeroTimes(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateClient(ctx, wallet.Client{ID: "bank-1", Name: "Bank", Kind: "bank"}))
-	got, err := s.Client(ctx, "bank-1")
-	must(t, err)
-	if !got.CreatedAt.IsZero() || got.DisabledAt != nil {
-		t.Fatalf("zero time came back as %v, %v", got.CreatedAt, got.DisabledAt)
-	}
-	c := consent("c-1", "bank-1", alice, t0)
-	c.RequestExpiresAt = time.Time{}
-	must(t, s.CreateConsent(ctx, c))
-	read, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	if !read.RequestExpiresAt.IsZero() {
-		t.Fatalf("zero time came back as %v", read.RequestExpiresAt)
-	}
-}
-
-// Consents.
-
-func consent(id, client string, subject wallet.IIN, created time.Time) wallet.Consent {
-	return wallet.Consent{
-		ID: id, ClientID: client, SubjectIIN: subject, Phone: "+77010000001",
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
-		Purpose:       "loan application", Method: wallet.ConsentOTP, Status: wallet.ConsentPending,
-		ValidFor: 90 * 24 * time.Hour, CreatedAt: created, RequestExpiresAt: created.Add(10 * time.Minute),
-		Revision: 1,
-	}
-}
-
-func storedConsent(c wallet.Consent) wallet.Consent {
-	c.CreatedAt, c.RequestExpiresAt = us(c.CreatedAt), us(c.RequestExpiresAt)
-	for _, p := range []**time.Time{&c.DecidedAt, &c.GrantExpiresAt, &c.RevokedAt} {
-		if *p != nil {
-			*p = usp(**p)
-		}
-	}
-	return c
-}
-
-func testConsentCreate(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	c := consent("c-1", "bank-1", alice, t0)
-	c.DocumentTypes = []wallet.DocumentType{wallet.IDCard, wallet.DrivingLicence}
-	c.Status, c.DecidedAt, c.GrantExpiresAt = wallet.ConsentGranted, ptr(t0.Add(time.Minute)), ptr(t0.Add(90*24*time.Hour))
-	must(t, s.CreateConsent(ctx, c))
-	got, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	equal(t, "consent", got, storedConsent(c))
-	wantCode(t, s.CreateConsent(ctx, c), wallet.ECONFLICT)
-}
-
-func testConsentsList(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	c1 := consent("c-1", "bank-1", alice, t0)
-	c2 := consent("c-2", "bank-2", alice, t0.Add(time.Minute))
-	c3 := consent("c-3", "bank-1", bob, t0.Add(2*time.Minute))
-	for _, c := range []wallet.Consent{c1, c2, c3} {
-		must(t, s.CreateConsent(ctx, c))
-	}
-	got, err := s.ConsentsOfSubject(ctx, alice)
-	must(t, err)
-	equal(t, "alice's consents", got, []wallet.Consent{storedConsent(c2), storedConsent(c1)})
-	got, err = s.ConsentsOfClient(ctx, "bank-1")
-	must(t, err)
-	equal(t, "bank-1's consents", got, []wallet.Consent{storedConsent(c3), storedConsent(c1)})
-}
-
-func testPendingByPhone(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	older := consent("c-1", "bank-1", alice, t0)
-	older.Method = wallet.ConsentSMSReply
-	newer := consent("c-2", "bank-2", alice, t0.Add(time.Minute))
-	newer.Method = wallet.ConsentSMSReply
-	otp := consent("c-3", "bank-1", alice, t0)
-	granted := consent("c-4", "bank-1", alice, t0)
-	granted.Method, granted.Status = wallet.ConsentSMSReply, wallet.ConsentGranted
-	otherPhone := consent("c-5", "bank-1", bob, t0)
-	otherPhone.Method, otherPhone.Phone = wallet.ConsentSMSReply, "+77010000002"
-	for _, c := range []wallet.Consent{older, newer, otp, granted, otherPhone} {
-		must(t, s.CreateConsent(ctx, c))
-	}
-	got, err := s.PendingConsentsByPhone(ctx, "+77010000001", wallet.ConsentSMSReply)
-	must(t, err)
-	equal(t, "pending sms consents", got, []wallet.Consent{storedConsent(newer), storedConsent(older)})
-}
-
-func testCountConsents(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	for _, c := range []wallet.Consent{
-		consent("c-1", "bank-1", alice, t0),
-		consent("c-2", "bank-1", alice, t0.Add(time.Minute)),
-		consent("c-3", "bank-1", bob, t0.Add(2*time.Minute)),
-		consent("c-4", "bank-2", alice, t0.Add(3*time.Minute)),
-	} {
-		must(t, s.CreateConsent(ctx, c))
-	}
-	for _, tc := range []struct {
-		client string
-		iin    wallet.IIN
-		since  time.Time
-		want   int
-	}{
-		{"", "", t0, 4},
-		{"bank-1", "", t0, 3},
-		{"", alice, t0, 3},
-		{"bank-1", alice, t0, 2},
-		{"bank-1", alice, t0.Add(time.Minute), 1}, // at `since` counts
-		{"bank-1", alice, t0.Add(time.Minute + time.Microsecond), 0},
-		{"bank-3", "", t0, 0},
-	} {
-		n, err := s.CountConsentsSince(ctx, tc.client, tc.iin, tc.since)
-		must(t, err)
-		if n != tc.want {
-			t.Errorf("CountConsentsSince(%q, %q, %v) = %d, want %d", tc.client, tc.iin, tc.since, n, tc.want)
-		}
-	}
-}
-
-func testUpdateConsent(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	c := consent("c-1", "bank-1", alice, t0)
-	must(t, s.CreateConsent(ctx, c))
-	decided := t0.Add(time.Minute)
-	got, err := s.UpdateConsent(ctx, "c-1", func(old wallet.Consent) (wallet.Consent, error) {
-		equal(t, "consent given to update", old, storedConsent(c))
-		old.Status, old.DecidedAt, old.GrantExpiresAt = wallet.ConsentGranted, &decided, ptr(decided.Add(old.ValidFor))
-		return old, nil
-	})
-	must(t, err)
-	want := c
-	want.Status, want.DecidedAt, want.GrantExpiresAt, want.Revision = wallet.ConsentGranted, &decided, ptr(decided.Add(c.ValidFor)), 2
-	want = storedConsent(want)
-	equal(t, "returned consent", got, want)
-	read, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	equal(t, "stored consent", read, want)
-}
-
-func testUpdateConsentError(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateConsent(ctx, consent("c-1", "bank-1", alice, t0)))
-	refusal := errors.New("not pending")
-	_, err := s.UpdateConsent(ctx, "c-1", func(c wallet.Consent) (wallet.Consent, error) {
-		c.Status = wallet.ConsentGranted
-		return c, refusal
-	})
-	if err != refusal {
-		t.Fatalf("error %v, want the update's own error", err)
-	}
-	domain := wallet.Errorf(wallet.EEXPIRED, "request expired")
-	_, err = s.UpdateConsent(ctx, "c-1", func(c wallet.Consent) (wallet.Consent, error) { return c, domain })
-	wantCode(t, err, wallet.EEXPIRED)
-	read, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	equal(t, "status", read.Status, wallet.ConsentPending)
-	equal(t, "revision", read.Revision, 1)
-}
-
-func testUpdateConsentInterleaved(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateConsent(ctx, consent("c-1", "bank-1", alice, t0)))
-	_, err := s.UpdateConsent(ctx, "c-1", func(c wallet.Consent) (wallet.Consent, error) {
-		// Someone else decides while this update is computed.
-		_, err := s.UpdateConsent(ctx, "c-1", func(c wallet.Consent) (wallet.Consent, error) {
-			c.Status = wallet.ConsentDenied
-			return c, nil
-		})
-		must(t, err)
-		c.Status = wallet.ConsentGranted
-		return c, nil
-	})
-	wantCode(t, err, wallet.ECONFLICT)
-	read, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	equal(t, "status", read.Status, wallet.ConsentDenied)
-	equal(t, "revision", read.Revision, 2)
-}
-
-func testUpdateConsentConcurrent(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	must(t, s.CreateConsent(ctx, consent("c-1", "bank-1", alice, t0)))
-	const n = 16
-	revisions := make([]int, n)
-	errs := race(n, func(i int) error {
-		c, err := s.UpdateConsent(ctx, "c-1", func(c wallet.Consent) (wallet.Consent, error) {
-			c.Purpose = fmt.Sprintf("purpose %d", i)
-			return c, nil
-		})
-		revisions[i] = c.Revision
-		return err
-	})
-	counts := tally(errs)
-	if counts[""] < 1 || counts[""]+counts[wallet.ECONFLICT] != n {
-		t.Fatalf("outcomes %v, want successes and conflicts only", counts)
-	}
-	// Each revision was won by exactly one updater.
-	won := map[int]int{}
-	last := -1
-	for i, err := range errs {
-		if err == nil {
-			if won[revisions[i]]++; won[revisions[i]] > 1 {
-				t.Fatalf("revision %d won twice", revisions[i])
-			}
-			if last < 0 || revisions[i] > revisions[last] {
-				last = i
-			}
-		}
-	}
-	read, err := s.Consent(ctx, "c-1")
-	must(t, err)
-	equal(t, "revision", read.Revision, 1+counts[""])
-	equal(t, "purpose", read.Purpose, fmt.Sprintf("purpose %d", last))
-}
-
-// Events.
-
-func testEvents(t *testing.T, s wallet.Store) {
-	ctx := context.Background()
-	opened := wallet.Event{
-		ID: "e-1", Kind: wallet.EventShareOpened, SubjectIIN: alice, ActorKind: "citizen", ActorID: string(alice),
-		ObjectID: "sh-1", Details: map[string]string{"document_id": "doc-1", "max_views": "1"}, At: t0, LogIndex: -1,
-	}
-	granted := wallet.Event{
-		ID: "e-2", Kind: wallet.EventConsentGranted, SubjectIIN: alice, ActorKind: "citizen", ActorID: string(alice),
-		ObjectID: "c-1", At: t0.Add(time.Minute), LogIndex: 3,
-	}
-	other := wallet.Event{ID: "e-3", Kind: wallet.EventCodesVoided, SubjectIIN: bob, ActorKind: "system", At: t0, LogIndex: -1}
-	for _, e := range []wallet.Event{opened, granted, other} {
-		must(t, s.AppendEvent(ctx, e))
-	}
-	wantCode(t, s.AppendEvent(ctx, opened), wallet.ECONFLICT)
-	got, err := s.Events(ctx, alice)
-	must(t, err)
-	opened.At, granted.At = us(opened.At), us(granted.At)
-	equal(t, "alice's events", got, []wallet.Event{granted, opened})
-}

@@ -1,0 +1,172 @@
+// Package service builds Qujat's object graph from its parts: the history
+// log on the durable store, the Recorder through which every state change
+// commits with its history, the domain services (documents, sharing,
+// sign-in, consent, guardians) and the HTTP API on top. It is the one place
+// where the graph is wired: the binary (cmd/qujat) opens the adapters its
+// configuration names and calls Build; the tests call Build with the
+// embedded adapters and a test clock.
+package service
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/sharing"
+	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
+)
+
+// Store is the durable store: the wallet's tables and the history log's,
+// in one database, so that a state change and its leaves commit together.
+// wallet/sqlite and wallet/postgres are both.
+type Store interface {
+	wallet.Store
+	historylog.LogStore
+}
+
+// Parts are what the graph is built from: adapters already opened, keys
+// already loaded, and the settings the services need.
+type Parts struct {
+	Logger *slog.Logger
+	// Now is the clock of every service; time.Now if nil.
+	Now func() time.Time
+	// Rand is the random source of every service; crypto/rand if nil.
+	Rand io.Reader
+
+	Store     Store
+	Short     wallet.ShortLivedStore
+	Directory wallet.Directory
+	Sources   []wallet.Source
+	// DevCitizens lists the demo registry's citizens (development only).
+	DevCitizens func() []wallet.Citizen
+
+	Keys        wallet.KeyRing  // issuer keys
+	LogKeys     historylog.Keys // the history log's keys
+	Pepper      []byte          // the secrets' hashing pepper
+	TokenKey    ed25519.PrivateKey
+	TokenIssuer string
+	SealKey     []byte // seals share tokens for QR images
+
+	// SMS sends text messages; Outbox, if set, is the development outbox
+	// (the same sender, readable at /v1/dev/sms).
+	SMS              otp.Sender
+	Outbox           *sms.Outbox
+	SMSInboundSecret []byte
+
+	PublicURL   string
+	ReadyChecks map[string]func(context.Context) error
+	Metrics     *prometheus.Registry
+	// LogMaxBatch bounds a history log batch (historylog.Config.MaxBatch).
+	LogMaxBatch int
+}
+
+// Service is the built graph.
+type Service struct {
+	Server    *api.Server
+	Log       *historylog.Log
+	Changes   wallet.Committer
+	Documents *wallet.DocumentService
+	Sharing   *sharing.Service
+	Consents  *consent.Service
+	OTP       *otp.Service
+	Tokens    *api.TokenIssuer
+}
+
+// Close stops the history log after the changes already queued are
+// committed. It does not close the adapters: their opener does.
+func (s *Service) Close() error { return s.Log.Close() }
+
+// Build wires the graph. EINVALID if a required part is missing.
+func Build(p Parts) (*Service, error) {
+	if p.Store == nil || p.Short == nil || p.Directory == nil || p.Keys == nil || p.SMS == nil {
+		return nil, wallet.Errorf(wallet.EINVALID, "service: the store, the short-lived store, the directory, the keys and an SMS sender are required")
+	}
+	if len(p.Pepper) == 0 || len(p.TokenKey) == 0 || len(p.SealKey) == 0 {
+		return nil, wallet.Errorf(wallet.EINVALID, "service: the pepper, the token key and the seal key are required")
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Rand == nil {
+		p.Rand = rand.Reader
+	}
+	if p.Logger == nil {
+		p.Logger = slog.Default()
+	}
+	publicURL := strings.TrimSuffix(p.PublicURL, "/")
+
+	hlog, err := historylog.New(historylog.Config{Store: p.Store, Keys: p.LogKeys, MaxBatch: p.LogMaxBatch})
+	if err != nil {
+		return nil, err
+	}
+	// Every state change with history commits through changes: the state,
+	// its events and views, and their leaves, in one transaction.
+	changes := history.Recorder{Log: hlog}
+
+	hasher := wallet.NewHasher(p.Pepper)
+	guardianship := wallet.Guardianship{Directory: p.Directory, Now: p.Now}
+	documents := &wallet.DocumentService{Store: p.Store, Changes: changes, Sources: p.Sources, Keys: p.Keys, Now: p.Now}
+	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now}
+	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
+	otpSvc.Now = p.Now
+	sessions := &wallet.SessionService{Store: p.Store, Hasher: hasher, Now: p.Now, Rand: p.Rand}
+	shares := &sharing.Service{
+		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
+		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
+	}
+	consents := &consent.Service{
+		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, SMS: p.SMS, Codes: p.Short,
+		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
+	}
+	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
+	ready := p.ReadyChecks
+	if ready == nil {
+		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
+	}
+	server := api.New(api.Deps{
+		Logger:     p.Logger,
+		Now:        p.Now,
+		Tokens:     tokens,
+		Directory:  p.Directory,
+		OTP:        otpSvc,
+		Sessions:   sessions,
+		Rand:       p.Rand,
+		Documents:  documents,
+		Verifier:   verifier,
+		Keys:       p.Keys,
+		Views:      p.Store,
+		Changes:    changes,
+		Events:     p.Store,
+		HistoryLog: hlog,
+		Counters:   p.Short,
+		Sharing:    shares,
+		PublicURL:  publicURL,
+		Consents:   consents,
+		ClientName: func(ctx context.Context, id string) string {
+			c, err := consents.Client(ctx, id)
+			if err != nil {
+				return ""
+			}
+			return c.Name
+		},
+		SMSInboundSecret: p.SMSInboundSecret,
+		DevCitizens:      p.DevCitizens,
+		DevOutbox:        p.Outbox,
+		ReadyChecks:      ready,
+		Metrics:          p.Metrics,
+	})
+	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
+		Consents: consents, OTP: otpSvc, Tokens: tokens}, nil
+}
