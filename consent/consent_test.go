@@ -829,7 +829,7 @@ func TestRelease_RevokedWhileViewsAreRecordedReleasesNothing(t *testing.T) {
 	c := e.request(t, wallet.ConsentApp)
 	_, err := e.svc.Approve(ctx, e.citizen.IIN, c.ID)
 	must(t, err)
-	e.svc.Store = &hookedStore{Store: e.store, after: func(n int, v wallet.View) {
+	e.svc.Changes = &hookedChanges{Committer: e.changes, after: func(n int, vs []wallet.View) {
 		if n == 1 {
 			if _, err := e.svc.Revoke(ctx, e.citizen.IIN, c.ID); err != nil {
 				t.Error(err)
@@ -853,8 +853,9 @@ func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
 	must(t, err)
 	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
 	must(t, err)
-	e.svc.Store = &hookedStore{Store: e.store, fail: func(n int) error {
-		if n == 2 {
+	// The release's views are one change: it fails as a whole.
+	e.svc.Changes = &hookedChanges{Committer: e.changes, fail: func(n int) error {
+		if n == 1 {
 			return wallet.Errorf(wallet.EUNAVAILABLE, "database went away")
 		}
 		return nil
@@ -863,6 +864,9 @@ func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
 	wantCode(t, err, wallet.EUNAVAILABLE)
 	if rel != nil {
 		t.Fatalf("released %d documents", len(rel))
+	}
+	if views, err := e.store.ViewsOfOwner(ctx, e.citizen.IIN); err != nil || len(views) != 0 {
+		t.Fatalf("%d views recorded by a failed release (%v)", len(views), err)
 	}
 	// The grant stands: a retry releases both, each with its view.
 	rel, err = e.svc.Release(ctx, e.bank.ID, c.ID)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
@@ -17,9 +18,8 @@ import (
 	"github.com/qujat/qujat/shortlived/redisstore"
 	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
-	"github.com/qujat/qujat/wallet/postgres"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/sqlite"
-	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // clock is a fake clock that tests move by hand.
@@ -86,22 +86,30 @@ func (failingSender) Send(ctx context.Context, to, text string) error {
 	return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
 }
 
+// durableStore is the durable store as the service runs on it: the
+// wallet's tables and the history log's in one database, so that a
+// consent's change commits with its leaves.
+type durableStore interface {
+	wallet.Store
+	historylog.LogStore
+}
+
 // backend names the stores a test runs on: the durable one and the
 // short-lived one.
 type backend struct {
 	name    string
-	durable func(t *testing.T) wallet.Store
+	durable func(t *testing.T) durableStore
 	codes   func(t *testing.T, now func() time.Time) wallet.ShortLivedStore
 }
 
 var backends = []backend{
 	{"sqlite+memory", sqliteStore, memoryCodes},
 	{"sqlite+redis", sqliteStore, redisCodes},
-	{"postgres+redis", postgresStore, redisCodes},
+	{"postgres+redis", postgresStore, redisCodes}, // postgres_test.go
 }
 
 // sqliteStore opens a migrated SQLite store in a temporary directory.
-func sqliteStore(t *testing.T) wallet.Store {
+func sqliteStore(t *testing.T) durableStore {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
 	if err != nil {
@@ -114,19 +122,33 @@ func sqliteStore(t *testing.T) wallet.Store {
 	return s
 }
 
-// postgresStore opens a migrated PostgreSQL store in a schema of its own
-// (skipped without TEST_DATABASE_URL).
-func postgresStore(t *testing.T) wallet.Store {
-	ctx := context.Background()
-	s, err := postgres.Open(ctx, wallettest.PostgresSchemaURL(t))
+// logOrigin is the origin of the tests' history logs.
+const logOrigin = "qujat.test/consent"
+
+// startLog runs a history log with fresh keys on logStore (the store itself
+// or a wrapper of it) and returns the Recorder on it, as the service wires
+// it. When the test ends, before the store closes, the log is closed and
+// the store's log must pass the audit.
+func startLog(t *testing.T, store durableStore, logStore historylog.LogStore) history.Recorder {
+	t.Helper()
+	keys, err := historylog.NewKeys(logOrigin, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
+	l, err := historylog.New(historylog.Config{Store: logStore, Keys: keys})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	t.Cleanup(func() {
+		l.Close()
+		if t.Failed() {
+			return
+		}
+		if _, err := historylog.Audit(context.Background(), store, keys.VerifierKey); err != nil {
+			t.Errorf("the test's history log does not pass the audit: %v", err)
+		}
+	})
+	return history.Recorder{Log: l}
 }
 
 func memoryCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore { return memstore.New(now) }
@@ -148,7 +170,9 @@ func redisCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
 // for identity cards and passports, and a third only for diplomas.
 type env struct {
 	svc      *consent.Service
-	store    wallet.Store
+	store    durableStore
+	log      *faultyLog       // the history log's store: store, with faults a test may arm
+	changes  wallet.Committer // the Recorder on log
 	outbox   *sms.Outbox
 	clock    *clock
 	docs     *fakeDocuments
@@ -173,15 +197,19 @@ func newEnv(t *testing.T, b backend) *env {
 	codes := b.codes(t, clk.Now)
 	hasher := wallet.NewHasher([]byte("test pepper"))
 	outbox := sms.NewOutbox(0, clk.Now)
+	faulty := &faultyLog{LogStore: store}
 	e := &env{
-		store:  store,
-		outbox: outbox,
-		clock:  clk,
-		docs:   &fakeDocuments{},
-		demo:   demo,
+		store:   store,
+		log:     faulty,
+		changes: startLog(t, store, faulty),
+		outbox:  outbox,
+		clock:   clk,
+		docs:    &fakeDocuments{},
+		demo:    demo,
 	}
 	e.svc = &consent.Service{
 		Store:     store,
+		Changes:   e.changes,
 		Directory: demo,
 		OTP: &otp.Service{
 			Store:  codes,
@@ -293,30 +321,36 @@ func (e *env) eventKinds(t *testing.T, subject wallet.IIN, consentID string) []s
 // lost every counter.
 func freshCodes(e *env) wallet.ShortLivedStore { return memstore.New(e.clock.Now) }
 
-// hookedStore lets a test act around RecordView.
-type hookedStore struct {
-	wallet.Store
+// hookedChanges lets a test act around the commit of a release's views:
+// it wraps the service's Committer and counts the changes with views that
+// go through it.
+type hookedChanges struct {
+	wallet.Committer
 	mu    sync.Mutex
-	n     int                        // views recorded through it
-	fail  func(n int) error          // before the n-th view (1-based); an error aborts it
-	after func(n int, v wallet.View) // after the n-th view is stored
+	n     int                           // changes with views committed through it
+	fail  func(n int) error             // before the n-th change with views (1-based); an error aborts it
+	after func(n int, vs []wallet.View) // after the n-th change with views is stored
 }
 
-func (h *hookedStore) RecordView(ctx context.Context, v wallet.View) error {
+func (h *hookedChanges) Commit(ctx context.Context, c wallet.Change) ([]int64, error) {
+	if len(c.Views) == 0 {
+		return h.Committer.Commit(ctx, c)
+	}
 	h.mu.Lock()
 	h.n++
 	n := h.n
 	h.mu.Unlock()
 	if h.fail != nil {
 		if err := h.fail(n); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := h.Store.RecordView(ctx, v); err != nil {
-		return err
+	indexes, err := h.Committer.Commit(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	if h.after != nil {
-		h.after(n, v)
+		h.after(n, c.Views)
 	}
-	return nil
+	return indexes, nil
 }

@@ -2,17 +2,20 @@ package sharing_test
 
 import (
 	"context"
+	"crypto/rand"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
 	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/sqlite"
 )
 
@@ -64,24 +67,19 @@ func (d *fakeDocuments) add(doc wallet.Document) {
 	d.docs[doc.ID] = doc
 }
 
-// commitGate wraps a durable store so that a test can make RedeemShare fail
-// as a store that went down would.
-type commitGate struct {
-	sharing.Store
-	fail atomic.Bool
-}
-
-func (g *commitGate) RedeemShare(ctx context.Context, shareID string, v wallet.View) (wallet.View, error) {
-	if g.fail.Load() {
-		return wallet.View{}, wallet.Errorf(wallet.EUNAVAILABLE, "database unavailable")
-	}
-	return g.Store.RedeemShare(ctx, shareID, v)
+// durableStore is the durable store as the service runs on it: the
+// wallet's tables and the history log's in one database, so that a share's
+// change commits with its leaves.
+type durableStore interface {
+	wallet.Store
+	historylog.LogStore
 }
 
 // env is a sharing service on real stores, with a fake clock.
 type env struct {
 	svc   *sharing.Service
-	store *commitGate // what svc.Store is
+	store durableStore // what svc.Store is
+	log   *faultyLog   // the history log's store: store, with faults a test may arm
 	codes wallet.ShortLivedStore
 	clock *fakeClock
 	docs  *fakeDocuments
@@ -94,13 +92,13 @@ type backend struct {
 	// shortLivedClock tells whether the short-lived store follows the fake
 	// clock (memstore) or its own (Redis).
 	shortLivedClock bool
-	open            func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer)
+	open            func(t testing.TB, clock *fakeClock) (durableStore, wallet.ShortLivedStore, *shortlivedtest.RedisServer)
 }
 
 var memorySQLite = backend{
 	name:            "memory+sqlite",
 	shortLivedClock: true,
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
+	open: func(t testing.TB, clock *fakeClock) (durableStore, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
 		return openSQLite(t), memstore.New(clock.Now), nil
 	},
 }
@@ -109,7 +107,7 @@ var memorySQLite = backend{
 // restart.
 var redisSQLite = backend{
 	name: "redis+sqlite",
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
+	open: func(t testing.TB, clock *fakeClock) (durableStore, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
 		srv := shortlivedtest.StartRedis(t)
 		codes, err := redisstore.Open(context.Background(), srv.URL())
 		if err != nil {
@@ -123,7 +121,7 @@ var redisSQLite = backend{
 // backends are the stores every behaviour is held to.
 var backends = []backend{memorySQLite, redisSQLite, redisPostgres}
 
-func openSQLite(t testing.TB) sharing.Store {
+func openSQLite(t testing.TB) durableStore {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
@@ -142,14 +140,44 @@ var (
 	pepper  = []byte("test pepper, not a secret")
 )
 
+// logOrigin is the origin of the tests' history logs.
+const logOrigin = "qujat.test/sharing"
+
+// startLog runs a history log with fresh keys on logStore (the store itself
+// or a wrapper of it) and returns the Recorder on it, as the service wires
+// it. When the test ends, before the store closes, the log is closed and
+// (in tests, not benchmarks) the store's log must pass the audit.
+func startLog(t testing.TB, store durableStore, logStore historylog.LogStore) history.Recorder {
+	t.Helper()
+	keys, err := historylog.NewKeys(logOrigin, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := historylog.New(historylog.Config{Store: logStore, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		l.Close()
+		if _, test := t.(*testing.T); !test || t.Failed() {
+			return
+		}
+		if _, err := historylog.Audit(context.Background(), store, keys.VerifierKey); err != nil {
+			t.Errorf("the test's history log does not pass the audit: %v", err)
+		}
+	})
+	return history.Recorder{Log: l}
+}
+
 func newEnv(t testing.TB, b backend) *env {
 	t.Helper()
 	clock := newClock()
 	store, codes, srv := b.open(t, clock)
-	gate := &commitGate{Store: store}
+	faulty := &faultyLog{LogStore: store}
 	docs := &fakeDocuments{}
 	svc := &sharing.Service{
-		Store:     gate,
+		Store:     store,
+		Changes:   startLog(t, store, faulty),
 		Codes:     codes,
 		Hasher:    wallet.NewHasher(pepper),
 		Documents: docs,
@@ -157,7 +185,7 @@ func newEnv(t testing.TB, b backend) *env {
 		PublicURL: "https://qujat.test",
 		SealKey:   sealKey,
 	}
-	return &env{svc: svc, store: gate, codes: codes, clock: clock, docs: docs, redis: srv}
+	return &env{svc: svc, store: store, log: faulty, codes: codes, clock: clock, docs: docs, redis: srv}
 }
 
 // eachBackend runs fn as a subtest on every backend.

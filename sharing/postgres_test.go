@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
@@ -17,13 +16,13 @@ import (
 // QUJAT_TEST_REQUIRE_SERVICES=1).
 var redisPostgres = backend{
 	name: "redis+postgres",
-	open: func(t testing.TB, clock *fakeClock) (sharing.Store, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
+	open: func(t testing.TB, clock *fakeClock) (durableStore, wallet.ShortLivedStore, *shortlivedtest.RedisServer) {
 		codes := sharedRedis(t)
 		return openPostgres(t), codes, nil
 	},
 }
 
-func openPostgres(t testing.TB) sharing.Store {
+func openPostgres(t testing.TB) durableStore {
 	t.Helper()
 	url := wallettest.PostgresSchemaURL(t)
 	ctx := context.Background()

@@ -117,13 +117,17 @@ func TestRedeemToken_ReleasesDocumentAndRecordsViewInBothAccounts(t *testing.T) 
 		want := wallet.View{
 			ID: r.View.ID, DocumentID: doc.ID, DocumentType: wallet.IDCard, OwnerIIN: doc.SubjectIIN,
 			ViewerKind: wallet.ViewerCitizen, ViewerID: string(v.IIN), Channel: wallet.ChannelQR,
-			ShareID: o.Share.ID, At: e.clock.Now(), LogIndex: -1,
+			ShareID: o.Share.ID, At: e.clock.Now(), LogIndex: r.View.LogIndex,
 		}
 		if r.View != want || !strings.HasPrefix(r.View.ID, "vw_") {
 			t.Errorf("view = %+v, want %+v", r.View, want)
 		}
+		// The view is in the history log, after the share_opened event.
+		if r.View.LogIndex < 1 {
+			t.Errorf("view's log index %d, want the leaf after the share's", r.View.LogIndex)
+		}
 		owners := e.viewsOfOwner(t, doc.SubjectIIN)
-		if len(owners) != 1 || owners[0].ID != r.View.ID {
+		if len(owners) != 1 || owners[0].ID != r.View.ID || owners[0].LogIndex != r.View.LogIndex {
 			t.Errorf("owner's history = %+v, want the one view", owners)
 		}
 		viewers, err := e.store.ViewsByViewer(ctx, wallet.ViewerCitizen, string(v.IIN))
@@ -378,7 +382,7 @@ func TestRedeem_AuthorizeRefusalSpendsNothing(t *testing.T) {
 func TestRedeem_DurableCommitFailureReleasesNothingAndKeepsTheUse(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		doc, o := e.open(t, 0, 1)
-		e.store.fail.Store(true)
+		e.log.down.Store(true)
 		r, err := e.svc.RedeemToken(ctx, viewer(t), o.Token)
 		wantCode(t, err, wallet.EUNAVAILABLE)
 		if r.Document.ID != "" || r.View.ID != "" {
@@ -389,7 +393,7 @@ func TestRedeem_DurableCommitFailureReleasesNothingAndKeepsTheUse(t *testing.T) 
 		if n := len(e.viewsOfOwner(t, doc.SubjectIIN)); n != 0 {
 			t.Errorf("%d views stored, want none", n)
 		}
-		e.store.fail.Store(false)
+		e.log.down.Store(false)
 		_, err = e.svc.RedeemToken(ctx, viewer(t), o.Token)
 		noErr(t, err)
 	})

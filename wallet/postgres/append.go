@@ -15,41 +15,46 @@ import (
 
 // A log batch's transaction (historylog.AppendTx).
 //
-// Apply sends, in one pipelined round trip: BEGIN, the log's advisory lock
-// (logLock: appenders of every process take turns, so the size read under
-// it is final until the transaction ends), the log's size, and one
-// statement per op of the batch's states (ops.go), in the states' order.
-// Each op is one statement that either applies whole or changes nothing:
-// an op the data refuses (a used-up share, a taken id, a version that is
-// not the next) changes nothing, without an error, and its result says why
-// (the op's documented error: EEXPIRED, ECONFLICT, ENOTFOUND, EINVALID).
-// So no savepoint is needed for a state of one op: a subtransaction per
-// state would also overflow PostgreSQL's cache of 64 subtransactions per
-// transaction in large batches.
+// Apply sends, in one pipelined round trip: BEGIN (READ COMMITTED, so that
+// each statement sees what committed before it, whatever the server's
+// default), the log's advisory lock (logLock: appenders of every process
+// take turns, so the size read under it is final until the transaction
+// ends), the log's size, and one statement per op of the batch's states
+// (ops.go), in the states' order. Each op is one statement that either
+// applies whole or changes nothing: an op the data refuses (a used-up
+// share, a share or consent id that exists, a version that is not the
+// next) changes nothing, without an error, and its result says why (the
+// op's documented error: EEXPIRED, ECONFLICT, ENOTFOUND, EINVALID). So a
+// state of one op needs no savepoint: a subtransaction per state would
+// also overflow PostgreSQL's cache of 64 subtransactions per transaction
+// in large batches.
 //
-// A statement that fails on its own data (class 22 or 23: a redemption
-// whose view id is taken, a value the table refuses) aborts the
-// transaction and the server skips the rest of the pipeline: that state is
-// refused with the statement's error (ECONFLICT, EINVALID, ...), the
+// A statement that fails on its own data (SQLSTATE class 22 or 23: a
+// redemption whose view id is taken, a value a column refuses) aborts the
+// transaction, and the server skips the rest of the pipeline: that state
+// is refused with the statement's error (ECONFLICT, EINVALID, ...), the
 // transaction is rolled back and Apply runs again without it, from BEGIN.
 // A deadlock or a serialization failure runs it again too, at most
-// maxRetries times; any other error loses the transaction.
+// maxRetries times; any other error loses the transaction (EUNAVAILABLE
+// for a lost connection).
 //
-// UpdateConsent needs Go between its read and its write: the pipeline is
-// sent with its SELECT ... FOR UPDATE last; then Update runs and its
-// UPDATE is queued with whatever follows, so it costs one round trip more.
-// (op.Update may thus run again when Apply runs again: it must depend only
-// on the consent it is given. op.Result is set once Apply returns, for the
-// states that applied.)
+// UpdateConsent needs Go between its read and its write: what is queued is
+// sent with its SELECT ... FOR UPDATE last; then Update runs, and the
+// UPDATE is queued with what follows, so each costs one round trip more.
+// Update runs again if Apply does, so it must depend only on the consent
+// it is given; op.Result is set when Apply returns, if the state applied.
 //
-// A state of several ops is all or nothing under a savepoint: what is
-// queued is sent first, then SAVEPOINT and the state's ops, and the
-// savepoint is released, or rolled back to when an op refused or failed,
-// with the next round trip (at once after a failed statement). Its first
-// op in order that refused gives the state's error.
+// A state of several ops (none of the services sends one today) is all or
+// nothing under a savepoint: what is queued is sent first, then SAVEPOINT
+// and the state's ops; the savepoint is released, or rolled back to if an
+// op refused, with the next round trip, or at once if a statement failed.
+// The state's error is that of its first op in order that refused. (Run
+// again without it instead, such a state would cost a rerun of the whole
+// batch for every refusal, as its ops applied before the one that refused
+// must be undone.)
 //
-// Commit then stores the leaves with their records (writeLeaves) and
-// sends COMMIT in one more round trip, COPY first for large batches.
+// Commit then stores the leaves with their records (writeLeaves) and sends
+// COMMIT in one more round trip, COPY first for large batches.
 
 // appendWhat describes a log batch in errors.
 const appendWhat = "append to the history log"
@@ -68,7 +73,7 @@ func (s *Store) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
 type appendTx struct {
 	s       *Store
 	conn    *pgxpool.Conn // from Apply until the transaction ends
-	applied bool          // Apply was called
+	applied bool          // Apply was called, or the transaction ended
 	size    int64         // the log's size, read under the lock
 }
 
@@ -77,7 +82,7 @@ type appendTx struct {
 // EINTERNAL) in order, each on its own. See above for how.
 func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, error) {
 	if a.applied {
-		return 0, nil, wallet.Errorf(wallet.EINTERNAL, "history log: Apply called twice")
+		return 0, nil, wallet.Errorf(wallet.EINTERNAL, "history log: Apply on a batch transaction that began or ended")
 	}
 	a.applied = true
 	refused := make([]error, len(states))
@@ -115,7 +120,7 @@ func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, err
 			return r.size, refused, nil
 		case err == nil:
 			// A state's statement failed on its own data: run again
-			// without that state.
+			// without that state (so at most once per state).
 			refused[r.member.state] = r.member.err
 		case retryable(err) && retries < maxRetries:
 			retries++
@@ -162,6 +167,7 @@ func (a *appendTx) rollback(ctx context.Context) error {
 // back to the pool (which destroys it if it is still in a transaction or
 // broken). After end the transaction is over; end again does nothing.
 func (a *appendTx) end() {
+	a.applied = true
 	if a.conn == nil {
 		return
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -14,7 +13,7 @@ import (
 func TestVersionChain_TamperingIsDetected(t *testing.T) {
 	wallettest.RunVersionChainTamperTests(t,
 		wallettest.ChainDialect{AppendContentByte: `UPDATE document_versions SET content = content || '\x20'::bytea WHERE version = 2`},
-		func(t *testing.T) (wallet.Store, wallettest.Tamper) {
+		func(t *testing.T) (wallettest.Store, wallettest.Tamper) {
 			url := wallettest.PostgresSchemaURL(t)
 			ctx := context.Background()
 			st, err := postgres.Open(ctx, url)

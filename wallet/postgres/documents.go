@@ -21,16 +21,18 @@ func (s *Store) MarkFetched(ctx context.Context, subject wallet.IIN, source stri
 }
 
 const documentColumns = `d.id, d.subject_iin, d.type, d.source, d.fetched_at,
-	v.version, v.content, v.jws, v.prev_hash, v.hash, v.created_at
+	v.version, v.content, v.jws, v.prev_hash, v.hash, v.created_at, v.log_index
 	FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.latest_version`
 
 func scanDocument(row pgx.Row) (wallet.StoredDocument, error) {
 	var (
 		d            wallet.StoredDocument
 		subject, typ string
+		index        *int64
 	)
 	err := row.Scan(&d.ID, &subject, &typ, &d.Source, &d.FetchedAt,
-		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &d.Latest.CreatedAt)
+		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &d.Latest.CreatedAt, &index)
+	d.Latest.LogIndex = fromLogIndex(index)
 	d.SubjectIIN, d.Type, d.FetchedAt = wallet.IIN(subject), wallet.DocumentType(typ), d.FetchedAt.UTC()
 	d.Latest.DocumentID, d.Latest.CreatedAt = d.ID, d.Latest.CreatedAt.UTC()
 	return d, err
@@ -57,14 +59,8 @@ func (s *Store) Document(ctx context.Context, id string) (wallet.StoredDocument,
 // Versions returns all versions of a document, oldest first. ENOTFOUND if
 // the document does not exist.
 func (s *Store) Versions(ctx context.Context, id string) ([]wallet.Version, error) {
-	rows, err := s.pool.Query(ctx, `SELECT document_id, version, content, jws, prev_hash, hash, created_at
-		FROM document_versions WHERE document_id = $1 ORDER BY version`, id)
-	vs, err := collect(rows, err, "document versions", func(row pgx.Row) (wallet.Version, error) {
-		var v wallet.Version
-		err := row.Scan(&v.DocumentID, &v.Version, &v.Content, &v.JWS, &v.PrevHash, &v.Hash, &v.CreatedAt)
-		v.CreatedAt = v.CreatedAt.UTC()
-		return v, err
-	})
+	rows, err := s.pool.Query(ctx, `SELECT `+versionColumns+` WHERE document_id = $1 ORDER BY version`, id)
+	vs, err := collect(rows, err, "document versions", scanVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -74,4 +70,16 @@ func (s *Store) Versions(ctx context.Context, id string) ([]wallet.Version, erro
 		return nil, wallet.Errorf(wallet.ENOTFOUND, "document versions: not found")
 	}
 	return vs, nil
+}
+
+const versionColumns = `document_id, version, content, jws, prev_hash, hash, created_at, log_index FROM document_versions`
+
+func scanVersion(row pgx.Row) (wallet.Version, error) {
+	var (
+		v     wallet.Version
+		index *int64
+	)
+	err := row.Scan(&v.DocumentID, &v.Version, &v.Content, &v.JWS, &v.PrevHash, &v.Hash, &v.CreatedAt, &index)
+	v.CreatedAt, v.LogIndex = v.CreatedAt.UTC(), fromLogIndex(index)
+	return v, err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -34,13 +35,6 @@ func TestLogStore(t *testing.T) {
 func TestLog(t *testing.T) {
 	wallettest.PostgresURL(t)
 	historylogtest.RunLogTests(t, newLogStore)
-}
-
-func TestRedeemInLogBatch(t *testing.T) {
-	wallettest.PostgresURL(t)
-	historylogtest.RunRedeemTests(t, func(t *testing.T) historylogtest.RedeemStore {
-		return openStore(t, wallettest.PostgresSchemaURL(t))
-	})
 }
 
 // numbered turns the suite's "?" placeholders into $1, $2, ...
@@ -147,9 +141,25 @@ func TestServiceRole_MayOnlyInsertAndReadTheLog(t *testing.T) {
 	}
 	defer l.Close()
 	for i := range 3 {
-		if _, err := l.Append(ctx, historylog.Entry{Kind: historylog.KindView, At: time.Now(), Subjects: []string{"900101100001", fmt.Sprint("90010110000", i+2)}, Payload: []byte("p")}); err != nil {
+		if _, err := l.Append(ctx, historylog.Entry{Kind: history.KindView, At: time.Now(), Subjects: []string{"900101100001", fmt.Sprint("90010110000", i+2)}, Payload: []byte("p")}); err != nil {
 			t.Fatalf("append as the service role: %v", err)
 		}
+	}
+	// And commits the wallet's changes with their leaves: a share opened
+	// and redeemed, in one transaction with the log's rows.
+	now := time.Now()
+	idx, err := history.Recorder{Log: l}.Commit(ctx, wallet.Change{
+		Ops: []wallet.Op{
+			wallet.CreateShare{Share: wallet.Share{ID: "sh-1", DocumentID: "doc-1", OwnerIIN: "900101100001", CreatedBy: "900101100001",
+				MaxViews: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}},
+			wallet.RedeemShare{ShareID: "sh-1", View: wallet.View{ID: "v-1", DocumentID: "doc-1", OwnerIIN: "900101100001",
+				ViewerKind: wallet.ViewerCitizen, ViewerID: "900101100009", Channel: wallet.ChannelQR, At: now, LogIndex: -1}},
+		},
+		Events: []wallet.Event{{ID: "e-1", Kind: wallet.EventShareOpened, SubjectIIN: "900101100001", ActorKind: wallet.ViewerCitizen,
+			ActorID: "900101100001", ObjectID: "sh-1", At: now, LogIndex: -1}},
+	})
+	if err != nil || len(idx) != 2 || idx[0] != 3 {
+		t.Fatalf("commit a change as the service role: %v, %v", idx, err)
 	}
 	if _, err := l.InclusionProof(ctx, 1, 3); err != nil {
 		t.Fatal(err)
@@ -187,7 +197,7 @@ func TestServiceRole_MayOnlyInsertAndReadTheLog(t *testing.T) {
 			t.Errorf("%s as the service role: %v, want permission denied (42501)", stmt, err)
 		}
 	}
-	if n, _ := svc.LogSize(ctx); n != 3 {
-		t.Fatalf("LogSize = %d, want 3", n)
+	if n, _ := svc.LogSize(ctx); n != 5 {
+		t.Fatalf("LogSize = %d, want 5", n)
 	}
 }

@@ -26,7 +26,7 @@ func openStore(t *testing.T, url string) *postgres.Store {
 
 func TestStore(t *testing.T) {
 	wallettest.PostgresURL(t) // skip the whole suite at once without a server
-	wallettest.RunStoreTests(t, func(t *testing.T) wallet.Store {
+	wallettest.RunStoreTests(t, func(t *testing.T) wallettest.Store {
 		return openStore(t, wallettest.PostgresSchemaURL(t))
 	})
 }

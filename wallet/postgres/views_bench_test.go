@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -26,9 +25,9 @@ func benchStore(b *testing.B) *postgres.Store {
 }
 
 func BenchmarkRedeemShare(b *testing.B) {
-	wallettest.BenchmarkRedeemShare(b, func(b *testing.B) wallet.Store { return benchStore(b) })
+	wallettest.BenchmarkRedeemShare(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
 }
 
 func BenchmarkRecordView(b *testing.B) {
-	wallettest.BenchmarkRecordView(b, func(b *testing.B) wallet.Store { return benchStore(b) })
+	wallettest.BenchmarkRecordView(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
 }

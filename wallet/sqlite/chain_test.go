@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/sqlite"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -14,7 +13,7 @@ import (
 func TestVersionChain_TamperingIsDetected(t *testing.T) {
 	wallettest.RunVersionChainTamperTests(t,
 		wallettest.ChainDialect{AppendContentByte: "UPDATE document_versions SET content = content || x'20' WHERE version = 2"},
-		func(t *testing.T) (wallet.Store, wallettest.Tamper) {
+		func(t *testing.T) (wallettest.Store, wallettest.Tamper) {
 			path := filepath.Join(t.TempDir(), "qujat.db")
 			st, err := sqlite.Open(context.Background(), path)
 			if err != nil {

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/sqlite"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -28,13 +30,13 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 }
 
 func TestStore(t *testing.T) {
-	wallettest.RunStoreTests(t, func(t *testing.T) wallet.Store {
+	wallettest.RunStoreTests(t, func(t *testing.T) wallettest.Store {
 		return openStore(t, filepath.Join(t.TempDir(), "qujat.db"))
 	})
 }
 
 func TestStore_InMemory(t *testing.T) {
-	wallettest.RunStoreTests(t, func(t *testing.T) wallet.Store {
+	wallettest.RunStoreTests(t, func(t *testing.T) wallettest.Store {
 		return openStore(t, ":memory:")
 	})
 }
@@ -81,32 +83,44 @@ func TestClosedStore_IsUnavailable(t *testing.T) {
 	}
 }
 
-// Two stores on one file stand for two processes: the write lock, taken at
-// BEGIN IMMEDIATE and waited for up to the busy timeout, keeps redemption
-// single-use across them and no writer fails with "database is locked".
+// Two stores on one file, each with its own history log, stand for two
+// processes: the write lock, taken at BEGIN IMMEDIATE and waited for up to
+// the busy timeout, is the log's append lock too. Redemption stays
+// single-use across them, no writer fails with "database is locked" or a
+// conflict, and the one log they share passes the audit with a leaf per
+// redemption.
 func TestTwoStoresOnOneFile_RedeemAtMostMaxViews(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "qujat.db")
 	a, b := openStore(t, path), openStore(t, path)
+	keys, err := historylog.NewKeys("qujat.test/wallet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []history.Recorder
+	for _, s := range []*sqlite.Store{a, b} {
+		l, err := historylog.New(historylog.Config{Store: s, Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		recs = append(recs, history.Recorder{Log: l})
+	}
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	if err := a.CreateShare(ctx, wallet.Share{ID: "sh-1", DocumentID: "doc-1", OwnerIIN: "900101300015",
-		CreatedBy: "900101300015", MaxViews: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	_, err = recs[0].Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.CreateShare{Share: wallet.Share{ID: "sh-1", DocumentID: "doc-1",
+		OwnerIIN: "900101300015", CreatedBy: "900101300015", MaxViews: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 40
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			_, errs[i] = s.RedeemShare(ctx, "sh-1", wallet.View{ID: fmt.Sprintf("v-%d", i), ViewerKind: wallet.ViewerCitizen,
-				ViewerID: fmt.Sprint(i), Channel: wallet.ChannelQR, At: now, LogIndex: -1})
-		}()
+		wg.Go(func() {
+			v := wallet.View{ID: fmt.Sprintf("v-%d", i), DocumentID: "doc-1", OwnerIIN: "900101300015", ViewerKind: wallet.ViewerCitizen,
+				ViewerID: fmt.Sprint(i), Channel: wallet.ChannelQR, At: now, LogIndex: -1}
+			_, errs[i] = recs[i%2].Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.RedeemShare{ShareID: "sh-1", View: v}}})
+		})
 	}
 	wg.Wait()
 	ok := 0
@@ -125,5 +139,12 @@ func TestTwoStoresOnOneFile_RedeemAtMostMaxViews(t *testing.T) {
 	views, err := b.ViewsOfOwner(ctx, "900101300015")
 	if err != nil || len(views) != 5 {
 		t.Fatalf("%d views stored (err %v), want 5", len(views), err)
+	}
+	rep, err := history.Audit(ctx, a, keys.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Log.Size != 5 || rep.Views != 5 {
+		t.Fatalf("audit report %+v, want 5 leaves and 5 views", rep)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/sqlite"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -26,9 +25,9 @@ func benchStore(b *testing.B) *sqlite.Store {
 }
 
 func BenchmarkRedeemShare(b *testing.B) {
-	wallettest.BenchmarkRedeemShare(b, func(b *testing.B) wallet.Store { return benchStore(b) })
+	wallettest.BenchmarkRedeemShare(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
 }
 
 func BenchmarkRecordView(b *testing.B) {
-	wallettest.BenchmarkRecordView(b, func(b *testing.B) wallet.Store { return benchStore(b) })
+	wallettest.BenchmarkRecordView(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
 }

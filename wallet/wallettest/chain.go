@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/keyfiles"
 )
 
@@ -40,10 +42,11 @@ func (s changingSource) Records(ctx context.Context, iin wallet.IIN) ([]wallet.R
 }
 
 // RunVersionChainTamperTests stores three versions of a document through the
-// real DocumentService, then changes or removes stored versions with SQL and
-// checks that wallet.VerifyChain detects each change. newStore returns a
-// fresh, migrated store and a way to run SQL on its database.
-func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *testing.T) (wallet.Store, Tamper)) {
+// real DocumentService, which commits each with its leaf in the history
+// log (history.Recorder), then changes or removes stored versions with SQL
+// and checks that wallet.VerifyChain detects each change. newStore returns
+// a fresh, migrated store and a way to run SQL on its database.
+func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *testing.T) (Store, Tamper)) {
 	cases := []struct {
 		name, statement string
 	}{
@@ -60,6 +63,11 @@ func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *t
 			t.Parallel()
 			ctx := context.Background()
 			st, tamper := newStore(t)
+			l, err := historylog.New(historylog.Config{Store: st, Keys: logKeys(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
 			keys, err := keyfiles.Open(t.TempDir(), []string{"kz-mia"}, wallet.AlgEdDSA)
 			if err != nil {
 				t.Fatal(err)
@@ -67,8 +75,8 @@ func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *t
 			subject, _ := wallet.MakeIIN(time.Date(1990, 5, 5, 0, 0, 0, 0, time.UTC), false, 123)
 			field := "One"
 			now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-			svc := &wallet.DocumentService{Store: st, Sources: []wallet.Source{changingSource{subject, &field}}, Keys: keys,
-				Now: func() time.Time { return now }}
+			svc := &wallet.DocumentService{Store: st, Changes: history.Recorder{Log: l}, Sources: []wallet.Source{changingSource{subject, &field}},
+				Keys: keys, Now: func() time.Time { return now }}
 			for _, f := range []string{"One", "Two", "Three"} {
 				field = f
 				now = now.Add(time.Hour)
