@@ -160,14 +160,11 @@ func (s *Service) wrongCode(ctx context.Context, lim Limits, viewer Viewer, owne
 
 // voidCodes makes every live short code of the owner unreachable by moving
 // the owner to a new code generation (the old keys expire on their own),
-// restarts the owner's counter and tells the owner in their history.
+// tells the owner in their history and then restarts the owner's counter.
 // Tokens of the affected shares keep working.
 func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) error {
 	gen, _, err := s.Codes.Incr(ctx, codeGenKey(owner), codeGenWindow)
 	if err != nil {
-		return err
-	}
-	if err := s.Codes.Delete(ctx, ownerKey(owner)); err != nil {
 		return err
 	}
 	ev, err := s.event(wallet.Event{
@@ -186,8 +183,13 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 	if err != nil {
 		return err
 	}
-	_, err = s.Changes.Commit(ctx, wallet.Change{Events: []wallet.Event{ev}})
-	return err
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Events: []wallet.Event{ev}}); err != nil {
+		// The owner's counter stays full, so the next wrong code voids
+		// again and tries the event again: the void is never left without
+		// its history for longer than until the next guess.
+		return err
+	}
+	return s.Codes.Delete(ctx, ownerKey(owner))
 }
 
 // redeem releases one view of the share to viewer, the secret (named name
