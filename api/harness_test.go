@@ -25,6 +25,7 @@ import (
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/sqlite"
@@ -123,13 +124,15 @@ func newStack(tb testing.TB, now func() time.Time) *stack {
 		Hasher: hasher, Now: now, Rand: rand.Reader,
 	}
 	tokens := &api.TokenIssuer{Key: tokenKey, Issuer: "qujat", Now: now}
+	signIn := &signin.Service{
+		Directory: demo, OTP: o, Sessions: st, Hasher: hasher, Access: tokens, Now: now, Rand: rand.Reader,
+	}
 	srv := api.New(api.Deps{
 		Logger:     testLogger(),
 		Now:        now,
 		Tokens:     tokens,
 		Directory:  demo,
-		OTP:        o,
-		Sessions:   &wallet.SessionService{Store: st, Hasher: hasher, Now: now, Rand: rand.Reader},
+		SignIn:     signIn,
 		Documents:  docs,
 		Verifier:   &wallet.Verifier{Keys: keys, Status: docs.Status, CurrentVersion: docs.CurrentVersion, Now: now},
 		Keys:       keys,

@@ -22,6 +22,7 @@ import (
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/postgres"
@@ -169,7 +170,10 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	}
 
 	otpSvc := otp.NewService(short, hasher, sender)
-	sessions := &wallet.SessionService{Store: st, Hasher: hasher, Now: time.Now, Rand: rand.Reader}
+	tokens := &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now}
+	signIn := &signin.Service{
+		Directory: directory, OTP: otpSvc, Sessions: st, Hasher: hasher, Access: tokens, Now: time.Now, Rand: rand.Reader,
+	}
 
 	sealKey, err := keyfiles.LoadOrCreateSecret(filepath.Join(keysDir, "share-seal.key"), 32)
 	if err != nil {
@@ -196,10 +200,9 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	a.server = api.New(api.Deps{
 		Logger:     logger,
 		Now:        time.Now,
-		Tokens:     &api.TokenIssuer{Key: tokenKey, Issuer: cfg.TokenIssuer, Now: time.Now},
+		Tokens:     tokens,
 		Directory:  directory,
-		OTP:        otpSvc,
-		Sessions:   sessions,
+		SignIn:     signIn,
 		Rand:       rand.Reader,
 		Documents:  documents,
 		Verifier:   verifier,
