@@ -77,7 +77,9 @@ type stack struct {
 	log      *historylog.Log
 }
 
-func newStack(tb testing.TB, now func() time.Time) *stack {
+// newStack builds the stack; each of adjust may change its parts before the
+// server is built on them.
+func newStack(tb testing.TB, now func() time.Time, adjust ...func(*api.Deps)) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -127,7 +129,7 @@ func newStack(tb testing.TB, now func() time.Time) *stack {
 	signIn := &signin.Service{
 		Directory: demo, OTP: o, Sessions: st, Hasher: hasher, Access: tokens, Now: now, Rand: rand.Reader,
 	}
-	srv := api.New(api.Deps{
+	deps := api.Deps{
 		Logger:     testLogger(),
 		Now:        now,
 		Tokens:     tokens,
@@ -154,14 +156,18 @@ func newStack(tb testing.TB, now func() time.Time) *stack {
 		DevCitizens:      demo.Citizens,
 		DevOutbox:        outbox,
 		ReadyChecks:      map[string]func(context.Context) error{"database": st.Ping, "short_lived": short.Ping},
-	})
+	}
+	for _, f := range adjust {
+		f(&deps)
+	}
+	srv := api.New(deps)
 	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T, adjust ...func(*api.Deps)) *testServer {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	k := newStack(t, clk.Now)
+	k := newStack(t, clk.Now, adjust...)
 	hs := httptest.NewServer(k.srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: k.outbox, Demo: k.demo, Store: k.store, Short: k.short,
