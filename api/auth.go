@@ -1,17 +1,14 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 )
-
-const signInPurpose = "signin"
 
 type signInRequest struct {
 	IIN string `json:"iin"`
@@ -23,33 +20,14 @@ type challengeResponse struct {
 	PhoneHint   string    `json:"phone_hint"`
 }
 
-// startSignIn sends a one-time password to the phone registered for the IIN.
-// An unknown but valid IIN gets the same answer (and no SMS), so the endpoint
-// does not reveal who is registered.
+// startSignIn sends a one-time password to the phone registered for the IIN
+// (an unknown IIN gets a decoy challenge of the same shape: signin.Service).
 func (s *Server) startSignIn(c echo.Context) error {
 	var req signInRequest
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	iin, err := wallet.ParseIIN(req.IIN)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	citizen, err := s.Directory.Citizen(ctx, iin)
-	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		ch, err := s.OTP.FakeChallenge(ctx, signInPurpose, string(iin))
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusAccepted, challengeResponse{ch.ID, ch.ExpiresAt, ch.PhoneHint})
-	}
-	if err != nil {
-		return err
-	}
-	ch, err := s.OTP.Issue(ctx, signInPurpose, string(iin), citizen.Phone, func(code string) string {
-		return fmt.Sprintf("Qujat: your sign-in code is %s. Do not tell it to anyone.", code)
-	})
+	ch, err := s.SignIn.Start(c.Request().Context(), wallet.IIN(req.IIN))
 	if err != nil {
 		return err
 	}
@@ -75,36 +53,20 @@ func (s *Server) finishSignIn(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.ChallengeID == "" || req.Code == "" {
-		return wallet.Errorf(wallet.EINVALID, "challenge_id and code are required")
-	}
-	ctx := c.Request().Context()
-	subject, err := s.OTP.Verify(ctx, signInPurpose, req.ChallengeID, req.Code)
+	p, err := s.SignIn.Finish(c.Request().Context(), req.ChallengeID, req.Code)
 	if err != nil {
 		return err
 	}
-	iin, err := wallet.ParseIIN(subject)
-	if err != nil {
-		return wallet.Wrap(wallet.EINTERNAL, err, "bad subject in challenge")
-	}
-	refresh, err := s.Sessions.Start(ctx, iin)
-	if err != nil {
-		return err
-	}
-	return s.issuePair(c, iin, refresh)
+	return renderPair(c, p)
 }
 
-func (s *Server) issuePair(c echo.Context, iin wallet.IIN, refresh string) error {
-	access, ttl, err := s.Tokens.Issue(AudienceCitizen, string(iin), "", newRequestID())
-	if err != nil {
-		return err
-	}
+func renderPair(c echo.Context, p signin.Pair) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, tokenResponse{
-		AccessToken:  access,
-		RefreshToken: refresh,
+		AccessToken:  p.AccessToken,
+		RefreshToken: p.RefreshToken,
 		TokenType:    "Bearer",
-		ExpiresIn:    int(ttl.Seconds()),
+		ExpiresIn:    int(p.AccessTTL.Seconds()),
 	})
 }
 
@@ -118,14 +80,11 @@ func (s *Server) refreshSession(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.RefreshToken == "" {
-		return wallet.Errorf(wallet.EINVALID, "refresh_token is required")
-	}
-	iin, next, err := s.Sessions.Rotate(c.Request().Context(), req.RefreshToken)
+	p, err := s.SignIn.Refresh(c.Request().Context(), req.RefreshToken)
 	if err != nil {
 		return err
 	}
-	return s.issuePair(c, iin, next)
+	return renderPair(c, p)
 }
 
 // logout revokes the refresh token's family.
@@ -134,10 +93,7 @@ func (s *Server) logout(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.RefreshToken == "" {
-		return wallet.Errorf(wallet.EINVALID, "refresh_token is required")
-	}
-	if err := s.Sessions.Revoke(c.Request().Context(), req.RefreshToken); err != nil {
+	if err := s.SignIn.Logout(c.Request().Context(), req.RefreshToken); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -152,13 +108,12 @@ type meResponse struct {
 
 // me returns who the caller is, as the registry knows them.
 func (s *Server) me(c echo.Context) error {
-	iin := citizenOf(c)
-	cz, err := s.Directory.Citizen(c.Request().Context(), iin)
+	a, err := s.SignIn.Account(c.Request().Context(), citizenOf(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, meResponse{
-		IIN: string(cz.IIN), Name: cz.Name, PhoneHint: otp.PhoneHint(cz.Phone),
-		BirthDate: cz.BirthDate.Format(time.DateOnly),
+		IIN: string(a.IIN), Name: a.Name, PhoneHint: a.PhoneHint,
+		BirthDate: a.BirthDate.Format(time.DateOnly),
 	})
 }

@@ -75,7 +75,9 @@ type stack struct {
 	log      *historylog.Log
 }
 
-func newStack(tb testing.TB, now func() time.Time) *stack {
+// newStack builds the stack; each of adjust may change the built services
+// before the server is used (for example sharing limits).
+func newStack(tb testing.TB, now func() time.Time, adjust ...func(*service.Service)) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -114,14 +116,17 @@ func newStack(tb testing.TB, now func() time.Time) *stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { svc.Close() })
+	for _, f := range adjust {
+		f(svc)
+	}
 	srv, tokens, consents, hlog := svc.Server, svc.Tokens, svc.Consents, svc.Log
 	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T, adjust ...func(*service.Service)) *testServer {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	k := newStack(t, clk.Now)
+	k := newStack(t, clk.Now, adjust...)
 	hs := httptest.NewServer(k.srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: k.outbox, Demo: k.demo, Store: k.store, Short: k.short,

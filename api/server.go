@@ -18,8 +18,8 @@ import (
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
-	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -30,9 +30,9 @@ type Deps struct {
 	Now       func() time.Time
 	Tokens    *TokenIssuer
 	Directory wallet.Directory
-	OTP       *otp.Service
-	Sessions  *wallet.SessionService
-	Rand      io.Reader
+	// SignIn signs citizens in (OTP), refreshes and ends their sessions.
+	SignIn *signin.Service
+	Rand   io.Reader
 
 	Documents *wallet.DocumentService
 	Verifier  *wallet.Verifier

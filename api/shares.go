@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,6 +32,20 @@ type shareResponse struct {
 	QRURL      string    `json:"qr_url"`
 }
 
+// seconds converts whole seconds to a Duration, saturating instead of
+// wrapping around: a huge ttl_seconds must stay huge (and out of range), not
+// come out as a second and a bit.
+func seconds(n int) time.Duration {
+	const most = math.MaxInt64 / int64(time.Second)
+	switch {
+	case int64(n) > most:
+		return math.MaxInt64
+	case int64(n) < -most:
+		return math.MinInt64
+	}
+	return time.Duration(n) * time.Second
+}
+
 func (s *Server) qrURL(shareID string) string {
 	return s.PublicURL + "/v1/shares/" + shareID + "/qr"
 }
@@ -42,18 +57,16 @@ func (s *Server) openShare(c echo.Context) error {
 	if err := bindOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	ttl, maxViews := time.Duration(0), 0
+	// The terms are judged before the document is looked up: a bad request
+	// is 400 whichever document it names.
+	var askedTTL *time.Duration
 	if req.TTLSeconds != nil {
-		if *req.TTLSeconds < 1 || *req.TTLSeconds > 600 {
-			return wallet.Errorf(wallet.EINVALID, "ttl_seconds must be between 1 and 600")
-		}
-		ttl = time.Duration(*req.TTLSeconds) * time.Second
+		d := seconds(*req.TTLSeconds)
+		askedTTL = &d
 	}
-	if req.MaxViews != nil {
-		if *req.MaxViews < 1 || *req.MaxViews > 10 {
-			return wallet.Errorf(wallet.EINVALID, "max_views must be between 1 and 10")
-		}
-		maxViews = *req.MaxViews
+	ttl, maxViews, err := s.Sharing.CheckTerms(askedTTL, req.MaxViews)
+	if err != nil {
+		return err
 	}
 	doc, err := s.readableDocument(c, c.Param("id"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -33,6 +34,8 @@ type TokenIssuer struct {
 	mu       sync.Mutex
 	verified map[string]*AccessClaims
 }
+
+var _ signin.AccessTokenIssuer = (*TokenIssuer)(nil)
 
 // maxVerified bounds the cache of verified tokens.
 const maxVerified = 50000
@@ -73,6 +76,11 @@ func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.D
 		return "", 0, wallet.Wrap(wallet.EINTERNAL, err, "could not sign token")
 	}
 	return s, ttl, nil
+}
+
+// IssueCitizenToken signs a citizen's access token (signin.AccessTokenIssuer).
+func (t *TokenIssuer) IssueCitizenToken(citizen wallet.IIN) (string, time.Duration, error) {
+	return t.Issue(AudienceCitizen, string(citizen), "", newRequestID())
 }
 
 // Parse checks an access token for the given audience. Any problem (another

@@ -24,6 +24,7 @@ import (
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 )
@@ -81,6 +82,7 @@ type Service struct {
 	Sharing   *sharing.Service
 	Consents  *consent.Service
 	OTP       *otp.Service
+	SignIn    *signin.Service
 	Tokens    *api.TokenIssuer
 }
 
@@ -121,7 +123,8 @@ func Build(p Parts) (*Service, error) {
 	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now}
 	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
 	otpSvc.Now = p.Now
-	sessions := &wallet.SessionService{Store: p.Store, Hasher: hasher, Now: p.Now, Rand: p.Rand}
+	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -130,7 +133,6 @@ func Build(p Parts) (*Service, error) {
 		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, SMS: p.SMS, Codes: p.Short,
 		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
 	}
-	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
 	ready := p.ReadyChecks
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
@@ -140,8 +142,7 @@ func Build(p Parts) (*Service, error) {
 		Now:        p.Now,
 		Tokens:     tokens,
 		Directory:  p.Directory,
-		OTP:        otpSvc,
-		Sessions:   sessions,
+		SignIn:     signIn,
 		Rand:       p.Rand,
 		Documents:  documents,
 		Verifier:   verifier,
@@ -168,5 +169,5 @@ func Build(p Parts) (*Service, error) {
 		Metrics:          p.Metrics,
 	})
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, Tokens: tokens}, nil
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens}, nil
 }

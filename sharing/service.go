@@ -192,6 +192,40 @@ func codeKey(owner wallet.IIN, gen int64, codeHash string) string {
 	return "code:" + string(owner) + ":" + strconv.FormatInt(gen, 10) + ":" + codeHash
 }
 
+// CheckTerms judges what an owner asks of a new share, as Open does: ttl
+// (nil: Limits.DefaultTTL) from 1 second to Limits.MaxTTL, maxViews (nil:
+// Limits.DefaultMaxViews) from 1 to Limits.MaxViews. An explicit zero is out
+// of range, not the default. It returns the values to give Open, so that a
+// caller can refuse a bad request before doing anything else.
+//
+// EINVALID for a value out of range, with a message naming the API's fields
+// (ttl_seconds, max_views) and the limits.
+func (s *Service) CheckTerms(ttl *time.Duration, maxViews *int) (time.Duration, int, error) {
+	lim := s.limits()
+	t, v := lim.DefaultTTL, lim.DefaultMaxViews
+	if ttl != nil {
+		t = *ttl
+	}
+	if maxViews != nil {
+		v = *maxViews
+	}
+	if err := lim.checkTerms(t, v); err != nil {
+		return 0, 0, err
+	}
+	return t, v, nil
+}
+
+// checkTerms is the one judge of a share's lifetime and views.
+func (l Limits) checkTerms(ttl time.Duration, maxViews int) error {
+	if ttl < time.Second || ttl > l.MaxTTL {
+		return wallet.Errorf(wallet.EINVALID, "ttl_seconds must be between 1 and %d", int(l.MaxTTL/time.Second))
+	}
+	if maxViews < 1 || maxViews > l.MaxViews {
+		return wallet.Errorf(wallet.EINVALID, "max_views must be between 1 and %d", l.MaxViews)
+	}
+	return nil
+}
+
 // Open opens access to doc for ttl (0: Limits.DefaultTTL, at most
 // Limits.MaxTTL) and maxViews views (0: Limits.DefaultMaxViews, at most
 // Limits.MaxViews). createdBy is the owner (doc.SubjectIIN) or a guardian of
@@ -199,7 +233,7 @@ func codeKey(owner wallet.IIN, gen int64, codeHash string) string {
 // share_opened event in the owner's history, then the ticket, the short
 // code and the sealed token in the short-lived store.
 //
-// EINVALID for a ttl or maxViews out of range, a document without id or
+// EINVALID for a ttl or maxViews out of range (as CheckTerms), a document without id or
 // subject, or an invalid createdBy; EUNAVAILABLE if a store cannot be
 // reached (if the short-lived store fails after the durable share was
 // made, the share is revoked, with its event, so that it never shows as
@@ -210,14 +244,11 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 	if ttl == 0 {
 		ttl = lim.DefaultTTL
 	}
-	if ttl < time.Second || ttl > lim.MaxTTL {
-		return Opened{}, wallet.Errorf(wallet.EINVALID, "ttl must be between 1 and %d seconds", int(lim.MaxTTL/time.Second))
-	}
 	if maxViews == 0 {
 		maxViews = lim.DefaultMaxViews
 	}
-	if maxViews < 1 || maxViews > lim.MaxViews {
-		return Opened{}, wallet.Errorf(wallet.EINVALID, "max_views must be between 1 and %d", lim.MaxViews)
+	if err := lim.checkTerms(ttl, maxViews); err != nil {
+		return Opened{}, err
 	}
 	if doc.ID == "" {
 		return Opened{}, wallet.Errorf(wallet.EINVALID, "document has no id")

@@ -61,6 +61,50 @@ func TestOpen_ValidatesTTLAndMaxViews(t *testing.T) {
 	}
 }
 
+func TestCheckTerms_JudgesAgainstTheLimitsAsOpenDoes(t *testing.T) {
+	svc := &sharing.Service{Limits: sharing.Limits{DefaultTTL: 20 * time.Second, MaxTTL: 30 * time.Second, DefaultMaxViews: 2, MaxViews: 3}}
+	dur := func(d time.Duration) *time.Duration { return &d }
+	num := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		name     string
+		ttl      *time.Duration
+		maxViews *int
+		wantTTL  time.Duration
+		wantMax  int
+		message  string
+	}{
+		{"nothing asked: the defaults", nil, nil, 20 * time.Second, 2, ""},
+		{"the limits", dur(30 * time.Second), num(3), 30 * time.Second, 3, ""},
+		{"ttl past the limit", dur(31 * time.Second), nil, 0, 0, "ttl_seconds must be between 1 and 30"},
+		{"explicit zero ttl", dur(0), nil, 0, 0, "ttl_seconds must be between 1 and 30"},
+		{"views past the limit", nil, num(4), 0, 0, "max_views must be between 1 and 3"},
+		{"explicit zero views", nil, num(0), 0, 0, "max_views must be between 1 and 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ttl, maxViews, err := svc.CheckTerms(tc.ttl, tc.maxViews)
+			if tc.message != "" {
+				wantCode(t, err, wallet.EINVALID)
+				if got := wallet.ErrorMessage(err); got != tc.message {
+					t.Errorf("message %q, want %q", got, tc.message)
+				}
+				return
+			}
+			noErr(t, err)
+			if ttl != tc.wantTTL || maxViews != tc.wantMax {
+				t.Errorf("CheckTerms = %v, %d; want %v, %d", ttl, maxViews, tc.wantTTL, tc.wantMax)
+			}
+		})
+	}
+	// Open gives the same answer for the same terms.
+	e := newEnv(t, memorySQLite)
+	e.svc.Limits = svc.Limits
+	owner := newIIN(t)
+	_, err := e.svc.Open(ctx, e.newDoc(t, owner), owner, 31*time.Second, 0)
+	if wantCode(t, err, wallet.EINVALID); wallet.ErrorMessage(err) != "ttl_seconds must be between 1 and 30" {
+		t.Errorf("Open: %q", wallet.ErrorMessage(err))
+	}
+}
+
 func TestOpen_TokenCodeAndURL(t *testing.T) {
 	e := newEnv(t, memorySQLite)
 	doc, o := e.open(t, 0, 0)

@@ -15,13 +15,13 @@ import (
 )
 
 // Store is what the suites run on: the wallet's store that is also its
-// history log's store, as wallet/sqlite and wallet/postgres are. Shares,
-// consents, views, events and document versions are written only through
-// the log (wallet.Change, committed by history.Recorder), in the same
-// transaction as their leaves.
+// history log's store, and lists its history rows for history.Audit, as
+// wallet/sqlite and wallet/postgres do. Shares, consents, views, events and
+// document versions are written only through the log (wallet.Change,
+// committed by history.Recorder), in the same transaction as their leaves.
 type Store interface {
 	wallet.Store
-	historylog.LogStore
+	history.AuditStore // historylog.LogStore and the rows
 }
 
 // Origin is the origin of the suites' history logs.
@@ -39,8 +39,8 @@ type logged struct {
 
 // withLog starts a history log, with fresh test keys, on s (through hooks
 // that the tests may arm) and a Recorder on it. When the test ends the log
-// is closed and the store must pass history.Audit (historylog.Audit of the
-// log, if the store cannot list its rows).
+// is closed and the store must pass history.Audit: the log, and every
+// view, event and document version against its leaf.
 func withLog(t testing.TB, s Store) *logged {
 	t.Helper()
 	keys := logKeys(t)
@@ -55,14 +55,8 @@ func withLog(t testing.TB, s Store) *logged {
 		if _, test := t.(*testing.T); !test || t.Failed() {
 			return // benchmarks are not audited
 		}
-		// The log, and the rows against it where the store can list them.
-		var err error
-		if rows, ok := s.(history.AuditStore); ok {
-			_, err = history.Audit(context.Background(), rows, keys.VerifierKey)
-		} else {
-			_, err = historylog.Audit(context.Background(), s, keys.VerifierKey)
-		}
-		if err != nil {
+		// The log, and every row against its leaf.
+		if _, err := history.Audit(context.Background(), s, keys.VerifierKey); err != nil {
 			t.Errorf("the test's store does not pass the audit: %v", err)
 		}
 	})

@@ -1,0 +1,193 @@
+package signin_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/signin"
+	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/sqlite"
+)
+
+// clock is a fake clock that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// directory is a population registry of a few citizens.
+type directory map[wallet.IIN]wallet.Citizen
+
+func (d directory) Citizen(_ context.Context, iin wallet.IIN) (wallet.Citizen, error) {
+	c, ok := d[iin]
+	if !ok {
+		return wallet.Citizen{}, wallet.Errorf(wallet.ENOTFOUND, "no such citizen")
+	}
+	return c, nil
+}
+
+func (d directory) Guardians(context.Context, wallet.IIN) ([]wallet.IIN, error) { return nil, nil }
+
+type sms struct{ to, text string }
+
+// phones keeps the messages it is asked to send.
+type phones struct {
+	mu   sync.Mutex
+	sent []sms
+}
+
+func (p *phones) Send(_ context.Context, to, text string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, sms{to, text})
+	return nil
+}
+
+func (p *phones) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent)
+}
+
+var codeInText = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// lastCode is the code of the newest message, sent to phone.
+func (p *phones) lastCode(t *testing.T, phone string) string {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.sent) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	last := p.sent[len(p.sent)-1]
+	if last.to != phone {
+		t.Fatalf("SMS went to %q, want %q", last.to, phone)
+	}
+	code := codeInText.FindString(last.text)
+	if code == "" {
+		t.Fatalf("no code in %q", last.text)
+	}
+	return code
+}
+
+// accessTokens mints numbered, readable access tokens.
+type accessTokens struct {
+	mu sync.Mutex
+	n  int
+}
+
+const accessTTL = 15 * time.Minute
+
+func (a *accessTokens) IssueCitizenToken(citizen wallet.IIN) (string, time.Duration, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return fmt.Sprintf("access-%d-for-%s", a.n, citizen), accessTTL, nil
+}
+
+// env is a sign-in service on the embedded adapters: SQLite for refresh
+// tokens, process memory for OTP challenges, all on one fake clock.
+type env struct {
+	clock  *clock
+	phones *phones
+	hasher *wallet.Hasher
+	store  wallet.Store
+	svc    *signin.Service
+
+	known   wallet.Citizen // in the registry
+	unknown wallet.IIN     // a valid IIN the registry does not know
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	e := &env{clock: c, phones: &phones{}, hasher: wallet.NewHasher([]byte("test pepper")), store: st}
+	e.known = wallet.Citizen{
+		IIN: mustIIN(t, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), 3001), Name: "Aigerim Test",
+		Phone: "+77011234567", BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	e.unknown = mustIIN(t, time.Date(1977, 7, 7, 0, 0, 0, 0, time.UTC), 9001)
+	o := otp.NewService(memstore.New(c.Now), e.hasher, e.phones)
+	o.Now = c.Now
+	e.svc = &signin.Service{
+		Directory: directory{e.known.IIN: e.known},
+		OTP:       o,
+		Sessions:  st,
+		Hasher:    e.hasher,
+		Access:    &accessTokens{},
+		Now:       c.Now,
+		Rand:      rand.Reader,
+	}
+	return e
+}
+
+func mustIIN(t *testing.T, birth time.Time, serial int) wallet.IIN {
+	t.Helper()
+	for ; serial < 10000; serial++ {
+		if iin, ok := wallet.MakeIIN(birth, false, serial); ok {
+			return iin
+		}
+	}
+	t.Fatal("no IIN")
+	return ""
+}
+
+// signIn signs the known citizen in and returns the pair.
+func (e *env) signIn(t *testing.T) signin.Pair {
+	t.Helper()
+	ctx := context.Background()
+	ch, err := e.svc.Start(ctx, e.known.IIN)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p, err := e.svc.Finish(ctx, ch.ID, e.phones.lastCode(t, e.known.Phone))
+	if err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	return p
+}
+
+func wantCode(t *testing.T, err error, code string) *wallet.Error {
+	t.Helper()
+	if got := wallet.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+	return wallet.AsError(err)
+}
+
+// wrongCode returns a six-digit code other than code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "000001"
+	}
+	return "000000"
+}

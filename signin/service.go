@@ -1,0 +1,208 @@
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/wallet"
+)
+
+// otpPurpose is the purpose of sign-in codes: a code sent for anything else
+// (a consent) never signs anyone in.
+const otpPurpose = "signin"
+
+// DefaultRefreshTTL is how long a refresh token lives unless
+// Service.RefreshTTL says otherwise.
+const DefaultRefreshTTL = 30 * 24 * time.Hour
+
+// AccessTokenIssuer mints the short-lived access tokens that go with a
+// refresh token (api.TokenIssuer, which also checks them on every request).
+type AccessTokenIssuer interface {
+	// IssueCitizenToken returns an access token for the citizen and how long
+	// it is valid. EINTERNAL if it cannot be signed.
+	IssueCitizenToken(citizen wallet.IIN) (token string, ttl time.Duration, err error)
+}
+
+// Service signs citizens in and keeps them signed in. Directory, OTP,
+// Sessions, Hasher and Access are required; Now, Rand and RefreshTTL default
+// to time.Now, crypto/rand and DefaultRefreshTTL. A Service is safe for
+// concurrent use.
+type Service struct {
+	Directory wallet.Directory
+	OTP       *otp.Service
+	Sessions  wallet.SessionStore
+	Hasher    *wallet.Hasher
+	Access    AccessTokenIssuer
+	Now       func() time.Time
+	Rand      io.Reader
+	// RefreshTTL is how long a refresh token lives.
+	RefreshTTL time.Duration
+}
+
+// Challenge is what a caller of Start learns, for a registered IIN and an
+// unknown one alike.
+type Challenge struct {
+	ID        string
+	ExpiresAt time.Time
+	PhoneHint string // e.g. "+7 701 *** ** 67"
+}
+
+// Pair is a signed-in citizen's tokens.
+type Pair struct {
+	Citizen      wallet.IIN
+	AccessToken  string
+	AccessTTL    time.Duration // how long AccessToken is valid
+	RefreshToken string
+}
+
+// Account is who a signed-in citizen is, as the registry knows them, with
+// the phone shown only as a hint.
+type Account struct {
+	IIN       wallet.IIN
+	Name      string
+	PhoneHint string
+	BirthDate time.Time
+}
+
+// Start begins a sign-in: it sends a code to the phone the registry lists
+// for iin and returns the challenge. For an IIN the registry does not know
+// it returns a decoy challenge that looks the same and that no code opens,
+// and sends nothing.
+//
+// EINVALID if iin is not a valid IIN; ERATELIMITED with RetryAfter when
+// the phone (or, for a decoy, the IIN) has had its codes for this hour;
+// EUNAVAILABLE when the registry, the short-lived store or the SMS gateway
+// cannot be reached.
+func (s *Service) Start(ctx context.Context, iin wallet.IIN) (Challenge, error) {
+	iin, err := wallet.ParseIIN(string(iin))
+	if err != nil {
+		return Challenge{}, err
+	}
+	citizen, err := s.Directory.Citizen(ctx, iin)
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		ch, err := s.OTP.FakeChallenge(ctx, otpPurpose, string(iin))
+		if err != nil {
+			return Challenge{}, err
+		}
+		return challenge(ch), nil
+	}
+	if err != nil {
+		return Challenge{}, err
+	}
+	ch, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, signInText)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return challenge(ch), nil
+}
+
+func signInText(code string) string {
+	return fmt.Sprintf("Qujat: your sign-in code is %s. Do not tell it to anyone.", code)
+}
+
+func challenge(ch otp.Challenge) Challenge {
+	return Challenge{ID: ch.ID, ExpiresAt: ch.ExpiresAt, PhoneHint: ch.PhoneHint}
+}
+
+// Finish exchanges a challenge and its code for a token pair, opening a new
+// refresh-token family. The right code works once.
+//
+// EINVALID if challengeID or code is empty or code is not six digits;
+// EINVALIDCODE with AttemptsLeft for a wrong code (a decoy's answer to
+// every code); EEXPIRED if the challenge expired, was used or was killed by
+// wrong codes; EUNAVAILABLE if a store cannot be reached; EINTERNAL if the
+// access token cannot be signed.
+func (s *Service) Finish(ctx context.Context, challengeID, code string) (Pair, error) {
+	if challengeID == "" || code == "" {
+		return Pair{}, wallet.Errorf(wallet.EINVALID, "challenge_id and code are required")
+	}
+	subject, err := s.OTP.Verify(ctx, otpPurpose, challengeID, code)
+	if err != nil {
+		return Pair{}, err
+	}
+	iin, err := wallet.ParseIIN(subject)
+	if err != nil {
+		return Pair{}, wallet.Wrap(wallet.EINTERNAL, err, "bad subject in challenge")
+	}
+	refresh, err := s.startFamily(ctx, iin)
+	if err != nil {
+		return Pair{}, err
+	}
+	return s.pair(iin, refresh)
+}
+
+// Refresh exchanges a refresh token for the next one of its family and a
+// new access token.
+//
+// EINVALID if refreshToken is empty; EUNAUTHORIZED for an unknown, expired
+// or revoked token, and for a token that was already rotated, in which case
+// the whole family is revoked first; EUNAVAILABLE if the store cannot be
+// reached; EINTERNAL if the access token cannot be signed.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	if refreshToken == "" {
+		return Pair{}, wallet.Errorf(wallet.EINVALID, "refresh_token is required")
+	}
+	iin, next, err := s.rotate(ctx, refreshToken)
+	if err != nil {
+		return Pair{}, err
+	}
+	return s.pair(iin, next)
+}
+
+// Logout revokes the family of refreshToken: none of its tokens refreshes
+// again. Access tokens already given out live out their short life. An
+// unknown token is not an error.
+//
+// EINVALID if refreshToken is empty; EUNAVAILABLE if the store cannot be
+// reached.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	if refreshToken == "" {
+		return wallet.Errorf(wallet.EINVALID, "refresh_token is required")
+	}
+	return s.revokeFamily(ctx, refreshToken)
+}
+
+// Account returns who the signed-in citizen iin is, as the registry says.
+// ENOTFOUND if the registry no longer knows them; EUNAVAILABLE if it cannot
+// be reached.
+func (s *Service) Account(ctx context.Context, iin wallet.IIN) (Account, error) {
+	cz, err := s.Directory.Citizen(ctx, iin)
+	if err != nil {
+		return Account{}, err
+	}
+	return Account{IIN: cz.IIN, Name: cz.Name, PhoneHint: otp.PhoneHint(cz.Phone), BirthDate: cz.BirthDate}, nil
+}
+
+// pair mints the access token that goes with refresh.
+func (s *Service) pair(iin wallet.IIN, refresh string) (Pair, error) {
+	access, ttl, err := s.Access.IssueCitizenToken(iin)
+	if err != nil {
+		return Pair{}, err
+	}
+	return Pair{Citizen: iin, AccessToken: access, AccessTTL: ttl, RefreshToken: refresh}, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand == nil {
+		return rand.Reader
+	}
+	return s.Rand
+}
+
+func (s *Service) refreshTTL() time.Duration {
+	if s.RefreshTTL > 0 {
+		return s.RefreshTTL
+	}
+	return DefaultRefreshTTL
+}
