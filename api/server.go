@@ -39,10 +39,10 @@ type Deps struct {
 	Keys      wallet.KeyRing
 	Views     wallet.ViewStore
 	// Changes commits state changes with their history (guardians' views).
-	Changes wallet.Committer
-	Sharing   *sharing.Service
-	Events    wallet.EventStore
-	Consents  *consent.Service
+	Changes  wallet.Committer
+	Sharing  *sharing.Service
+	Events   wallet.EventStore
+	Consents *consent.Service
 	// Counters keep per-address request counters (the short-lived store).
 	Counters wallet.ShortLivedStore
 	// HistoryLog is the tamper-evident log of history events.

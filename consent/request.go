@@ -1,8 +1,8 @@
 package consent
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"

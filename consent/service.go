@@ -60,7 +60,7 @@ const rateWindow = time.Hour
 // and Hasher are required; Now defaults to time.Now, Rand to crypto/rand and
 // Limits to the defaults. A Service is safe for concurrent use.
 type Service struct {
-	Store     Store
+	Store Store
 	// Changes commits every consent created, decided and released
 	// together with its history event or views and their log leaves.
 	Changes   wallet.Committer

@@ -29,14 +29,20 @@
 // may be erased when its retention ends; every proof still verifies without
 // it, and while it is kept it can be checked against the leaf.
 //
-// # Group commit
+// # Group commit and the seam
 //
-// Log.Append hands its entries to one sequencer goroutine, which takes
-// whatever has queued up (up to Config.MaxBatch entries) and appends it in
-// one store transaction with one new signed checkpoint. Append returns only
-// after that transaction committed, with the indexes of its leaves; if the
-// batch fails, every caller in it gets the error and nothing of the batch is
-// stored. The store's AppendBatch refuses a batch that does not start at the
-// current size, so that two processes (or a restart after a crash) can never
-// leave a gap or give one index twice.
+// Log.Commit hands a Change (an opaque state for the store to apply, and
+// the entries that record it) to one sequencer goroutine, which takes
+// whatever has queued up (up to Config.MaxBatch entries) and runs it as one
+// store transaction that it drives (LogStore.BeginAppend, AppendTx.Apply,
+// AppendTx.Commit): the states applied, each on its own, under the log's
+// append lock; the leaves of the changes that applied, with their records
+// and one new signed checkpoint; one commit. Commit returns only after that
+// transaction committed, with the indexes of the change's leaves; if the
+// batch fails, every caller in it gets the error and nothing of the batch
+// is stored, states included. The log knows nothing of what the states and
+// records are: the wallet's side is package wallet/history. Several
+// processes on one database take turns under the append lock, and each
+// batch is built on the size read under it, so a batch never starts
+// anywhere but at the end of the log.
 package historylog

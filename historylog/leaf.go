@@ -23,8 +23,6 @@ const (
 	PseudonymBytes = 32 // bytes of a pseudonym (HMAC-SHA256)
 )
 
-
-
 // Party is one subject of an event, as the leaf holds it.
 type Party struct {
 	// Subject is the pseudonym of the subject: lowercase hex of

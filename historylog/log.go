@@ -130,7 +130,7 @@ func New(cfg Config) (*Log, error) {
 	return l, nil
 }
 
-// Queued returns how many Append and Redeem calls wait for a batch (for
+// Queued returns how many Commit calls wait for a batch (for
 // metrics, and for tests that need callers queued behind a held batch).
 func (l *Log) Queued() int { return len(l.queue) }
 

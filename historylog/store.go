@@ -13,7 +13,7 @@ type StoredLeaf struct {
 	Index int64
 	Data  []byte    // the leaf's bytes (Leaf.MarshalBinary)
 	Hash  tlog.Hash // tlog.RecordHash(Data)
-	// Payload is kept apart from the leaf. AppendBatch stores it unless it
+	// Payload is kept apart from the leaf. AppendTx.Commit stores it unless it
 	// is nil; Leaves returns it, nil if it was erased.
 	Payload []byte
 	// The fields below are given to AppendTx.Commit; Leaves leaves them
@@ -121,7 +121,7 @@ func HashReader(ctx context.Context, s LogStore) tlog.HashReader {
 	})
 }
 
-// CheckBatch checks that the arguments of AppendBatch fit together: at
+// CheckBatch checks that the arguments of AppendTx.Commit fit together: at
 // least one leaf, indexes firstIndex, firstIndex+1, ..., each leaf's hash
 // the record hash of its bytes, as many hashes as tlog stores for those
 // leaves, and a checkpoint of the size after them. Stores call it before

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/history"
 )
 
 func TestViewEntry_PartiesAreOwnerViewerAndGuardian(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-
 const consentColumns = `id, client_id, subject_iin, phone, document_types, purpose, method, status, valid_for_ns,
 	created_at, request_expires_at, decided_at, grant_expires_at, revoked_at, revision FROM consents`
 
@@ -74,7 +73,6 @@ func (s *Store) CountConsentsSince(ctx context.Context, clientID string, iin wal
 	}
 	return n, nil
 }
-
 
 // normalizeConsent gives c the form it has when read back: times truncated
 // to microseconds in UTC, an empty type list nil.

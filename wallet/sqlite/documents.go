@@ -8,7 +8,6 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-
 func nonNilBytes(b []byte) []byte {
 	if b == nil {
 		return []byte{}

@@ -7,7 +7,6 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-
 const shareColumns = `id, document_id, owner_iin, created_by, max_views, views, created_at, expires_at, revoked_at`
 
 func scanShare(sc scanner) (wallet.Share, error) {
@@ -38,5 +37,3 @@ func (s *Store) Shares(ctx context.Context, iin wallet.IIN) ([]wallet.Share, err
 		WHERE owner_iin = ? OR created_by = ? ORDER BY created_at DESC, rowid DESC`, string(iin), string(iin))
 	return collect(rows, err, "list shares", scanShare)
 }
-
-

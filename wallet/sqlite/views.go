@@ -23,7 +23,6 @@ func insertView(ctx context.Context, tx *sql.Tx, v wallet.View, shareSeq int) er
 	return err
 }
 
-
 const viewColumns = `id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
 	share_id, consent_id, shared_by, at, log_index FROM views`
 

@@ -2,6 +2,7 @@ package wallettest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,7 +64,8 @@ func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *t
 			t.Parallel()
 			ctx := context.Background()
 			st, tamper := newStore(t)
-			l, err := historylog.New(historylog.Config{Store: st, Keys: logKeys(t)})
+			logKeys := logKeys(t)
+			l, err := historylog.New(historylog.Config{Store: st, Keys: logKeys})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +97,9 @@ func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *t
 			if err := wallet.VerifyChain(vs); err != nil {
 				t.Fatalf("untouched chain does not verify: %v", err)
 			}
+			if _, err := history.Audit(ctx, st, logKeys.VerifierKey); err != nil {
+				t.Fatalf("untouched store does not pass the audit: %v", err)
+			}
 			tamper(t, tc.statement)
 			vs, err = st.Versions(ctx, docs[0].ID)
 			if err != nil {
@@ -102,6 +107,11 @@ func RunVersionChainTamperTests(t *testing.T, d ChainDialect, newStore func(t *t
 			}
 			if err := wallet.VerifyChain(vs); err == nil {
 				t.Fatalf("%s: not detected", tc.name)
+			}
+			// The audit of the rows against the log finds it too.
+			var re *history.RowError
+			if _, err := history.Audit(ctx, st, logKeys.VerifierKey); !errors.As(err, &re) {
+				t.Fatalf("%s: history.Audit returned %v, want a *history.RowError", tc.name, err)
 			}
 		})
 	}
