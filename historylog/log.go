@@ -97,9 +97,10 @@ type result struct {
 	err     error
 }
 
-// New returns a Log on cfg.Store and starts its sequencer. The sequencer
-// reads the store's current size before its first batch (and again after
-// any failed batch), so a restarted process continues where the log ends.
+// New returns a Log on cfg.Store and starts its sequencer. Every batch
+// reads the store's size under the append lock and builds on it (reloading
+// the tree's right edge when it is not the size it knew), so a restarted
+// process, or one beside another writer, continues where the log ends.
 // EINVALID if the store or keys are missing.
 func New(cfg Config) (*Log, error) {
 	if cfg.Store == nil || cfg.Keys.Signer == nil || cfg.Keys.Verifier == nil || len(cfg.Keys.SubjectKey) == 0 {
