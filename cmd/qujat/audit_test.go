@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"flag"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
 
@@ -37,20 +40,22 @@ func audit(t *testing.T, env map[string]string) (string, error) {
 	return out.String(), err
 }
 
-func testAuditVerify(t *testing.T, env map[string]string, tamper func(statement string)) {
+func auditVerifyCase(t *testing.T, env map[string]string, tamper func(statement string)) {
 	makeHistory(t, env)
 	out, err := audit(t, env)
-	if err != nil || !strings.Contains(out, "OK:") || strings.Contains(out, "WARN") {
+	if err != nil || !strings.Contains(out, "OK:") || !strings.Contains(out, "each with its leaf") {
 		t.Fatalf("audit of an untouched log: %v\n%s", err, out)
 	}
-	// A view stored without its leaf is reported.
+	// A view stored without its leaf fails the audit, naming the view.
 	tamper(`UPDATE views SET log_index = NULL WHERE id = (SELECT min(id) FROM views)`)
-	if out, err := audit(t, env); err != nil || !strings.Contains(out, "WARN: 1 views") {
+	out, err = audit(t, env)
+	if err == nil || exitCode(err) != 3 || !strings.Contains(out, "has no leaf in the history log") {
 		t.Fatalf("an unlogged view was not reported: %v\n%s", err, out)
 	}
 	// Deleting a leaf is found at its index. (Every other kind of tampering
-	// is tested on both stores in historylog/historylogtest; this
-	// checks that the command reports it and exits non-zero.)
+	// is tested on both stores in historylog/historylogtest and
+	// wallet/wallettest; this checks that the command reports it and exits
+	// non-zero.)
 	tamper(`DELETE FROM log_leaves WHERE idx = 2`)
 	out, err = audit(t, env)
 	if err == nil || exitCode(err) != 3 || !strings.Contains(out, "index 2") {
@@ -58,10 +63,52 @@ func testAuditVerify(t *testing.T, env map[string]string, tamper func(statement 
 	}
 }
 
-func TestAuditVerify_SQLite(t *testing.T) {
+// testAuditChainRewrite rewrites one document's whole version chain by SQL,
+// consistently (every hash recomputed, so the chain alone still verifies),
+// and checks that audit verify names that document.
+func auditChainRewriteCase(t *testing.T, env map[string]string, tamper func(statement string)) {
+	makeHistory(t, env)
+	if out, err := audit(t, env); err != nil {
+		t.Fatalf("audit of an untouched log: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	cfg, err := loadConfig(func(k string) string { return env[k] }, flag.NewFlagSet("test", flag.ContinueOnError), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := st.Documents(ctx, "880412310009")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("documents: %v %v", docs, err)
+	}
+	target := docs[len(docs)-1].ID
+	versions, err := st.Versions(ctx, target)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := ""
+	for _, v := range versions {
+		jws := v.JWS + "forged"
+		hash := wallet.VersionHash(prev, v.Content, jws)
+		tamper(fmt.Sprintf(`UPDATE document_versions SET jws = '%s', prev_hash = '%s', hash = '%s' WHERE document_id = '%s' AND version = %d`,
+			jws, prev, hash, target, v.Version))
+		prev = hash
+	}
+	out, err := audit(t, env)
+	if err == nil || exitCode(err) != 3 || !strings.Contains(out, "document "+target) {
+		t.Fatalf("a rewritten chain was not named (want document %s): %v\n%s", target, err, out)
+	}
+}
+
+// sqliteCase is a data directory on the embedded default and a way to
+// change its database behind the service's back.
+func sqliteCase(t *testing.T) (map[string]string, func(string)) {
 	dir := t.TempDir()
-	env := map[string]string{"QUJAT_DATA_DIR": dir}
-	testAuditVerify(t, env, func(statement string) {
+	return map[string]string{"QUJAT_DATA_DIR": dir}, func(statement string) {
 		db, err := sql.Open("sqlite", filepath.Join(dir, "qujat.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -70,13 +117,13 @@ func TestAuditVerify_SQLite(t *testing.T) {
 		if _, err := db.Exec(statement); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}
 }
 
-func TestAuditVerify_Postgres(t *testing.T) {
+// postgresCase is the same on a PostgreSQL schema of the test's own.
+func postgresCase(t *testing.T) (map[string]string, func(string)) {
 	url := wallettest.PostgresSchemaURL(t)
-	env := map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": url}
-	testAuditVerify(t, env, func(statement string) {
+	return map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": url}, func(statement string) {
 		conn, err := pgx.Connect(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
@@ -85,5 +132,25 @@ func TestAuditVerify_Postgres(t *testing.T) {
 		if _, err := conn.Exec(context.Background(), statement); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}
+}
+
+func TestAuditVerify_SQLite(t *testing.T) {
+	env, tamper := sqliteCase(t)
+	auditVerifyCase(t, env, tamper)
+}
+
+func TestAuditVerify_Postgres(t *testing.T) {
+	env, tamper := postgresCase(t)
+	auditVerifyCase(t, env, tamper)
+}
+
+func TestAuditVerify_RewrittenChainIsNamed_SQLite(t *testing.T) {
+	env, tamper := sqliteCase(t)
+	auditChainRewriteCase(t, env, tamper)
+}
+
+func TestAuditVerify_RewrittenChainIsNamed_Postgres(t *testing.T) {
+	env, tamper := postgresCase(t)
+	auditChainRewriteCase(t, env, tamper)
 }
