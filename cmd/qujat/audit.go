@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -26,8 +25,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 || args[0] != "verify" {
 		return usageError{"usage: qujat audit verify [--verifier-key KEY]"}
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("audit verify", "qujat audit verify [--verifier-key KEY] [flags]\ncheck the history log: tree, checkpoints, subjects' chains", stdout)
 	vkey := fs.String("verifier-key", "", "the log's published note verifier key (default: the one in the data directory)")
 	cfg, err := loadConfig(getenv, fs, args[1:])
 	if err != nil {
