@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 )
 
 // auditFailed is a log that failed its audit (exit code 3, distinct from
@@ -35,7 +36,11 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if *vkey == "" {
-		keys, err := historylog.LoadOrCreateKeys(filepath.Join(cfg.DataDir, "keys"), cfg.LogOrigin)
+		// Read only: an audit never creates keys.
+		keys, err := historylog.LoadKeys(filepath.Join(cfg.DataDir, "keys"), cfg.LogOrigin)
+		if wallet.IsCode(err, wallet.ENOTFOUND) {
+			return fmt.Errorf("history log keys: %s; audit verify creates no keys: point --data-dir (QUJAT_DATA_DIR) at the service's data directory or give --verifier-key", wallet.ErrorMessage(err))
+		}
 		if err != nil {
 			return fmt.Errorf("history log keys: %w", err)
 		}

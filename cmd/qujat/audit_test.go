@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
 
@@ -86,4 +88,23 @@ func TestAuditVerify_Postgres(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestAuditVerify_CreatesNoKeys: on an empty data directory, or one that
+// does not exist, audit verify fails naming the missing key and leaves the
+// directory as it was.
+func TestAuditVerify_CreatesNoKeys(t *testing.T) {
+	root := t.TempDir()
+	for _, dir := range []string{root, filepath.Join(root, "missing")} {
+		out, err := audit(t, map[string]string{"QUJAT_DATA_DIR": dir})
+		if err == nil || exitCode(err) == 0 {
+			t.Fatalf("audit verify on %s succeeded:\n%s", dir, out)
+		}
+		if !strings.Contains(err.Error(), historylog.SigningKeyFile) || !strings.Contains(err.Error(), "creates no keys") {
+			t.Errorf("error does not say which key is missing: %v", err)
+		}
+		if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+			t.Fatalf("audit verify created %v (%v)", entries, err)
+		}
+	}
 }
