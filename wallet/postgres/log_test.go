@@ -78,14 +78,6 @@ func TestAudit(t *testing.T) {
 	})
 }
 
-func TestAppendRate_GroupCommitVsOneTxPerEvent(t *testing.T) {
-	wallettest.PostgresURL(t)
-	if testing.Short() {
-		t.Skip("a measurement; skipped with -short")
-	}
-	historylogtest.CompareGroupCommit(t, newLogStore, 32, 2000)
-}
-
 // TestServiceRole_MayOnlyInsertAndReadTheLog applies
 // scripts/postgres-log-role.sql and connects as a login role of
 // qujat_service: the Log appends and proves, but UPDATE, DELETE and
