@@ -22,6 +22,10 @@ function label(s) {
 	return s
 }
 function tests(n) { return n == 1 ? "1 test" : n " tests" }
+BEGIN {
+	nservices = split("postgres redis redis-server", order, " ")
+	for (i = 1; i <= nservices; i++) seen[order[i]] = 1
+}
 # Lines: SERVICE STATUS PACKAGE TEST[: REASON]
 NF >= 4 {
 	test = $4
