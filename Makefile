@@ -16,8 +16,10 @@ test:
 	$(GO) vet $(PKGS)
 	sh scripts/test-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+## test-short: the quick suite (-short): no test that starts a server of its own
+## (the service, the registry simulator, redis-server) or walks the service through.
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	sh scripts/test-services.sh $(GO) test -short -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)

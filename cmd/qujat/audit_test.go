@@ -76,6 +76,7 @@ func TestAuditVerify_SQLite(t *testing.T) {
 }
 
 func TestAuditVerify_Postgres(t *testing.T) {
+	skipIfShort(t)
 	url := wallettest.PostgresSchemaURL(t)
 	env := map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": url}
 	testAuditVerify(t, env, func(statement string) {

@@ -72,9 +72,14 @@ type RedisServer struct {
 // with persistence off (--save "" --appendonly no) and any extra arguments
 // (such as "--cluster-enabled", "yes"), and waits until it answers PING. It
 // is stopped when the test ends. If redis-server is not installed, the test
-// is skipped with a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1.
+// is skipped with a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1. With
+// -short the test is skipped.
 func StartRedis(t testing.TB, extraArgs ...string) *RedisServer {
 	t.Helper()
+	if testing.Short() {
+		servicetest.Skip(t, servicetest.RedisServer, "skipped with -short: the test starts a redis-server of its own")
+		return nil
+	}
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		servicetest.Missing(t, servicetest.RedisServer, "redis-server is not on PATH, so tests that start their own Redis do not run")
