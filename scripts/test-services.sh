@@ -7,7 +7,7 @@
 # prints one line summing that up, as the last line of the output, and exits
 # with COMMAND's status. A test counts once, under its top-level name, with
 # the worst that happened to any of its subtests: failed, skipped, ran.
-log=$(mktemp "${TMPDIR:-/tmp}/qujat-services.XXXXXX") || exit 1
+log=$(mktemp -t qujat-services.XXXXXX) || exit 1
 trap 'rm -f "$log"' EXIT
 trap 'exit 130' INT TERM
 
