@@ -9,14 +9,17 @@ run:
 	$(GO) run ./cmd/qujat serve
 
 ## test: the whole suite with the race detector. PostgreSQL and Redis suites run when
-## TEST_DATABASE_URL / TEST_REDIS_URL are set and skip with a notice otherwise
-## (QUJAT_TEST_REQUIRE_SERVICES=1 makes them mandatory, as .ci/run does).
+## TEST_DATABASE_URL / TEST_REDIS_URL are set and skip otherwise
+## (QUJAT_TEST_REQUIRE_SERVICES=1 makes them mandatory, as .ci/run does). The last
+## line says which real-service suites ran and which were skipped, and why.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	sh scripts/test-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+## test-short: the quick suite (-short): no test that starts a server of its own
+## (the service, the registry simulator, redis-server) or walks the service through.
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	sh scripts/test-services.sh $(GO) test -short -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)

@@ -96,6 +96,30 @@ func LoadOrCreateKeys(dir, origin string) (Keys, error) {
 	return keysFrom(origin, string(bytes.TrimSpace(b)), sk)
 }
 
+// LoadKeys returns the log's keys kept in dir, as LoadOrCreateKeys does, but
+// never creates anything: for tools that only read, such as an audit.
+// ENOTFOUND if a key file is missing; otherwise as LoadOrCreateKeys.
+func LoadKeys(dir, origin string) (Keys, error) {
+	if err := checkOrigin(origin); err != nil {
+		return Keys{}, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Keys{}, wallet.Errorf(wallet.ENOTFOUND, "history log: no %s in %s", SigningKeyFile, dir)
+	}
+	if err != nil {
+		return Keys{}, wallet.Wrap(wallet.EINTERNAL, err, "history log: cannot read "+SigningKeyFile)
+	}
+	sk, err := keyfiles.LoadSecret(filepath.Join(dir, SubjectKeyFile), 32)
+	if wallet.ErrorCode(err) == wallet.ENOTFOUND {
+		return Keys{}, wallet.Errorf(wallet.ENOTFOUND, "history log: no %s in %s", SubjectKeyFile, dir)
+	}
+	if err != nil {
+		return Keys{}, err
+	}
+	return keysFrom(origin, string(bytes.TrimSpace(b)), sk)
+}
+
 // keysFrom builds Keys from a note signer key and a subject key.
 func keysFrom(origin, skey string, subjectKey []byte) (Keys, error) {
 	signer, err := note.NewSigner(skey)

@@ -73,6 +73,43 @@ func TestLoadOrCreateKeys_ConcurrentFirstStartsAgree(t *testing.T) {
 	}
 }
 
+func TestLoadKeys_ReadsWhatLoadOrCreateKeysWroteAndCreatesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if _, err := historylog.LoadKeys(dir, "qujat.test/log"); wallet.ErrorCode(err) != wallet.ENOTFOUND {
+		t.Fatalf("no key directory: %v, want %s", err, wallet.ENOTFOUND)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("LoadKeys created the key directory (%v)", err)
+	}
+	created, err := historylog.LoadOrCreateKeys(dir, "qujat.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := historylog.LoadKeys(dir, "qujat.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.VerifierKey != created.VerifierKey || string(loaded.SubjectKey) != string(created.SubjectKey) {
+		t.Fatal("LoadKeys gave other keys than LoadOrCreateKeys")
+	}
+	if _, err := historylog.LoadKeys(dir, "another.origin"); wallet.ErrorCode(err) != wallet.EINVALID {
+		t.Errorf("a key of another origin: %v, want %s", err, wallet.EINVALID)
+	}
+	// Each file missing alone is reported, and not made anew.
+	for _, f := range []string{historylog.SubjectKeyFile, historylog.SigningKeyFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := historylog.LoadKeys(dir, "qujat.test/log")
+		if wallet.ErrorCode(err) != wallet.ENOTFOUND || !strings.Contains(err.Error(), f) {
+			t.Errorf("without %s: %v, want %s naming it", f, err, wallet.ENOTFOUND)
+		}
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("LoadKeys created %s", f)
+		}
+	}
+}
+
 func TestLoadOrCreateKeys_Errors(t *testing.T) {
 	for _, origin := range []string{"", "a+b", "a b", "a\nb"} {
 		_, err := historylog.LoadOrCreateKeys(t.TempDir(), origin)

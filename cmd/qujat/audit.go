@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 )
 
@@ -27,8 +27,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 || args[0] != "verify" {
 		return usageError{"usage: qujat audit verify [--verifier-key KEY]"}
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("audit verify", "qujat audit verify [--verifier-key KEY] [flags]\ncheck the history log: tree, checkpoints, subjects' chains", stdout)
 	vkey := fs.String("verifier-key", "", "the log's published note verifier key (default: the one in the data directory)")
 	cfg, err := loadConfig(getenv, fs, args[1:])
 	if err != nil {
@@ -38,7 +37,11 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if *vkey == "" {
-		keys, err := historylog.LoadOrCreateKeys(filepath.Join(cfg.DataDir, "keys"), cfg.LogOrigin)
+		// Read only: an audit never creates keys.
+		keys, err := historylog.LoadKeys(filepath.Join(cfg.DataDir, "keys"), cfg.LogOrigin)
+		if wallet.IsCode(err, wallet.ENOTFOUND) {
+			return fmt.Errorf("history log keys: %s; audit verify creates no keys: point --data-dir (QUJAT_DATA_DIR) at the service's data directory or give --verifier-key", wallet.ErrorMessage(err))
+		}
 		if err != nil {
 			return fmt.Errorf("history log keys: %w", err)
 		}

@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/wallettest"
 )
@@ -141,6 +143,7 @@ func TestAuditVerify_SQLite(t *testing.T) {
 }
 
 func TestAuditVerify_Postgres(t *testing.T) {
+	skipIfShort(t)
 	env, tamper := postgresCase(t)
 	auditVerifyCase(t, env, tamper)
 }
@@ -151,6 +154,26 @@ func TestAuditVerify_RewrittenChainIsNamed_SQLite(t *testing.T) {
 }
 
 func TestAuditVerify_RewrittenChainIsNamed_Postgres(t *testing.T) {
+	skipIfShort(t)
 	env, tamper := postgresCase(t)
 	auditChainRewriteCase(t, env, tamper)
+}
+
+// TestAuditVerify_CreatesNoKeys: on an empty data directory, or one that
+// does not exist, audit verify fails naming the missing key and leaves the
+// directory as it was.
+func TestAuditVerify_CreatesNoKeys(t *testing.T) {
+	root := t.TempDir()
+	for _, dir := range []string{root, filepath.Join(root, "missing")} {
+		out, err := audit(t, map[string]string{"QUJAT_DATA_DIR": dir})
+		if err == nil || exitCode(err) == 0 {
+			t.Fatalf("audit verify on %s succeeded:\n%s", dir, out)
+		}
+		if !strings.Contains(err.Error(), historylog.SigningKeyFile) || !strings.Contains(err.Error(), "creates no keys") {
+			t.Errorf("error does not say which key is missing: %v", err)
+		}
+		if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+			t.Fatalf("audit verify created %v (%v)", entries, err)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,24 +21,30 @@ var benchProgress io.Writer = os.Stderr
 // QUJAT_REDIS_URL, so that bench run with the service's environment measures
 // the service's servers.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("bench", `qujat bench --url URL [flags]
+load a running service on this machine, phase by phase, and measure the raw
+servers it uses (insert-commit and round-trip baselines) in the same run`, stdout)
 	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service (loopback only)")
 	duration := fs.Duration("duration", 10*time.Second, "how long each phase and baseline runs (at most 2m)")
 	conc := fs.Int("concurrency", 16, "concurrent requests of each phase and baseline")
 	phases := fs.String("phases", loadgen.DefaultPhases, "comma-separated phases: issue, redeem-token, redeem-code, qr, list, and NAME@F to pace NAME at F times the rate it reached")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	dbURL := fs.String("database-url", getenv("QUJAT_DATABASE_URL"), "PostgreSQL of the insert-commit baseline (default QUJAT_DATABASE_URL; empty: SQLite)")
-	redisURL := fs.String("redis-url", getenv("QUJAT_REDIS_URL"), "Redis of the round-trip baseline (default QUJAT_REDIS_URL; empty: none)")
+	// The defaults from the environment are applied after parsing, so that
+	// --help does not print a password they may hold.
+	dbURL := fs.String("database-url", "", "PostgreSQL of the insert-commit baseline (default QUJAT_DATABASE_URL; neither: SQLite)")
+	redisURL := fs.String("redis-url", "", "Redis of the round-trip baseline (default QUJAT_REDIS_URL; neither: none)")
 	sqlitePath := fs.String("sqlite", "", "scratch SQLite file of the baseline, created and deleted (default: in a fresh directory under the current one)")
 	pool := fs.Int("pool", 0, "shares to prepare before each redemption phase (default: estimated from the rates seen)")
 	citizens := fs.Int("citizens", 12, "demo citizens to sign in, half owners, half viewers (each sign-in spends one of the phone's 5 codes an hour)")
 	noBaselines := fs.Bool("no-baselines", false, "skip the baselines")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("bench: unexpected argument %q", fs.Arg(0))}
+	if *dbURL == "" {
+		*dbURL = getenv("QUJAT_DATABASE_URL")
+	}
+	if *redisURL == "" {
+		*redisURL = getenv("QUJAT_REDIS_URL")
 	}
 	ps, err := loadgen.ParsePhases(*phases)
 	if err != nil {

@@ -16,9 +16,7 @@ import (
 // runs `qujat bench` at it for about a second per phase: it must stop by
 // itself and report a rate for every phase and baseline, and no 5xx.
 func TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the bench walk-through in -short mode")
-	}
+	skipIfShort(t)
 	base := startService(t, map[string]string{})
 	var progress syncBuffer
 	old := benchProgress

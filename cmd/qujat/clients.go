@@ -22,17 +22,38 @@ import (
 // as a hash. It uses the same configuration (QUJAT_DATABASE_URL,
 // QUJAT_DATA_DIR) as the service.
 func runClients(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	const use = "usage: qujat clients create --name NAME --kind bank|insurer|gov --document-types T1,T2 | list | disable --id ID"
+	const (
+		create  = "qujat clients create --name NAME --kind bank|insurer|gov --document-types T1,T2 [flags]"
+		list    = "qujat clients list [flags]"
+		disable = "qujat clients disable --id ID [flags]"
+	)
 	if len(args) == 0 {
-		return usageError{use}
+		return usageError{"usage: " + create + " | " + list + " | " + disable}
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("clients "+sub, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	name := fs.String("name", "", "organisation name")
-	kind := fs.String("kind", "", "bank, insurer or gov")
-	types := fs.String("document-types", "", "comma-separated document types it is admitted for")
-	id := fs.String("id", "", "client id (disable)")
+	var fs *flag.FlagSet
+	switch {
+	case sub == "create":
+		fs = newFlagSet("clients create", create+"\nregister an organisation client; its secret is printed once", stdout)
+	case sub == "list":
+		fs = newFlagSet("clients list", list+"\nlist the organisation clients", stdout)
+	case sub == "disable":
+		fs = newFlagSet("clients disable", disable+"\nrefuse the client's calls from now on", stdout)
+	case isHelpArg(sub):
+		sub, rest = "", args
+		fs = newFlagSet("clients", create+"\n       "+list+"\n       "+disable, stdout)
+	default:
+		return usageError{fmt.Sprintf("clients: unknown subcommand %q (see qujat clients --help)", sub)}
+	}
+	var name, kind, types, id *string
+	if sub == "create" || sub == "" {
+		name = fs.String("name", "", "organisation name (create)")
+		kind = fs.String("kind", "", "bank, insurer or gov (create)")
+		types = fs.String("document-types", "", "comma-separated document types it is admitted for (create)")
+	}
+	if sub == "disable" || sub == "" {
+		id = fs.String("id", "", "client id (disable)")
+	}
 	cfg, err := loadConfig(getenv, fs, rest)
 	if err != nil {
 		return err
@@ -94,6 +115,6 @@ func runClients(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stdout, "client %s disabled; its calls are refused from now on\n", *id)
 		return nil
 	default:
-		return usageError{use}
+		return usageError{fmt.Sprintf("clients: unknown subcommand %q", sub)}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -40,7 +39,8 @@ type Config struct {
 	LogOrigin string `env:"QUJAT_LOG_ORIGIN" envDefault:"qujat.kz/history"`
 }
 
-// loadConfig reads the environment through getenv, then applies flags.
+// loadConfig reads the environment through getenv, then applies flags (see
+// parseFlags: errHelp after -h or --help).
 func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Config, error) {
 	var cfg Config
 	envMap := map[string]string{}
@@ -59,12 +59,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	if fs != nil {
 		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (QUJAT_ADDR)")
 		fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (QUJAT_DATA_DIR)")
-		fs.SetOutput(io.Discard)
-		if err := fs.Parse(args); err != nil {
-			return cfg, usageError{err.Error()}
-		}
-		if fs.NArg() > 0 {
-			return cfg, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		if err := parseFlags(fs, args); err != nil {
+			return cfg, err
 		}
 	}
 	return cfg, nil

@@ -16,20 +16,34 @@ import (
 // published so older documents still verify; a running service picks up a
 // rotated key when restarted.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	const (
+		list   = "qujat keys list [flags]"
+		rotate = "qujat keys rotate --issuer ID [--alg EdDSA|ES256] [flags]"
+	)
 	if len(args) == 0 {
-		return usageError{"usage: qujat keys list | qujat keys rotate --issuer ID [--alg EdDSA|ES256]"}
+		return usageError{"usage: " + list + " | " + rotate}
 	}
 	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	issuer := fs.String("issuer", "", "issuer id (kz-mia, kz-moj, kz-edu)")
-	alg := fs.String("alg", "", "algorithm of the new key: EdDSA or ES256 (default QUJAT_DOCUMENT_KEY_ALG)")
+	var fs *flag.FlagSet
+	switch {
+	case sub == "list":
+		fs = newFlagSet("keys list", list+"\nlist the issuers' signing keys, current and retired", stdout)
+	case sub == "rotate":
+		fs = newFlagSet("keys rotate", rotate+"\ngive an issuer a new signing key; older keys stay published", stdout)
+	case isHelpArg(sub):
+		sub, rest = "", args
+		fs = newFlagSet("keys", list+"\n       "+rotate, stdout)
+	default:
+		return usageError{fmt.Sprintf("keys: unknown subcommand %q (see qujat keys --help)", sub)}
+	}
+	var issuer, alg *string
+	if sub != "list" {
+		issuer = fs.String("issuer", "", "issuer id (kz-mia, kz-moj, kz-edu)")
+		alg = fs.String("alg", "", "algorithm of the new key: EdDSA or ES256 (default QUJAT_DOCUMENT_KEY_ALG)")
+	}
 	cfg, err := loadConfig(getenv, fs, rest)
 	if err != nil {
 		return err
-	}
-	if *alg == "" {
-		*alg = cfg.DocumentKeyAlg
 	}
 	ids := make([]string, 0, 3)
 	for _, is := range sources.Issuers() {
@@ -52,6 +66,9 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	case "rotate":
 		if *issuer == "" {
 			return usageError{"keys rotate: --issuer is required"}
+		}
+		if *alg == "" {
+			*alg = cfg.DocumentKeyAlg
 		}
 		kid, err := ring.Rotate(*issuer, *alg)
 		if err != nil {

@@ -15,6 +15,7 @@ var simListening = regexp.MustCompile(`registry simulator listening on (http://[
 // startRegistrySim runs `qujat registry-sim` on a free port with args.
 func startRegistrySim(t *testing.T, secret string, args ...string) string {
 	t.Helper()
+	skipIfShort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
@@ -120,6 +121,7 @@ type stoppable struct {
 // test can restart the service on the same data directory.
 func startServiceStoppable(t *testing.T, env map[string]string) stoppable {
 	t.Helper()
+	skipIfShort(t)
 	e := map[string]string{}
 	for k, v := range env {
 		e[k] = v
@@ -157,5 +159,6 @@ func TestServe_AgainstRegistrySimOnSQLite(t *testing.T) {
 }
 
 func TestServe_AgainstRegistrySimOnPostgres(t *testing.T) {
+	skipIfShort(t)
 	testServiceAgainstRegistrySim(t, map[string]string{"QUJAT_DATABASE_URL": wallettest.PostgresSchemaURL(t)})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -39,10 +40,21 @@ commands:
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
   version        print the version
+
+Each command prints its flags with -h or --help. The configuration comes from
+QUJAT_* environment variables (see the README); --data-dir and --addr override two.
 `
 
 // run is the whole program: main only wires signals to ctx.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	err := runCommand(ctx, args, getenv, stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stdout, usage)
 		return usageError{"no command given"}
@@ -56,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout)
 	case "audit":
+		// verify is audit's only subcommand: `audit -h` is its help.
+		if len(rest) > 0 && isHelpArg(rest[0]) {
+			rest = []string{"verify", rest[0]}
+		}
 		return runAudit(ctx, rest, getenv, stdout)
 	case "clients":
 		return runClients(ctx, rest, getenv, stdout)
@@ -64,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "bench":
 		return runBench(ctx, rest, getenv, stdout)
 	case "version":
+		if err := parseFlags(newFlagSet("version", "qujat version\nprint the version", stdout), rest); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "qujat", versionString())
 		return nil
 	case "help", "-h", "--help":
@@ -73,6 +92,54 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprint(stdout, usage)
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
+}
+
+// errHelp is what a command returns once it has printed its usage for -h
+// or --help: run answers it with success (exit 0).
+var errHelp = errors.New("usage printed")
+
+// isHelpArg reports whether a is a request for help in the place of a
+// subcommand.
+func isHelpArg(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+// newFlagSet returns the flag set of `qujat name`. Its Usage prints to stdout
+// "usage: " and synopsis (which may go on over more lines), then the flags.
+func newFlagSet(name, synopsis string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n", synopsis)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(fs.Output(), "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args into fs. -h or --help prints fs.Usage to fs's
+// output (stdout) and returns errHelp. Any other mistake, and an argument
+// left over, is a usageError, which main prints once, to stderr.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // flag would print its error and the usage on every mistake
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return errHelp
+	}
+	if err != nil {
+		return usageError{fmt.Sprintf("%s: %v (see qujat %s --help)", fs.Name(), err, fs.Name())}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
 }
 
 func versionString() string {

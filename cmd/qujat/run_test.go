@@ -36,10 +36,22 @@ func (s *syncBuffer) String() string {
 
 var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
+// skipIfShort skips, with -short, a test that runs the service (or the
+// registry simulator) on a port of its own. A test that also uses
+// PostgreSQL or Redis calls it first, before it is recorded as running
+// against them.
+func skipIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the service on a port of its own; skipped with -short")
+	}
+}
+
 // startService runs the whole program (`qujat serve`) on a free port with
 // env, and returns its base URL. It is stopped by cancelling, as a signal would.
 func startService(t *testing.T, env map[string]string) string {
 	t.Helper()
+	skipIfShort(t)
 	if env["QUJAT_DATA_DIR"] == "" {
 		env["QUJAT_DATA_DIR"] = t.TempDir()
 	}
@@ -217,6 +229,7 @@ func TestServe_EmbeddedDefaultWalkThrough(t *testing.T) {
 }
 
 func TestServe_KeysSurviveARestart(t *testing.T) {
+	skipIfShort(t)
 	dir := t.TempDir()
 	var jwks [2]string
 	for i := range jwks {
@@ -283,6 +296,7 @@ func TestRun_UnknownCommandAndVersion(t *testing.T) {
 }
 
 func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
+	skipIfShort(t)
 	db := wallettest.PostgresSchemaURL(t)
 	rd := shortlivedtest.RedisURL(t)
 	base := startService(t, map[string]string{"QUJAT_DATABASE_URL": db, "QUJAT_REDIS_URL": rd,
@@ -291,6 +305,7 @@ func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
 }
 
 func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
+	skipIfShort(t)
 	dir := t.TempDir()
 	env := map[string]string{"QUJAT_DATA_DIR": dir, "QUJAT_SMS_INBOUND_SECRET": "gateway-secret-for-tests"}
 	getenv := func(k string) string { return env[k] }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,10 @@ import (
 // runServe runs the HTTP service until ctx is cancelled, then shuts down
 // gracefully.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv, flag.NewFlagSet("serve", flag.ContinueOnError), args)
+	fs := newFlagSet("serve", `qujat serve [flags]
+run the HTTP service until interrupted; without configuration, the embedded
+default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, stdout)
+	cfg, err := loadConfig(getenv, fs, args)
 	if err != nil {
 		return err
 	}
@@ -107,7 +109,10 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 
 // runMigrate applies the database migrations and exits.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv, flag.NewFlagSet("migrate", flag.ContinueOnError), args)
+	fs := newFlagSet("migrate", `qujat migrate [flags]
+apply the database migrations (PostgreSQL at QUJAT_DATABASE_URL, else SQLite
+in --data-dir) and exit`, stdout)
+	cfg, err := loadConfig(getenv, fs, args)
 	if err != nil {
 		return err
 	}

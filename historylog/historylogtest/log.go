@@ -32,6 +32,7 @@ func RunLogTests(t *testing.T, newStore func(t *testing.T) historylog.LogStore) 
 		{"Proofs_VerifyWithTlogAndRFC6962", testProofs},
 		{"Proofs_RejectBadArguments", testProofArgs},
 		{"Append_64ConcurrentAppendersDenseAndConsistent", testConcurrentAppenders},
+		{"Append_MaxBatch1_OneCheckpointPerEventUnderConcurrency", testOneTxPerEvent},
 		{"Append_TwoLogsOnOneStoreNeverConflict", testTwoLogs},
 		{"Restart_ContinuesWhereTheLogEnds", testRestart},
 		{"CrashInBatch_CallersFailNothingStoredNextBatchSameIndex", testCrashInBatch},
@@ -436,6 +437,19 @@ func testConcurrentAppenders(t *testing.T, s historylog.LogStore) {
 		t.Fatalf("audit report %+v, want %d leaves", rep, n)
 	}
 	t.Logf("%d appends in %d batches", n, rep.Checkpoints)
+}
+
+func testOneTxPerEvent(t *testing.T, s historylog.LogStore) {
+	// MaxBatch 1, the baseline of BenchmarkGroupCommitVsOneTxPerEvent:
+	// concurrent appenders still get one batch, so one checkpoint, each.
+	keys := newKeys(t)
+	l := newLog(t, s, keys, 1)
+	const appenders, n = 16, 100
+	appendConcurrently(t, l, appenders, n)
+	rep := mustAudit(t, s, keys)
+	if rep.Size != n || rep.Checkpoints != n {
+		t.Fatalf("audit report %+v, want %d leaves in %d checkpoints", rep, n, n)
+	}
 }
 
 // testTwoLogs: two Logs on one store stand for two processes, each with

@@ -14,37 +14,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/qujat/qujat/internal/servicetest"
 )
 
-// requireServices reports whether tests must fail, not skip, when a server
-// they need is missing (set by .ci/run).
-func requireServices() bool { return os.Getenv("QUJAT_TEST_REQUIRE_SERVICES") == "1" }
-
-var skipNotices sync.Map // message → struct{}; each notice printed once per process
-
-// skipOrFatal skips t with a notice printed to stderr (once per process, so
-// that a run without -v still says what it did not test), or fails it when
-// QUJAT_TEST_REQUIRE_SERVICES=1.
-func skipOrFatal(t testing.TB, msg string) {
-	t.Helper()
-	if requireServices() {
-		t.Fatal(msg + " (QUJAT_TEST_REQUIRE_SERVICES=1)")
-		return
-	}
-	if _, printed := skipNotices.LoadOrStore(msg, struct{}{}); !printed {
-		fmt.Fprintln(os.Stderr, "NOTICE: skipping tests: "+msg)
-	}
-	t.Skip(msg)
-}
-
 // RedisURL returns TEST_REDIS_URL. If it is empty, the test is skipped with a
-// notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1.
+// notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1. Either way, and when
+// it runs, the test is recorded for make test's summary (see package
+// servicetest).
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_REDIS_URL")
 	if u == "" {
-		skipOrFatal(t, "TEST_REDIS_URL is not set, so tests against Redis do not run")
+		servicetest.Missing(t, servicetest.Redis, "TEST_REDIS_URL is not set, so tests against Redis do not run")
+		return ""
 	}
+	servicetest.Ran(t, servicetest.Redis)
 	return u
 }
 
@@ -87,13 +72,20 @@ type RedisServer struct {
 // with persistence off (--save "" --appendonly no) and any extra arguments
 // (such as "--cluster-enabled", "yes"), and waits until it answers PING. It
 // is stopped when the test ends. If redis-server is not installed, the test
-// is skipped with a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1.
+// is skipped with a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1. With
+// -short the test is skipped.
 func StartRedis(t testing.TB, extraArgs ...string) *RedisServer {
 	t.Helper()
+	if testing.Short() {
+		servicetest.Skip(t, servicetest.RedisServer, "skipped with -short: the test starts a redis-server of its own")
+		return nil
+	}
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		skipOrFatal(t, "redis-server is not on PATH, so tests that start their own Redis do not run")
+		servicetest.Missing(t, servicetest.RedisServer, "redis-server is not on PATH, so tests that start their own Redis do not run")
+		return nil
 	}
+	servicetest.Ran(t, servicetest.RedisServer)
 	s := &RedisServer{t: t, path: path, dir: t.TempDir(), extra: extraArgs}
 	t.Cleanup(s.Stop)
 	// A free port can be taken between finding and using it: try a few.

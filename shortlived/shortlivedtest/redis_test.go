@@ -2,8 +2,12 @@ package shortlivedtest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qujat/qujat/internal/servicetest"
 )
 
 // recordingTB records Skip and Fatal instead of ending the test.
@@ -17,6 +21,8 @@ func (r *recordingTB) Skip(args ...any)  { r.skipped = fmt.Sprint(args...) }
 func (r *recordingTB) Fatal(args ...any) { r.failed = fmt.Sprint(args...) }
 
 func TestRedisURLWithoutServerSkipsOrFails(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "services.log")
+	t.Setenv(servicetest.LogEnv, log) // not the run's own record
 	t.Setenv("TEST_REDIS_URL", "")
 	t.Setenv("QUJAT_TEST_REQUIRE_SERVICES", "")
 	r := &recordingTB{TB: t}
@@ -34,6 +40,17 @@ func TestRedisURLWithoutServerSkipsOrFails(t *testing.T) {
 	r = &recordingTB{TB: t}
 	if got := RedisURL(r); got != "redis://example.invalid:6379" || r.failed != "" || r.skipped != "" {
 		t.Fatalf("RedisURL = %q (skipped %q, failed %q)", got, r.skipped, r.failed)
+	}
+	// Each case is recorded for make test's summary.
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, want := range []string{"redis skipped ", "redis failed ", "redis ran "} {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], want+"./shortlived/shortlivedtest "+t.Name()) {
+			t.Fatalf("recorded:\n%s\nwant lines starting %q in that order", b, []string{"redis skipped", "redis failed", "redis ran"})
+		}
 	}
 }
 

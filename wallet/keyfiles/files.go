@@ -61,22 +61,8 @@ func LoadOrCreateSecret(path string, n int) ([]byte, error) {
 	if n < 16 {
 		return nil, wallet.Errorf(wallet.EINVALID, "a secret needs at least 16 bytes")
 	}
-	load := func() ([]byte, error) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, wallet.Wrap(wallet.EINTERNAL, err, "cannot read "+filepath.Base(path))
-		}
-		s, err := hex.DecodeString(string(bytes.TrimSpace(b)))
-		if err != nil {
-			return nil, wallet.Wrap(wallet.EINTERNAL, err, filepath.Base(path)+" is not hex")
-		}
-		if len(s) < n {
-			return nil, wallet.Errorf(wallet.EINTERNAL, "%s holds %d bytes, want at least %d", filepath.Base(path), len(s), n)
-		}
-		return s, nil
-	}
 	if _, err := os.Stat(path); err == nil {
-		return load()
+		return LoadSecret(path, n)
 	}
 	s := make([]byte, n)
 	if _, err := rand.Read(s); err != nil {
@@ -85,7 +71,29 @@ func LoadOrCreateSecret(path string, n int) ([]byte, error) {
 	if err := createFile(path, []byte(hex.EncodeToString(s)+"\n")); err != nil {
 		return nil, err
 	}
-	return load()
+	return LoadSecret(path, n)
+}
+
+// LoadSecret returns the secret of at least n bytes kept at path as hex
+// text, as LoadOrCreateSecret writes it, and never creates the file.
+// ENOTFOUND if there is no file; EINTERNAL if it cannot be read, is not
+// hex, or holds fewer than n bytes.
+func LoadSecret(path string, n int) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, wallet.Errorf(wallet.ENOTFOUND, "no %s", filepath.Base(path))
+	}
+	if err != nil {
+		return nil, wallet.Wrap(wallet.EINTERNAL, err, "cannot read "+filepath.Base(path))
+	}
+	s, err := hex.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil, wallet.Wrap(wallet.EINTERNAL, err, filepath.Base(path)+" is not hex")
+	}
+	if len(s) < n {
+		return nil, wallet.Errorf(wallet.EINTERNAL, "%s holds %d bytes, want at least %d", filepath.Base(path), len(s), n)
+	}
+	return s, nil
 }
 
 // readPrivateKey reads a PKCS#8 PEM private key.

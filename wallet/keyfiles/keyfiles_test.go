@@ -333,3 +333,25 @@ func TestLoadOrCreateSecret_CreatesOnceThenLoads(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSecret_ReadsAndNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pepper.key")
+	if _, err := keyfiles.LoadSecret(path, 32); !wallet.IsCode(err, wallet.ENOTFOUND) {
+		t.Fatalf("a missing secret: %v, want %s", err, wallet.ENOTFOUND)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("LoadSecret created %v", entries)
+	}
+	s1, err := keyfiles.LoadOrCreateSecret(path, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := keyfiles.LoadSecret(path, 32)
+	if err != nil || !bytes.Equal(s1, s2) {
+		t.Fatalf("LoadSecret = %x, %v; want what LoadOrCreateSecret wrote", s2, err)
+	}
+	if _, err := keyfiles.LoadSecret(path, 64); !wallet.IsCode(err, wallet.EINTERNAL) {
+		t.Fatalf("a shorter secret than asked for: %v", err)
+	}
+}

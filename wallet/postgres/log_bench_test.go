@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/wallettest"
@@ -31,4 +32,10 @@ func BenchmarkAppend_GroupCommit(b *testing.B) {
 // BenchmarkAppend_OneTxPerEvent: the same appenders, one transaction each.
 func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
 	historylogtest.BenchmarkAppend(b, openBenchStore(b), 1, 16)
+}
+
+// BenchmarkAppend_GroupCommitVsOneTxPerEvent: 32 appenders, 500 appends in
+// each mode per iteration, both rates and their ratio from the same run.
+func BenchmarkAppend_GroupCommitVsOneTxPerEvent(b *testing.B) {
+	historylogtest.BenchmarkGroupCommitVsOneTxPerEvent(b, func(b *testing.B) historylog.LogStore { return openBenchStore(b) }, 32, 500)
 }

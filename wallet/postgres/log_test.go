@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/historylog/historylogtest"
+	"github.com/qujat/qujat/internal/servicetest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/postgres"
@@ -72,14 +73,6 @@ func TestAudit(t *testing.T) {
 	})
 }
 
-func TestAppendRate_GroupCommitVsOneTxPerEvent(t *testing.T) {
-	wallettest.PostgresURL(t)
-	if testing.Short() {
-		t.Skip("a measurement; skipped with -short")
-	}
-	historylogtest.CompareGroupCommit(t, newLogStore, 32, 2000)
-}
-
 // TestServiceRole_MayOnlyInsertAndReadTheLog applies
 // scripts/postgres-log-role.sql and connects as a login role of
 // qujat_service: the Log appends and proves, but UPDATE, DELETE and
@@ -120,8 +113,9 @@ func TestServiceRole_MayOnlyInsertAndReadTheLog(t *testing.T) {
 		}
 	})
 	u, err := url.Parse(ownerURL)
-	if err != nil {
-		t.Skip("TEST_DATABASE_URL is not a URL; this test needs one")
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// A keyword/value connection string parses as a URL without a scheme.
+		servicetest.Skip(t, servicetest.Postgres, "TEST_DATABASE_URL is not a postgres:// URL, which "+t.Name()+" needs to log in as another role")
 	}
 	u.User = url.UserPassword(login, password)
 	svc, err := postgres.Open(ctx, u.String())

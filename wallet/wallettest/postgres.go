@@ -11,19 +11,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/qujat/qujat/internal/servicetest"
 )
 
 // PostgresURL returns TEST_DATABASE_URL. Without it the test is skipped with
-// a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1 (as in CI).
+// a notice, or fails when QUJAT_TEST_REQUIRE_SERVICES=1 (as in CI). Either
+// way, and when it runs, the test is recorded for make test's summary (see
+// package servicetest).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_DATABASE_URL")
 	if u == "" {
-		if os.Getenv("QUJAT_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("TEST_DATABASE_URL is required when QUJAT_TEST_REQUIRE_SERVICES=1 (a PostgreSQL connection string, e.g. postgres://user:password@host:5432/db?sslmode=disable)")
-		}
-		t.Skip("skipping: TEST_DATABASE_URL is not set (a PostgreSQL connection string); set it to run the PostgreSQL tests")
+		servicetest.Missing(t, servicetest.Postgres, "TEST_DATABASE_URL is not set (a PostgreSQL connection string, e.g. postgres://user:password@host:5432/db?sslmode=disable), so tests against PostgreSQL do not run")
+		return ""
 	}
+	servicetest.Ran(t, servicetest.Postgres)
 	return u
 }
 
