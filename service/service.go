@@ -30,11 +30,12 @@ import (
 )
 
 // Store is the durable store: the wallet's tables and the history log's,
-// in one database, so that a state change and its leaves commit together.
-// wallet/sqlite and wallet/postgres are both.
+// in one database, so that a state change and its leaves commit together,
+// and the rows an audit checks against the leaves. wallet/sqlite and
+// wallet/postgres are both.
 type Store interface {
 	wallet.Store
-	historylog.LogStore
+	history.AuditStore
 }
 
 // Parts are what the graph is built from: adapters already opened, keys

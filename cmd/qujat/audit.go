@@ -22,12 +22,14 @@ func (a auditFailed) Error() string { return a.err.Error() }
 // runAudit is `qujat audit verify [--verifier-key KEY]`: it recomputes the
 // history log's tree from the stored leaves and checks every checkpoint's
 // signature and root, the consistency between successive checkpoints and
-// every subject's chain. It exits non-zero naming the first bad index.
+// every subject's chain, then every view, event and document version
+// against its leaf and every document's version chain (history.Audit). It
+// exits 3 naming the first bad index, row or document.
 func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "verify" {
 		return usageError{"usage: qujat audit verify [--verifier-key KEY]"}
 	}
-	fs := newFlagSet("audit verify", "qujat audit verify [--verifier-key KEY] [flags]\ncheck the history log: tree, checkpoints, subjects' chains", stdout)
+	fs := newFlagSet("audit verify", "qujat audit verify [--verifier-key KEY] [flags]\ncheck the history log (tree, checkpoints, subjects' chains) and every history row and document chain against it", stdout)
 	vkey := fs.String("verifier-key", "", "the log's published note verifier key (default: the one in the data directory)")
 	cfg, err := loadConfig(getenv, fs, args[1:])
 	if err != nil {
@@ -52,11 +54,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
-	as, ok := st.(history.AuditStore)
-	if !ok {
-		return fmt.Errorf("the store cannot be audited")
-	}
-	rep, err := history.Audit(ctx, as, *vkey)
+	rep, err := history.Audit(ctx, st, *vkey)
 	var (
 		ae *historylog.AuditError
 		re *history.RowError
