@@ -11,6 +11,7 @@ import (
 
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
@@ -171,8 +172,8 @@ func redisCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
 type env struct {
 	svc      *consent.Service
 	store    durableStore
-	log      *faultyLog       // the history log's store: store, with faults a test may arm
-	changes  wallet.Committer // the Recorder on log
+	log      *historylogtest.Faults // the history log's store: store, with faults a test may arm
+	changes  wallet.Committer       // the Recorder on log
 	outbox   *sms.Outbox
 	clock    *clock
 	docs     *fakeDocuments
@@ -197,7 +198,7 @@ func newEnv(t *testing.T, b backend) *env {
 	codes := b.codes(t, clk.Now)
 	hasher := wallet.NewHasher([]byte("test pepper"))
 	outbox := sms.NewOutbox(0, clk.Now)
-	faulty := &faultyLog{LogStore: store}
+	faulty := historylogtest.NewFaults(store)
 	e := &env{
 		store:   store,
 		log:     faulty,

@@ -3,67 +3,11 @@ package consent_test
 import (
 	"context"
 	"slices"
-	"sync/atomic"
 	"testing"
 
 	"github.com/qujat/qujat/consent"
-	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
-	"golang.org/x/mod/sumdb/tlog"
 )
-
-// faultyLog is the durable store as the history log sees it, with a fault
-// a test may arm: while failCommit is set, every batch's transaction fails
-// at its very end, when the leaves are written, after its changes were
-// applied in it. Nothing of such a batch is stored.
-type faultyLog struct {
-	historylog.LogStore
-	failCommit atomic.Bool
-	// lost counts the leaves of the batches that failed so: a change gets
-	// leaves only if its state applied in the transaction, so a count above
-	// zero shows that the fault struck after the state change ran.
-	lost atomic.Int64
-}
-
-// errLeafWrite is what the armed fault fails with.
-var errLeafWrite = wallet.Errorf(wallet.EUNAVAILABLE, "the history log's leaves could not be written")
-
-func (f *faultyLog) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
-	tx, err := f.LogStore.BeginAppend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &faultyTx{AppendTx: tx, f: f}, nil
-}
-
-// faultyTx is a batch's transaction under a faultyLog.
-type faultyTx struct {
-	historylog.AppendTx
-	f *faultyLog
-}
-
-func (t *faultyTx) Commit(ctx context.Context, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	if t.f.failCommit.Load() {
-		t.f.lost.Add(int64(len(leaves)))
-		return errLeafWrite // the Log rolls the transaction back
-	}
-	return t.AppendTx.Commit(ctx, firstIndex, leaves, hashes, cp)
-}
-
-// failLeaves arms the fault until the returned func disarms it.
-func (e *env) failLeaves() (disarm func()) {
-	e.log.failCommit.Store(true)
-	return func() { e.log.failCommit.Store(false) }
-}
-
-// wantLost checks that the failed change was applied in its transaction
-// and had its leaves built when their write failed.
-func (e *env) wantLost(t *testing.T) {
-	t.Helper()
-	if e.log.lost.Load() == 0 {
-		t.Fatal("the fault did not strike a change that had applied")
-	}
-}
 
 // status returns the consent as stored now.
 func (e *env) status(t *testing.T, id string) string {
@@ -89,7 +33,7 @@ func TestConsent_LeafWriteFailureLeavesNoChange(t *testing.T) {
 
 func testLeafFailRequest(t *testing.T, e *env) {
 	ctx := context.Background()
-	disarm := e.failLeaves()
+	e.log.FailCommits(true)
 	r := consent.Request{
 		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account",
 		Method: wallet.ConsentOTP,
@@ -99,8 +43,8 @@ func testLeafFailRequest(t *testing.T, e *env) {
 	if c.ID != "" {
 		t.Fatalf("a failed request returned %+v", c)
 	}
-	e.wantLost(t)
-	disarm()
+	e.log.WantFailedLeaves(t)
+	e.log.FailCommits(false)
 	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)
 	must(t, err)
 	if len(list) != 0 {
@@ -134,14 +78,14 @@ func testLeafFailDecision(t *testing.T, e *env, c wallet.Consent, decide func() 
 	t.Helper()
 	before := e.status(t, c.ID)
 	kinds := e.eventKinds(t, e.citizen.IIN, c.ID)
-	disarm := e.failLeaves()
+	e.log.FailCommits(true)
 	got, err := decide()
 	wantCode(t, err, wallet.EUNAVAILABLE)
 	if got.ID != "" {
 		t.Fatalf("a failed decision returned %+v", got)
 	}
-	e.wantLost(t)
-	disarm()
+	e.log.WantFailedLeaves(t)
+	e.log.FailCommits(false)
 	if st := e.status(t, c.ID); st != before {
 		t.Fatalf("status %s after a failed decision, want %s", st, before)
 	}
@@ -208,14 +152,14 @@ func testLeafFailRelease(t *testing.T, e *env) {
 	must(t, err)
 	_, err = e.svc.Approve(ctx, e.citizen.IIN, c.ID)
 	must(t, err)
-	disarm := e.failLeaves()
+	e.log.FailCommits(true)
 	rel, err := e.svc.Release(ctx, e.bank.ID, c.ID)
 	wantCode(t, err, wallet.EUNAVAILABLE)
 	if rel != nil {
 		t.Fatalf("released %d documents without their views", len(rel))
 	}
-	e.wantLost(t)
-	disarm()
+	e.log.WantFailedLeaves(t)
+	e.log.FailCommits(false)
 	owner, err := e.store.ViewsOfOwner(ctx, e.citizen.IIN)
 	must(t, err)
 	byClient, err := e.svc.ViewsByClient(ctx, e.bank.ID)

@@ -1,87 +1,28 @@
 package sharing_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
-	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/wallet"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
-// faultyLog is the durable store as the history log sees it, with faults a
-// test may arm:
-//   - down: a batch's transaction cannot even begin, as with a database
-//     that went away;
-//   - failCommit: a batch's transaction fails at its very end, when the
-//     leaves are written, after its changes were applied in it.
-//
-// Nothing of a batch that fails either way is stored.
-type faultyLog struct {
-	historylog.LogStore
-	down       atomic.Bool
-	failCommit atomic.Bool
-	// lost counts the leaves of the batches that failCommit failed: a
-	// change gets leaves only if its state applied in the transaction, so
-	// a count above zero shows that the fault struck after the state
-	// change ran.
-	lost atomic.Int64
-}
-
-func (f *faultyLog) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
-	if f.down.Load() {
-		return nil, wallet.Errorf(wallet.EUNAVAILABLE, "database unavailable")
-	}
-	tx, err := f.LogStore.BeginAppend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &faultyTx{AppendTx: tx, f: f}, nil
-}
-
-// faultyTx is a batch's transaction under a faultyLog.
-type faultyTx struct {
-	historylog.AppendTx
-	f *faultyLog
-}
-
-func (t *faultyTx) Commit(ctx context.Context, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	if t.f.failCommit.Load() {
-		t.f.lost.Add(int64(len(leaves)))
-		// The Log rolls the transaction back.
-		return wallet.Errorf(wallet.EUNAVAILABLE, "the history log's leaves could not be written")
-	}
-	return t.AppendTx.Commit(ctx, firstIndex, leaves, hashes, cp)
-}
-
-// failLeaves arms failCommit until the returned func disarms it.
-func (e *env) failLeaves() (disarm func()) {
-	e.log.failCommit.Store(true)
-	return func() { e.log.failCommit.Store(false) }
-}
-
-// wantLost checks that the failed change was applied in its transaction
-// and had its leaves built when their write failed.
-func (e *env) wantLost(t testing.TB) {
-	t.Helper()
-	if e.log.lost.Load() == 0 {
-		t.Fatal("the fault did not strike a change that had applied")
-	}
-}
+// The tests of this file make the write of a change's leaves fail
+// (e.log.FailCommits), in the same transaction as the state change they
+// record and after it applied: the caller gets the error and nothing of the
+// change is stored.
 
 func TestOpen_LeafWriteFailureStoresNoShare(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		owner := newIIN(t)
 		doc := e.newDoc(t, owner)
-		disarm := e.failLeaves()
+		e.log.FailCommits(true)
 		o, err := e.svc.Open(ctx, doc, owner, 0, 1)
 		wantCode(t, err, wallet.EUNAVAILABLE)
 		if o.Token != "" || o.ShortCode != "" {
 			t.Errorf("a failed Open handed out %+v", o)
 		}
-		e.wantLost(t)
-		disarm()
+		e.log.WantFailedLeaves(t)
+		e.log.FailCommits(false)
 		shares, err := e.store.Shares(ctx, owner)
 		noErr(t, err)
 		if len(shares) != 0 {
@@ -105,10 +46,10 @@ func TestRevoke_LeafWriteFailureLeavesTheShareActive(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		doc, o := e.open(t, 0, 2)
 		owner := doc.SubjectIIN
-		disarm := e.failLeaves()
+		e.log.FailCommits(true)
 		wantCode(t, e.svc.Revoke(ctx, owner, o.Share.ID), wallet.EUNAVAILABLE)
-		e.wantLost(t)
-		disarm()
+		e.log.WantFailedLeaves(t)
+		e.log.FailCommits(false)
 		sh, err := e.store.Share(ctx, o.Share.ID)
 		noErr(t, err)
 		if sh.RevokedAt != nil {
@@ -133,7 +74,7 @@ func TestRedeem_LeafWriteFailureCountsNoViewAndKeepsTheUse(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		doc, o := e.open(t, 0, 1)
 		v := viewer(t)
-		disarm := e.failLeaves()
+		e.log.FailCommits(true)
 		r, err := e.svc.RedeemToken(ctx, v, o.Token)
 		wantCode(t, err, wallet.EUNAVAILABLE)
 		if r.Document.ID != "" || r.View.ID != "" {
@@ -141,8 +82,8 @@ func TestRedeem_LeafWriteFailureCountsNoViewAndKeepsTheUse(t *testing.T) {
 		}
 		_, err = e.svc.RedeemCode(ctx, v, doc.SubjectIIN, o.ShortCode)
 		wantCode(t, err, wallet.EUNAVAILABLE)
-		e.wantLost(t)
-		disarm()
+		e.log.WantFailedLeaves(t)
+		e.log.FailCommits(false)
 		sh, err := e.store.Share(ctx, o.Share.ID)
 		noErr(t, err)
 		if sh.Views != 0 {
@@ -172,7 +113,7 @@ func TestRedeemCode_LeafWriteFailureRecordsNoCodesVoided(t *testing.T) {
 		doc, o := e.open(t, 0, 1)
 		owner := doc.SubjectIIN
 		wrong := wrongCodeFor(o)
-		disarm := e.failLeaves()
+		e.log.FailCommits(true)
 		for i := range 3 { // three viewers, one wrong code each: the third voids
 			_, err := e.svc.RedeemCode(ctx, viewer(t), owner, wrong)
 			if i < 2 {
@@ -181,8 +122,8 @@ func TestRedeemCode_LeafWriteFailureRecordsNoCodesVoided(t *testing.T) {
 				wantCode(t, err, wallet.EUNAVAILABLE)
 			}
 		}
-		e.wantLost(t)
-		disarm()
+		e.log.WantFailedLeaves(t)
+		e.log.FailCommits(false)
 		if kinds := e.eventKinds(t, owner); count(kinds, wallet.EventCodesVoided) != 0 {
 			t.Errorf("owner's events %v after a failed voiding, want no codes_voided", kinds)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
@@ -78,8 +79,8 @@ type durableStore interface {
 // env is a sharing service on real stores, with a fake clock.
 type env struct {
 	svc   *sharing.Service
-	store durableStore // what svc.Store is
-	log   *faultyLog   // the history log's store: store, with faults a test may arm
+	store durableStore           // what svc.Store is
+	log   *historylogtest.Faults // the history log's store: store, with faults a test may arm
 	codes wallet.ShortLivedStore
 	clock *fakeClock
 	docs  *fakeDocuments
@@ -173,7 +174,7 @@ func newEnv(t testing.TB, b backend) *env {
 	t.Helper()
 	clock := newClock()
 	store, codes, srv := b.open(t, clock)
-	faulty := &faultyLog{LogStore: store}
+	faulty := historylogtest.NewFaults(store)
 	docs := &fakeDocuments{}
 	svc := &sharing.Service{
 		Store:     store,

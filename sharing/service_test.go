@@ -426,7 +426,7 @@ func TestRedeem_AuthorizeRefusalSpendsNothing(t *testing.T) {
 func TestRedeem_DurableCommitFailureReleasesNothingAndKeepsTheUse(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		doc, o := e.open(t, 0, 1)
-		e.log.down.Store(true)
+		e.log.FailBegins(true)
 		r, err := e.svc.RedeemToken(ctx, viewer(t), o.Token)
 		wantCode(t, err, wallet.EUNAVAILABLE)
 		if r.Document.ID != "" || r.View.ID != "" {
@@ -437,7 +437,7 @@ func TestRedeem_DurableCommitFailureReleasesNothingAndKeepsTheUse(t *testing.T) 
 		if n := len(e.viewsOfOwner(t, doc.SubjectIIN)); n != 0 {
 			t.Errorf("%d views stored, want none", n)
 		}
-		e.log.down.Store(false)
+		e.log.FailBegins(false)
 		_, err = e.svc.RedeemToken(ctx, viewer(t), o.Token)
 		noErr(t, err)
 	})

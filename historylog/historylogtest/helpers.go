@@ -3,8 +3,10 @@
 // run on each store, and benchmarks of appending. The suites know nothing
 // of the wallet: they apply no state but nil (which always applies) and
 // states of their own that a wrapper around the store turns into nil
-// (hookStore). What a wallet store does with the wallet's ops, in the same
-// transaction as the leaves, is checked by wallet/wallettest.
+// (suiteStates). What a wallet store does with the wallet's ops, in the
+// same transaction as the leaves, is checked by wallet/wallettest. Faults,
+// a LogStore that holds or fails a Log's batches, serves the tests of the
+// services that run on a Log too.
 //
 // An adapter wires them in a few lines:
 //
@@ -55,6 +57,20 @@ func newLog(t testing.TB, s historylog.LogStore, keys historylog.Keys, maxBatch 
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// WaitQueued waits, up to 30 seconds, until n callers queue behind the
+// batch l runs (held by a Gate), so that the next batch is made of exactly
+// them.
+func WaitQueued(t testing.TB, l *historylog.Log, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for l.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers queued after 30 s, want %d", l.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // citizen returns the subject of the i-th test citizen.

@@ -128,13 +128,13 @@ func testAppendInvalid(t *testing.T, s historylog.LogStore) {
 		}
 	}
 	// A change with a state and a bad entry: its state is not even run.
-	h := newHookStore(s)
+	h := newSuiteFaults(s)
 	lh := newLog(t, h, newKeys(t), 0)
 	_, err := lh.Commit(ctx, historylog.Change{State: accepted{}, Entries: []historylog.Entry{good, {Kind: "view", At: t0}}})
 	wantCode(t, err, wallet.EINVALID)
 	_, err = l.Commit(ctx, historylog.Change{})
 	wantCode(t, err, wallet.EINVALID)
-	if n := h.commits.Load(); n != 0 {
+	if n := h.Commits(); n != 0 {
 		t.Fatalf("%d batches ran for invalid changes, want none", n)
 	}
 	if n, _ := s.LogSize(ctx); n != 0 {
@@ -151,13 +151,14 @@ func testAppendInvalid(t *testing.T, s historylog.LogStore) {
 func testCommitRefused(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()
 	keys := newKeys(t)
-	h := newHookStore(s).gate()
+	h := newSuiteFaults(s)
+	held := h.Gate()
 	l := newLog(t, h, keys, 0)
 
 	// A first append holds the sequencer while the mixed batch queues.
 	first := make(chan error, 1)
 	go func() { _, err := l.Append(ctx, entry(citizen(1), citizen(2), t0)); first <- err }()
-	<-h.entered
+	<-held
 	refused := wallet.Errorf(wallet.EEXPIRED, "refused by the store")
 	type outcome struct {
 		idx []int64
@@ -175,9 +176,9 @@ func testCommitRefused(t *testing.T, s historylog.LogStore) {
 			idx, err := l.Commit(ctx, c)
 			outcomes[i] <- outcome{idx, err}
 		}()
-		waitQueued(t, l, i+1) // in this order
+		WaitQueued(t, l, i+1) // in this order
 	}
-	h.open()
+	h.Release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func testCommitRefused(t *testing.T, s historylog.LogStore) {
 	if fmt.Sprint(got[0].idx, got[2].idx) != "[1 2] [3]" {
 		t.Fatalf("indexes %v and %v, want [1 2] and [3]", got[0].idx, got[2].idx)
 	}
-	if seen := h.seen(); len(seen) != 2 || seen[1] != (batchSeen{states: 3, leaves: 3}) {
+	if seen := h.Batches(); len(seen) != 2 || seen[1] != (BatchSeen{States: 3, Leaves: 3}) {
 		t.Fatalf("batches %+v, want the second with 3 states and 3 leaves", seen)
 	}
 	// The refused change's subject chain has no gap: citizen(3) goes 1, 2, 3.
@@ -220,7 +221,7 @@ func testCommitRefused(t *testing.T, s historylog.LogStore) {
 func testCommitStateOnly(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()
 	keys := newKeys(t)
-	h := newHookStore(s)
+	h := newSuiteFaults(s)
 	l := newLog(t, h, keys, 0)
 	idx, err := l.Commit(ctx, historylog.Change{State: accepted{}})
 	if err != nil || len(idx) != 0 {
@@ -234,7 +235,7 @@ func testCommitStateOnly(t *testing.T, s historylog.LogStore) {
 	if _, err := s.LatestCheckpoint(ctx); !wallet.IsCode(err, wallet.ENOTFOUND) {
 		t.Fatalf("a checkpoint was stored for no leaf: %v", err)
 	}
-	if seen := h.seen(); len(seen) != 2 || seen[0].leaves != 0 || seen[1].leaves != 0 {
+	if seen := h.Batches(); len(seen) != 2 || seen[0].Leaves != 0 || seen[1].Leaves != 0 {
 		t.Fatalf("batches %+v, want two without leaves", seen)
 	}
 	idx = mustAppend(t, l, entry(citizen(1), citizen(2), t0))
@@ -248,19 +249,6 @@ func testCommitStateOnly(t *testing.T, s historylog.LogStore) {
 		}
 	}
 	mustAudit(t, s, keys)
-}
-
-// waitQueued waits until n callers queue behind a held batch, so that the
-// next batch is made of exactly them.
-func waitQueued(t *testing.T, l *historylog.Log, n int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for l.Queued() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callers queued after 30 s, want %d", l.Queued(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func testCheckpoint(t *testing.T, s historylog.LogStore) {
@@ -595,11 +583,11 @@ func testRestart(t *testing.T, s historylog.LogStore) {
 func testCrashInBatch(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()
 	keys := newKeys(t)
-	fs := newHookStore(s)
+	fs := newSuiteFaults(s)
 	l := newLog(t, fs, keys, 0)
 	mustAppend(t, l, entry(citizen(1), citizen(2), t0), entry(citizen(1), citizen(3), t0))
 
-	fs.fail.Store(true)
+	fs.FailCommits(true)
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
@@ -611,14 +599,14 @@ func testCrashInBatch(t *testing.T, s historylog.LogStore) {
 	}
 	wg.Wait()
 	for _, err := range errs {
-		if !errors.Is(err, errCrash) || wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+		if !errors.Is(err, ErrFault) || wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
 			t.Fatalf("caller of a failed batch got %v", err)
 		}
 	}
 	if n, _ := s.LogSize(ctx); n != 2 {
 		t.Fatalf("LogSize = %d after the failed batch, want 2", n)
 	}
-	fs.fail.Store(false)
+	fs.FailCommits(false)
 	idx := mustAppend(t, l, entry(citizen(1), citizen(4), t0))
 	if idx[0] != 2 {
 		t.Fatalf("after a failed batch the next index is %d, want 2", idx[0])

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -164,16 +165,16 @@ func (f leafWriteFailure) run(t *testing.T, s *logged) {
 		f.setup(t, s)
 	}
 	before := snapshot(t, s)
-	s.hooks.fail.Store(true)
+	s.faults.FailCommits(true)
 	idx, err := s.commit(ctx, f.change())
-	s.hooks.fail.Store(false)
+	s.faults.FailCommits(false)
 	if err == nil {
 		t.Fatalf("the change was committed (indexes %v) although its leaves were not written", idx)
 	}
-	if !errors.Is(err, errLeafWrite) || wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+	if !errors.Is(err, historylogtest.ErrFault) || wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
 		t.Fatalf("the caller got %v, want the log's failure (%s)", err, wallet.EUNAVAILABLE)
 	}
-	if seen := s.hooks.seen(); len(seen) == 0 || seen[len(seen)-1].leaves == 0 {
+	if seen := s.faults.Batches(); len(seen) == 0 || seen[len(seen)-1].Leaves == 0 {
 		t.Fatalf("the failed batch had no leaf: %+v", seen)
 	}
 	if f.check != nil {

@@ -2,16 +2,13 @@ package wallettest
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Store is what the suites run on: the wallet's store that is also its
@@ -31,27 +28,27 @@ const Origin = "qujat.test/wallet"
 // changes as the service does. Reads go to the store itself.
 type logged struct {
 	Store
-	hooks *hooks
-	log   *historylog.Log
-	keys  historylog.Keys
-	rec   history.Recorder
+	faults *historylogtest.Faults // the log's store: Store, with faults a test may arm
+	log    *historylog.Log
+	keys   historylog.Keys
+	rec    history.Recorder
 }
 
-// withLog starts a history log, with fresh test keys, on s (through hooks
-// that the tests may arm) and a Recorder on it. When the test ends the log
+// withLog starts a history log, with fresh test keys, on s (through
+// Faults that the tests may arm) and a Recorder on it. When the test ends the log
 // is closed and the store must pass history.Audit: the log, and every
 // view, event and document version against its leaf.
 func withLog(t testing.TB, s Store) *logged {
 	t.Helper()
 	keys := logKeys(t)
-	h := newHooks(s)
-	l, err := historylog.New(historylog.Config{Store: h, Keys: keys})
+	f := historylogtest.NewFaults(s)
+	l, err := historylog.New(historylog.Config{Store: f, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		l.Close()
-		h.open() // a test that failed while holding a batch
+		f.Release() // a test that failed while holding a batch
 		if _, test := t.(*testing.T); !test || t.Failed() {
 			return // benchmarks are not audited
 		}
@@ -60,7 +57,7 @@ func withLog(t testing.TB, s Store) *logged {
 			t.Errorf("the test's store does not pass the audit: %v", err)
 		}
 	})
-	return &logged{Store: s, hooks: h, log: l, keys: keys, rec: history.Recorder{Log: l}}
+	return &logged{Store: s, faults: f, log: l, keys: keys, rec: history.Recorder{Log: l}}
 }
 
 // logKeys returns fresh in-memory keys for Origin.
@@ -188,114 +185,4 @@ func (s *logged) checkEventLeaf(t testing.TB, index int64, e wallet.Event) {
 	}
 	en.At = us(en.At)
 	s.checkLeaf(t, index, en)
-}
-
-// hooks wraps the LogStore a test's log runs on. Armed, it holds the
-// first batch until released (gated), fails every batch's Commit before
-// anything is committed and after its states were applied (fail), or
-// spoils one batch's checkpoint so that the store's Commit refuses it
-// after the states were applied (spoil). It records what each batch
-// applied and stored.
-type hooks struct {
-	historylog.LogStore
-
-	gated   atomic.Bool
-	entered chan struct{} // closed when a gated batch is held
-	release chan struct{}
-	holdOne sync.Once
-	openOne sync.Once
-
-	fail atomic.Bool
-
-	mu      sync.Mutex
-	batches []batchSeen
-	spoil   int // the Commit call (1, 2, ...) to spoil; 0 for none
-}
-
-// batchSeen is one batch that reached Commit: its states and its leaves.
-type batchSeen struct{ states, leaves int }
-
-// errLeafWrite is the failure fail injects.
-var errLeafWrite = errors.New("the history log's write failed")
-
-func newHooks(s historylog.LogStore) *hooks {
-	return &hooks{LogStore: s, entered: make(chan struct{}), release: make(chan struct{})}
-}
-
-// gate makes the next batch (once) wait until open is called.
-func (h *hooks) gate() { h.gated.Store(true) }
-
-// open releases a held batch.
-func (h *hooks) open() { h.openOne.Do(func() { close(h.release) }) }
-
-// commits returns how many batches reached Commit.
-func (h *hooks) commits() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.batches)
-}
-
-// spoilBatch spoils the n-th batch (counting from 1) to reach Commit.
-func (h *hooks) spoilBatch(n int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.spoil = n
-}
-
-func (h *hooks) seen() []batchSeen {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]batchSeen(nil), h.batches...)
-}
-
-func (h *hooks) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
-	if h.gated.Load() {
-		h.holdOne.Do(func() {
-			close(h.entered)
-			<-h.release
-		})
-	}
-	tx, err := h.LogStore.BeginAppend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &hookTx{AppendTx: tx, h: h}, nil
-}
-
-type hookTx struct {
-	historylog.AppendTx
-	h      *hooks
-	states int
-}
-
-func (x *hookTx) Apply(ctx context.Context, states []any) (int64, []error, error) {
-	x.states = len(states)
-	return x.AppendTx.Apply(ctx, states)
-}
-
-func (x *hookTx) Commit(ctx context.Context, first int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	x.h.mu.Lock()
-	x.h.batches = append(x.h.batches, batchSeen{x.states, len(leaves)})
-	spoil := len(x.h.batches) == x.h.spoil
-	x.h.mu.Unlock()
-	if x.h.fail.Load() {
-		return wallet.Wrap(wallet.EUNAVAILABLE, errLeafWrite, "history log: store failed")
-	}
-	if spoil {
-		cp.Note = nil // CheckBatch refuses it inside the store's Commit
-	}
-	return x.AppendTx.Commit(ctx, first, leaves, hashes, cp)
-}
-
-// waitQueued waits until n callers queue behind a held batch, so that the
-// next batch is made of exactly them.
-func waitQueued(t testing.TB, l *historylog.Log, n int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for l.Queued() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callers queued after 30 s, want %d", l.Queued(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 )
@@ -230,7 +231,7 @@ func testChangeInvalid(t *testing.T, s *logged) {
 		}
 	}
 	// Nothing ran: no batch, no share, no leaf.
-	if seen := s.hooks.seen(); len(seen) != 0 {
+	if seen := s.faults.Batches(); len(seen) != 0 {
 		t.Fatalf("batches ran for invalid changes: %+v", seen)
 	}
 	_, err := s.Share(ctx, "sh-1")
@@ -849,7 +850,7 @@ func testRedeemMismatch(t *testing.T, s *logged) {
 
 func testRedeemInvalid(t *testing.T, s *logged) {
 	must(t, s.createShare(share("sh-1", 1)))
-	before := len(s.hooks.seen())
+	before := len(s.faults.Batches())
 	for name, v := range map[string]wallet.View{
 		"no id":     shareView("", string(bob), t0),
 		"no owner":  func() wallet.View { v := shareView("v-1", string(bob), t0); v.OwnerIIN = ""; return v }(),
@@ -860,7 +861,7 @@ func testRedeemInvalid(t *testing.T, s *logged) {
 			t.Errorf("%s: %v, want %s", name, err, wallet.EINVALID)
 		}
 	}
-	if after := len(s.hooks.seen()); after != before {
+	if after := len(s.faults.Batches()); after != before {
 		t.Fatalf("%d batches ran for invalid redemptions", after-before)
 	}
 	assertNoViews(t, s, "sh-1")
@@ -905,10 +906,10 @@ func testRedeemMixedBatch(t *testing.T, s *logged) {
 	must(t, err)
 
 	// A first event holds the sequencer while the mixed batch queues.
-	s.hooks.gate()
+	holding := s.faults.Gate()
 	first := make(chan error, 1)
 	go func() { _, err := s.appendEvent(event("e-first", wallet.EventCodesVoided, carol, t0)); first <- err }()
-	<-s.hooks.entered
+	<-holding
 	type outcome struct {
 		index int64
 		err   error
@@ -921,15 +922,15 @@ func testRedeemMixedBatch(t *testing.T, s *logged) {
 	used := run(func() (int64, error) {
 		return s.redeem("sh-used", shareView("v-used", string(bob), t0.Add(time.Second)))
 	})
-	waitQueued(t, s.log, 1)
+	historylogtest.WaitQueued(t, s.log, 1)
 	good := run(func() (int64, error) {
 		return s.redeem("sh-good", shareView("v-good", string(bob), t0.Add(time.Second)))
 	})
-	waitQueued(t, s.log, 2)
+	historylogtest.WaitQueued(t, s.log, 2)
 	plainEvent := event("e-plain", wallet.EventShareOpened, alice, t0)
 	plain := run(func() (int64, error) { return s.appendEvent(plainEvent) })
-	waitQueued(t, s.log, 3)
-	s.hooks.open()
+	historylogtest.WaitQueued(t, s.log, 3)
+	s.faults.Release()
 	must(t, <-first)
 	u, g, p := <-used, <-good, <-plain
 	wantCode(t, u.err, wallet.EEXPIRED)
@@ -938,9 +939,9 @@ func testRedeemMixedBatch(t *testing.T, s *logged) {
 	if g.index != 2 || p.index != 3 {
 		t.Fatalf("indexes of the good redemption and the plain event %d and %d, want 2 and 3", g.index, p.index)
 	}
-	seen := s.hooks.seen()
-	if last := seen[len(seen)-1]; last != (batchSeen{states: 3, leaves: 2}) {
-		t.Fatalf("the mixed batch applied %d states and stored %d leaves, want 3 and 2", last.states, last.leaves)
+	seen := s.faults.Batches()
+	if last := seen[len(seen)-1]; last != (historylogtest.BatchSeen{States: 3, Leaves: 2}) {
+		t.Fatalf("the mixed batch applied %d states and stored %d leaves, want 3 and 2", last.States, last.Leaves)
 	}
 	checkViews(t, s, "sh-used", 1)
 	checkViews(t, s, "sh-good", 1)
@@ -966,27 +967,27 @@ func testRedeemSpoiledBatch(t *testing.T, s *logged) {
 	must(t, s.createShare(share("sh-1", 1)))
 	must(t, s.createShare(share("sh-2", 1)))
 
-	s.hooks.gate()
+	holding := s.faults.Gate()
 	held := make(chan error, 1)
 	go func() { _, err := s.appendEvent(event("e-held", wallet.EventCodesVoided, carol, t0)); held <- err }()
-	<-s.hooks.entered
+	<-holding
 	// The held batch is the next to reach Commit; the one after it is spoiled.
-	s.hooks.spoilBatch(s.hooks.commits() + 2)
+	s.faults.SpoilBatch(s.faults.Commits() + 2)
 	errs := make(chan error, 3)
 	go func() { _, err := s.redeem("sh-1", shareView("v-1", string(bob), t0.Add(time.Second))); errs <- err }()
 	go func() { _, err := s.redeem("sh-2", shareView("v-2", string(bob), t0.Add(time.Second))); errs <- err }()
 	go func() { _, err := s.appendEvent(event("e-1", wallet.EventShareOpened, alice, t0)); errs <- err }()
-	waitQueued(t, s.log, 3)
-	s.hooks.open()
+	historylogtest.WaitQueued(t, s.log, 3)
+	s.faults.Release()
 	must(t, <-held)
 	for range 3 {
 		if err := <-errs; wallet.ErrorCode(err) == "" || wallet.AsError(err) == nil {
 			t.Fatalf("a caller of the failed batch got %v, want a *wallet.Error", err)
 		}
 	}
-	seen := s.hooks.seen()
-	if last := seen[len(seen)-1]; last != (batchSeen{states: 3, leaves: 3}) {
-		t.Fatalf("the spoiled batch applied %d states and built %d leaves, want 3 and 3", last.states, last.leaves)
+	seen := s.faults.Batches()
+	if last := seen[len(seen)-1]; last != (historylogtest.BatchSeen{States: 3, Leaves: 3}) {
+		t.Fatalf("the spoiled batch applied %d states and built %d leaves, want 3 and 3", last.States, last.Leaves)
 	}
 	size := s.logSize(t)
 	equal(t, "log size after the failed batch", size, int64(1))
@@ -1313,10 +1314,10 @@ func testUpdateConsentError(t *testing.T, s *logged) {
 func testUpdateConsentSameBatch(t *testing.T, s *logged) {
 	ctx := context.Background()
 	must(t, s.createConsent(consent("c-1", "bank-1", alice, t0)))
-	s.hooks.gate()
+	holding := s.faults.Gate()
 	held := make(chan error, 1)
 	go func() { _, err := s.appendEvent(event("e-held", wallet.EventCodesVoided, carol, t0)); held <- err }()
-	<-s.hooks.entered
+	<-holding
 	type outcome struct {
 		c   wallet.Consent
 		err error
@@ -1333,15 +1334,15 @@ func testUpdateConsentSameBatch(t *testing.T, s *logged) {
 	for i, u := range updates {
 		outs[i] = make(chan outcome, 1)
 		go func() { c, err := s.updateConsent("c-1", u); outs[i] <- outcome{c, err} }()
-		waitQueued(t, s.log, i+1)
+		historylogtest.WaitQueued(t, s.log, i+1)
 	}
-	s.hooks.open()
+	s.faults.Release()
 	must(t, <-held)
 	denied, granted, renamed := <-outs[0], <-outs[1], <-outs[2]
 	must(t, denied.err)
 	wantCode(t, granted.err, wallet.ECONFLICT)
 	must(t, renamed.err)
-	if seen := s.hooks.seen(); seen[len(seen)-1].states != 3 {
+	if seen := s.faults.Batches(); seen[len(seen)-1].States != 3 {
 		t.Fatalf("the updates were not in one batch: %+v", seen)
 	}
 	equal(t, "revisions", []int{denied.c.Revision, renamed.c.Revision}, []int{2, 3})
