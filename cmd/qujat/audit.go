@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/qujat/qujat/historylog"
@@ -48,6 +49,12 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("history log keys: %w", err)
 		}
 		*vkey = keys.VerifierKey
+	}
+	if cfg.DatabaseURL == "" {
+		// Read only: an audit never creates the database either.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "qujat.db")); err != nil {
+			return fmt.Errorf("no database in %s (%v); audit verify creates none: point --data-dir (QUJAT_DATA_DIR) at the service's data directory", cfg.DataDir, err)
+		}
 	}
 	st, where, err := openStore(ctx, cfg)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -175,5 +176,24 @@ func TestAuditVerify_CreatesNoKeys(t *testing.T) {
 		if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
 			t.Fatalf("audit verify created %v (%v)", entries, err)
 		}
+	}
+}
+
+// TestAuditVerify_WithAKeyCreatesNoDatabase: given the verifier key, audit
+// verify on an empty data directory fails and creates nothing there.
+func TestAuditVerify_WithAKeyCreatesNoDatabase(t *testing.T) {
+	root := t.TempDir()
+	keys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(context.Background(), []string{"audit", "verify", "--verifier-key", keys.VerifierKey},
+		func(k string) string { return map[string]string{"QUJAT_DATA_DIR": root}[k] }, &out)
+	if err == nil || !strings.Contains(err.Error(), "creates none") {
+		t.Fatalf("audit verify on an empty directory: %v\n%s", err, out.String())
+	}
+	if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+		t.Fatalf("audit verify created %v (%v)", entries, err)
 	}
 }
