@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/qujat/qujat/wallet"
 )
@@ -218,4 +219,49 @@ func containsBytes(b []byte, s string) bool {
 		}
 	}
 	return false
+}
+
+// The store refuses a second change that saves a caller's live key: the
+// whole change, its redemption included, so two requests with one key that
+// got past everything else still spend one use. An expired key may be used
+// again (it is purged).
+func TestSaveIdempotency_ConflictRefusesTheWholeChange(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env, b backend) {
+		doc, o := e.open(t, 0, 3)
+		v := viewer(t)
+		now := e.clock.Now()
+		change := func(viewID string, at time.Time) wallet.Change {
+			return wallet.Change{Ops: []wallet.Op{
+				wallet.RedeemShare{ShareID: o.Share.ID, View: wallet.View{
+					ID: viewID, DocumentID: doc.ID, DocumentType: doc.Type, OwnerIIN: doc.SubjectIIN,
+					ViewerKind: wallet.ViewerCitizen, ViewerID: string(v.IIN), Channel: wallet.ChannelQR, At: at, LogIndex: -1,
+				}},
+				wallet.SaveIdempotency{At: at, Record: wallet.IdempotencyRecord{
+					Caller: string(v.IIN), Key: "k", RequestHash: "h", Outcome: []byte(viewID),
+					CreatedAt: at, ExpiresAt: at.Add(wallet.IdempotencyKeyTTL),
+				}},
+			}}
+		}
+		_, err := e.svc.Changes.Commit(ctx, change("vw_1", now))
+		noErr(t, err)
+		_, err = e.svc.Changes.Commit(ctx, change("vw_2", now))
+		wantCode(t, err, wallet.ECONFLICT)
+		if n := e.shareViews(t, o.Share.ID); n != 1 {
+			t.Fatalf("%d views after a refused change, want 1", n)
+		}
+		rec, err := e.store.Idempotency(ctx, string(v.IIN), "k", now)
+		noErr(t, err)
+		if string(rec.Outcome) != "vw_1" {
+			t.Errorf("outcome %q, want the first", rec.Outcome)
+		}
+		// Past its 24 hours the key is gone and may be used again.
+		later := now.Add(wallet.IdempotencyKeyTTL)
+		_, err = e.store.Idempotency(ctx, string(v.IIN), "k", later)
+		wantCode(t, err, wallet.ENOTFOUND)
+		_, o2 := e.open(t, 0, 1)
+		o.Share.ID = o2.Share.ID
+		doc.ID, doc.SubjectIIN = o2.Share.DocumentID, o2.Share.OwnerIIN
+		_, err = e.svc.Changes.Commit(ctx, change("vw_3", now.Add(time.Minute)))
+		wantCode(t, err, wallet.ECONFLICT) // still live a minute later
+	})
 }
