@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/qujat/qujat/api"
 )
 
 func key(k string) map[string]string { return map[string]string{"Idempotency-Key": k} }
@@ -94,5 +98,58 @@ func TestIdempotencyKey_ShareRetryGetsTheSameShare(t *testing.T) {
 	r = s.doWith("POST", path, a, map[string]int{"ttl_seconds": 300, "max_views": 3}, key("share-1"))
 	if r.Status != http.StatusUnprocessableEntity || r.ErrorCode(t) != "idempotency_mismatch" {
 		t.Fatalf("same key, other body: %d %s", r.Status, r.Body)
+	}
+}
+
+// Every operation that reaches a store documents its 503 (and its retry);
+// the two operations that take an Idempotency-Key document it and its 422.
+func TestOpenAPI_Documents503AndIdempotencyKeys(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []map[string]any `yaml:"parameters"`
+			Responses  map[string]any   `yaml:"responses"`
+		} `yaml:"paths"`
+		Components struct {
+			Parameters map[string]struct {
+				Name string `yaml:"name"`
+				In   string `yaml:"in"`
+			} `yaml:"parameters"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// These answer from memory and never 503.
+	static := map[string]bool{
+		"/healthz": true, "/metrics": true, "/openapi.yaml": true, "/.well-known/jwks.json": true,
+		"/s/{token}": true, "/v1/dev/citizens": true, "/v1/dev/sms": true, "/v1/log/key": true,
+	}
+	for p, ops := range doc.Paths {
+		for m, op := range ops {
+			if _, ok := op.Responses["503"]; !ok && !static[p] {
+				t.Errorf("%s %s: no 503", strings.ToUpper(m), p)
+			}
+		}
+	}
+	if p := doc.Components.Parameters["IdempotencyKey"]; p.Name != "Idempotency-Key" || p.In != "header" {
+		t.Fatalf("IdempotencyKey parameter: %+v", p)
+	}
+	for _, po := range [][2]string{{"/v1/documents/{id}/shares", "post"}, {"/v1/shares/redeem", "post"}} {
+		op := doc.Paths[po[0]][po[1]]
+		found := false
+		for _, prm := range op.Parameters {
+			if prm["$ref"] == "#/components/parameters/IdempotencyKey" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s %s: no Idempotency-Key parameter", po[1], po[0])
+		}
+		if _, ok := op.Responses["422"]; !ok {
+			t.Errorf("%s %s: no 422", po[1], po[0])
+		}
+	}
+	if !strings.Contains(string(api.OpenAPI()), "retries with the same Idempotency-Key and the same body") {
+		t.Error("the retry rule is not in the document")
 	}
 }
