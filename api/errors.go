@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	wallet.ECONFLICT:     http.StatusConflict,
 	wallet.EEXPIRED:      http.StatusGone,
 	wallet.ERATELIMITED:  http.StatusTooManyRequests,
+	wallet.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
 	wallet.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	wallet.EINTERNAL:     http.StatusInternalServerError,
 }

@@ -168,6 +168,12 @@ func (r response) ErrorCode(t *testing.T) string {
 // encoded as JSON.
 func (s *testServer) do(method, path, token string, body any) response {
 	s.t.Helper()
+	return s.doWith(method, path, token, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (s *testServer) doWith(method, path, token string, body any, headers map[string]string) response {
+	s.t.Helper()
 	var rd io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -190,6 +196,9 @@ func (s *testServer) do(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,23 +25,56 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz checks every store the service depends on.
+// readyCheckTimeout is how long /readyz waits for one check when
+// Deps.ReadyCheckTimeout is zero.
+const readyCheckTimeout = 2 * time.Second
+
+// readyz checks every store the service depends on, all at once, each
+// under its own timeout: one store that is down or stalls is reported as
+// it is and neither delays nor colours the report of the others. A check
+// that does not return within its timeout (even one that ignores its
+// context) is reported unavailable.
 func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{}
-	ok := true
-	names := make([]string, 0, len(s.ReadyChecks))
-	for n := range s.ReadyChecks {
-		names = append(names, n)
+	timeout := s.ReadyCheckTimeout
+	if timeout <= 0 {
+		timeout = readyCheckTimeout
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := s.ReadyChecks[n](ctx); err != nil {
-			checks[n] = "unavailable"
+	type result struct {
+		name string
+		err  error
+	}
+	// Buffered for every check, so that a check answering after the probe
+	// has given up on it does not leak its goroutine.
+	results := make(chan result, len(s.ReadyChecks))
+	parent := c.Request().Context()
+	for n, check := range s.ReadyChecks {
+		go func() {
+			ctx, cancel := context.WithTimeout(parent, timeout)
+			defer cancel()
+			results <- result{n, check(ctx)}
+		}()
+	}
+	checks := make(map[string]string, len(s.ReadyChecks))
+	for n := range s.ReadyChecks {
+		checks[n] = "unavailable" // until it answers in time
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+wait:
+	for range s.ReadyChecks {
+		select {
+		case r := <-results:
+			if r.err == nil {
+				checks[r.name] = "ok"
+			}
+		case <-deadline.C:
+			break wait
+		}
+	}
+	ok := true
+	for _, v := range checks {
+		if v != "ok" {
 			ok = false
-		} else {
-			checks[n] = "ok"
 		}
 	}
 	if !ok {

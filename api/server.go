@@ -61,6 +61,9 @@ type Deps struct {
 
 	// ReadyChecks are run by /readyz; each returns nil when its store is reachable.
 	ReadyChecks map[string]func(context.Context) error
+	// ReadyCheckTimeout bounds each ready check, run concurrently (2 s if
+	// zero).
+	ReadyCheckTimeout time.Duration
 	// Metrics is where request metrics are registered (a new registry if nil).
 	Metrics *prometheus.Registry
 }

@@ -72,7 +72,11 @@ func (s *Server) openShare(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.Sharing.Open(c.Request().Context(), doc, citizenOf(c), ttl, maxViews)
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.Sharing.OpenOnce(c.Request().Context(), doc, citizenOf(c), ttl, maxViews, key)
 	if err != nil {
 		return err
 	}
@@ -147,19 +151,22 @@ func (s *Server) redeemShare(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	viewer := sharing.Viewer{IIN: citizenOf(c), IP: c.RealIP()}
 	var red sharing.Redemption
-	var err error
 	switch {
 	case req.Token != "" && req.ShortCode == "" && req.OwnerIIN == "":
-		red, err = s.Sharing.RedeemToken(ctx, viewer, req.Token)
+		red, err = s.Sharing.RedeemTokenOnce(ctx, viewer, req.Token, key)
 	case req.Token == "" && req.ShortCode != "":
 		owner, perr := wallet.ParseIIN(req.OwnerIIN)
 		if perr != nil {
 			return wallet.Errorf(wallet.EINVALID, "owner_iin: %s", wallet.ErrorMessage(perr))
 		}
-		red, err = s.Sharing.RedeemCode(ctx, viewer, owner, req.ShortCode)
+		red, err = s.Sharing.RedeemCodeOnce(ctx, viewer, owner, req.ShortCode, key)
 	default:
 		return wallet.Errorf(wallet.EINVALID, "give either token, or short_code with owner_iin")
 	}
@@ -173,6 +180,28 @@ func (s *Server) redeemShare(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
+}
+
+// idempotencyKey reads the request's Idempotency-Key header ("" if there
+// is none): 1..255 printable ASCII characters, bare or as a quoted string
+// (the IETF draft's sf-string). EINVALID otherwise, or for more than one.
+func idempotencyKey(c echo.Context) (string, error) {
+	vs := c.Request().Header.Values("Idempotency-Key")
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", wallet.Errorf(wallet.EINVALID, "give one Idempotency-Key")
+	}
+	key := vs[0]
+	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
+		key = key[1 : len(key)-1]
+	}
+	if err := sharing.CheckIdempotencyKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 // shareLink is what the QR image encodes. The app reads the token from it

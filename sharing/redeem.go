@@ -24,6 +24,9 @@ type Viewer struct {
 type Redemption struct {
 	View     wallet.View
 	Document wallet.Document
+	// Replayed is set when the redemption is a stored outcome answered
+	// again for a retry with the same Idempotency-Key.
+	Replayed bool
 }
 
 // Counter keys of the short-lived store.
@@ -42,6 +45,11 @@ func ownerKey(owner wallet.IIN) string   { return "rl:owner:" + string(owner) }
 // EUNAVAILABLE if a store cannot be reached (nothing is released); errors
 // of Authorize and of the document reader as they are.
 func (s *Service) RedeemToken(ctx context.Context, viewer Viewer, token string) (Redemption, error) {
+	return s.redeemToken(ctx, viewer, token, nil)
+}
+
+// redeemToken is RedeemToken, storing the outcome with k if set.
+func (s *Service) redeemToken(ctx context.Context, viewer Viewer, token string, k *idem) (Redemption, error) {
 	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
 		return Redemption{}, err
 	}
@@ -49,7 +57,7 @@ func (s *Service) RedeemToken(ctx context.Context, viewer Viewer, token string) 
 	if !ok {
 		return Redemption{}, wallet.Errorf(wallet.EINVALID, "malformed share token")
 	}
-	return s.redeem(ctx, viewer, shareID, "token", s.Hasher.Hash(wallet.SecretShareToken, token), wallet.ChannelQR)
+	return s.redeem(ctx, viewer, shareID, "token", s.Hasher.Hash(wallet.SecretShareToken, token), wallet.ChannelQR, k)
 }
 
 // RedeemCode redeems a six-digit short code of the owner's for viewer. The
@@ -70,6 +78,11 @@ func (s *Service) RedeemToken(ctx context.Context, viewer Viewer, token string) 
 // EUNAVAILABLE if a store cannot be reached (fail closed: nothing is
 // released); errors of Authorize and of the document reader as they are.
 func (s *Service) RedeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet.IIN, code string) (Redemption, error) {
+	return s.redeemCode(ctx, viewer, ownerIIN, code, nil)
+}
+
+// redeemCode is RedeemCode, storing the outcome with k if set.
+func (s *Service) redeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet.IIN, code string, k *idem) (Redemption, error) {
 	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
 		return Redemption{}, err
 	}
@@ -96,7 +109,7 @@ func (s *Service) RedeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet
 	if err != nil {
 		return Redemption{}, err
 	}
-	return s.redeem(ctx, viewer, string(id), "code", hash, wallet.ChannelShortCode)
+	return s.redeem(ctx, viewer, string(id), "code", hash, wallet.ChannelShortCode, k)
 }
 
 // checkLimits refuses a viewer or an address that has used up its wrong
@@ -193,8 +206,9 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 }
 
 // redeem releases one view of the share to viewer, the secret (named name
-// in the ticket, hashed as hash) having led to shareID.
-func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash, channel string) (Redemption, error) {
+// in the ticket, hashed as hash) having led to shareID. With k, the
+// outcome is stored with the view, in its change.
+func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash, channel string, k *idem) (Redemption, error) {
 	sh, err := s.Store.Share(ctx, shareID)
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
 		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
@@ -256,7 +270,16 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	if sh.CreatedBy != sh.OwnerIIN {
 		v.SharedBy = sh.CreatedBy
 	}
-	indexes, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.RedeemShare{ShareID: shareID, View: v}}})
+	ops := []wallet.Op{wallet.RedeemShare{ShareID: shareID, View: v}}
+	if k != nil {
+		op, err := k.redeemed(now, v)
+		if err != nil {
+			s.returnUse(ctx, sh, use)
+			return Redemption{}, err
+		}
+		ops = append(ops, op)
+	}
+	indexes, err := s.Changes.Commit(ctx, wallet.Change{Ops: ops})
 	if err != nil {
 		// Nothing was stored, so nothing is released; the use goes back to
 		// the ticket so that a retry can succeed.

@@ -17,6 +17,8 @@ import (
 // wallet.Change (Service.Changes), each change with its history.
 type Store interface {
 	wallet.ShareStore
+	wallet.ViewStore
+	wallet.IdempotencyStore
 }
 
 // DocumentReader reads one document with its current status.
@@ -240,6 +242,13 @@ func (l Limits) checkTerms(ttl time.Duration, maxViews int) error {
 // active); ECONFLICT
 // if no free short code was found; EINTERNAL for a bad SealKey.
 func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy wallet.IIN, ttl time.Duration, maxViews int) (Opened, error) {
+	return s.open(ctx, doc, createdBy, ttl, maxViews, nil)
+}
+
+// open is Open. With k, the short code is drawn before the commit and the
+// outcome (share, token and code) is stored sealed with the share, in its
+// change, so that a retry can answer it again.
+func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy wallet.IIN, ttl time.Duration, maxViews int, k *idem) (Opened, error) {
 	lim := s.limits()
 	if ttl == 0 {
 		ttl = lim.DefaultTTL
@@ -314,16 +323,38 @@ func (s *Service) Open(ctx context.Context, doc wallet.Document, createdBy walle
 	if err != nil {
 		return Opened{}, err
 	}
-	// The share and its event are committed before anything reaches the
-	// short-lived store: a share that exists has its history.
-	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.CreateShare{Share: sh}}, Events: []wallet.Event{opened}}); err != nil {
+	ops := []wallet.Op{wallet.CreateShare{Share: sh}}
+	var code, ck string
+	if k != nil {
+		// The code is part of the stored outcome, so it is drawn first; a
+		// code that leads to no share yet releases nothing.
+		if code, ck, err = s.putCode(ctx, owner, gen, id, ttl); err != nil {
+			return Opened{}, err
+		}
+		op, err := k.opened(aead, r, now, openOutcome{Share: sh, Token: token, ShortCode: code, CodeKey: ck})
+		if err != nil {
+			s.dropCode(ctx, ck)
+			return Opened{}, err
+		}
+		ops = append(ops, op)
+	}
+	// The share and its event are committed before anything else reaches
+	// the short-lived store: a share that exists has its history.
+	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: ops, Events: []wallet.Event{opened}}); err != nil {
+		if k != nil && !wallet.IsCode(err, wallet.EUNAVAILABLE) {
+			// Refused: no share. (If the commit's outcome is unknown, the
+			// code stays for a retry with the key; it expires with the
+			// share.)
+			s.dropCode(ctx, ck)
+		}
 		return Opened{}, err
 	}
 
-	code, ck, err := s.putCode(ctx, owner, gen, id, ttl)
-	if err != nil {
-		s.abandon(ctx, sh, "")
-		return Opened{}, err
+	if k == nil {
+		if code, ck, err = s.putCode(ctx, owner, gen, id, ttl); err != nil {
+			s.abandon(ctx, sh, "")
+			return Opened{}, err
+		}
 	}
 	payload, err := json.Marshal(ticketPayload{ShareID: id, DocumentID: doc.ID, OwnerIIN: owner, CreatedBy: createdBy, CodeKey: ck})
 	if err != nil {
@@ -393,6 +424,14 @@ func (s *Service) abandon(ctx context.Context, sh wallet.Share, ck string) {
 		keys = append(keys, ck)
 	}
 	_ = s.Codes.Delete(ctx, keys...)
+}
+
+// dropCode deletes a short code drawn for a share that was not made, best
+// effort.
+func (s *Service) dropCode(ctx context.Context, ck string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	_ = s.Codes.Delete(ctx, ck)
 }
 
 // cleanupContext returns a context for cleanup that outlives a cancelled

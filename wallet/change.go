@@ -88,12 +88,25 @@ type AppendVersion struct {
 	Version  Version
 }
 
-func (CreateShare) isOp()   {}
-func (RevokeShare) isOp()   {}
-func (RedeemShare) isOp()   {}
-func (CreateConsent) isOp() {}
-func (UpdateConsent) isOp() {}
-func (AppendVersion) isOp() {}
+// SaveIdempotency stores the outcome of a request made with an
+// Idempotency-Key, in the change that is the request's effect, so that the
+// key and its outcome exist exactly when the effect does. Rows of any
+// caller whose ExpiresAt is not after At are purged first (so an expired
+// key may be used again). ECONFLICT if the caller has a live row with this
+// key: the whole change is refused, so two requests with one key never
+// both take effect.
+type SaveIdempotency struct {
+	Record IdempotencyRecord
+	At     time.Time
+}
+
+func (CreateShare) isOp()     {}
+func (SaveIdempotency) isOp() {}
+func (RevokeShare) isOp()     {}
+func (RedeemShare) isOp()     {}
+func (CreateConsent) isOp()   {}
+func (UpdateConsent) isOp()   {}
+func (AppendVersion) isOp()   {}
 
 // Rows that a leaf of the history log stands for, as the history package
 // hands them to the store with the leaf (historylog.Entry.Record): the

@@ -9,16 +9,17 @@ import (
 // Error codes. They are the stable codes of the HTTP API; package api maps
 // each to one HTTP status. HTTP statuses never appear in the domain.
 const (
-	EINVALID      = "invalid_request" // malformed or missing input
-	EUNAUTHORIZED = "unauthorized"    // no, expired or invalid credentials
-	EINVALIDCODE  = "invalid_code"    // a wrong OTP or short code
-	EFORBIDDEN    = "forbidden"       // authenticated, but not allowed
-	ENOTFOUND     = "not_found"       // no such object, or not visible to the caller
-	ECONFLICT     = "conflict"        // state does not allow it
-	EEXPIRED      = "expired"         // expired, used up or revoked
-	ERATELIMITED  = "rate_limited"    // too many attempts
-	EUNAVAILABLE  = "unavailable"     // a dependency is down; nothing was changed
-	EINTERNAL     = "internal"        // a bug
+	EINVALID      = "invalid_request"      // malformed or missing input
+	EUNAUTHORIZED = "unauthorized"         // no, expired or invalid credentials
+	EINVALIDCODE  = "invalid_code"         // a wrong OTP or short code
+	EFORBIDDEN    = "forbidden"            // authenticated, but not allowed
+	ENOTFOUND     = "not_found"            // no such object, or not visible to the caller
+	ECONFLICT     = "conflict"             // state does not allow it
+	EEXPIRED      = "expired"              // expired, used up or revoked
+	ERATELIMITED  = "rate_limited"         // too many attempts
+	EIDEMPOTENCY  = "idempotency_mismatch" // an Idempotency-Key reused with another request
+	EUNAVAILABLE  = "unavailable"          // a dependency is down; nothing was changed
+	EINTERNAL     = "internal"             // a bug
 )
 
 // Error is a domain error: a stable code and a message safe to show a client.

@@ -15,6 +15,7 @@ type Store interface {
 	ClientStore
 	ConsentStore
 	EventStore
+	IdempotencyStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

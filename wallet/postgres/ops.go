@@ -29,6 +29,8 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		return r.updateConsent(ctx, i, k, op)
 	case wallet.AppendVersion:
 		r.appendVersion(i, k, op.Document, op.Version)
+	case wallet.SaveIdempotency:
+		r.saveIdempotency(i, k, op)
 	default:
 		r.refuse(i, k, wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op))
 	}
@@ -50,6 +52,8 @@ func opWhat(op wallet.Op) string {
 		return "update consent"
 	case wallet.AppendVersion:
 		return "append document version"
+	case wallet.SaveIdempotency:
+		return "save idempotency key"
 	}
 	return "change"
 }
@@ -79,6 +83,35 @@ func execOne(refusal func() error) func(pgx.BatchResults) (error, error) {
 		}
 		return nil, nil
 	}
+}
+
+const (
+	purgeIdempotencySQL = `DELETE FROM idempotency_keys WHERE expires_at <= $1`
+	saveIdempotencySQL  = `INSERT INTO idempotency_keys
+	(caller, key, request_hash, outcome, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (caller, key) DO NOTHING`
+)
+
+// saveIdempotency purges expired keys and stores the record: ECONFLICT if
+// the caller has a live record of the key (the INSERT does nothing; a
+// concurrent insert of the same key is waited for).
+func (r *applyRun) saveIdempotency(i, k int, op wallet.SaveIdempotency) {
+	const what = "save idempotency key"
+	rec := op.Record
+	if rec.Caller == "" || rec.Key == "" || rec.RequestHash == "" {
+		r.refuse(i, k, wallet.Errorf(wallet.EINVALID, "%s: caller, key and request hash are required", what))
+		return
+	}
+	outcome := rec.Outcome
+	if outcome == nil {
+		outcome = []byte{}
+	}
+	r.queue(i, k, purgeIdempotencySQL, []any{ts(op.At)}, func(br pgx.BatchResults) (error, error) {
+		_, err := br.Exec()
+		return nil, err
+	})
+	r.queue(i, k, saveIdempotencySQL, []any{rec.Caller, rec.Key, rec.RequestHash, outcome, ts(rec.CreatedAt), ts(rec.ExpiresAt)},
+		execOne(func() error { return wallet.Errorf(wallet.ECONFLICT, "%s: the key was used already", what) }))
 }
 
 const createShareSQL = `INSERT INTO shares

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -143,17 +144,32 @@ func wrapErr(err error, what string) error {
 		}
 		return wallet.Wrap(wallet.EINTERNAL, err, what)
 	}
-	var (
-		ce *pgconn.ConnectError
-		ne net.Error
-	)
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, puddle.ErrClosedPool) || errors.Is(err, net.ErrClosed) {
+	if connectionLevel(err) {
 		return wallet.Wrap(wallet.EUNAVAILABLE, err, what+": database unavailable")
 	}
 	return wallet.Wrap(wallet.EINTERNAL, err, what)
+}
+
+// connectionLevel reports whether err is about reaching the server rather
+// than about the statement: a failed connect, a connection closed or lost
+// mid-request (the driver's "conn closed", a network error, EOF), a
+// timeout, a cancelled context or a closed pool. Such a request may or may
+// not have been committed; the caller answers 503 and a retry with the same
+// idempotency key recovers the outcome.
+func connectionLevel(err error) bool {
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+		oe *net.OpError
+	)
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.As(err, &oe) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, puddle.ErrClosedPool) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // ts is how a time is stored: truncated to the microsecond, in UTC.

@@ -111,6 +111,8 @@ func opName(ops []wallet.Op) string {
 		return "update consent"
 	case wallet.AppendVersion:
 		return "append document version"
+	case wallet.SaveIdempotency:
+		return "save idempotency key"
 	}
 	return "change"
 }
@@ -129,6 +131,8 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.updateConsent(ctx, op)
 	case wallet.AppendVersion:
 		return a.appendVersion(ctx, op.Document, op.Version)
+	case wallet.SaveIdempotency:
+		return a.saveIdempotency(ctx, op)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }
