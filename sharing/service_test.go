@@ -279,7 +279,11 @@ func TestRedeem_ConcurrentRedemptionsOfSingleUseShareReleaseOnce(t *testing.T) {
 			t.Errorf("%d redemptions succeeded, want exactly 1 (failures: %v)", successes, codes)
 		}
 		for c, k := range codes {
-			if c != wallet.EEXPIRED && c != wallet.EINVALIDCODE {
+			// A code redemption may also be refused as rate limited: every
+			// code entered holds a guess of the owner's and the address's
+			// budgets while it is looked up (RedeemCode), and a right one
+			// gives it back only afterwards.
+			if c != wallet.EEXPIRED && c != wallet.EINVALIDCODE && c != wallet.ERATELIMITED {
 				t.Errorf("%d redemptions failed with %q, want expired", k, c)
 			}
 		}
