@@ -204,6 +204,9 @@ func TestRedeemCode_ConcurrentGuessesStayWithinTheLimits(t *testing.T) {
 				if n := outcomes[wallet.EINVALIDCODE]; n > lim.ViewerWrongCodes15m {
 					t.Errorf("%d guesses answered as wrong codes, want at most %d", n, lim.ViewerWrongCodes15m)
 				}
+				if kinds := e.eventKinds(t, owner); count(kinds, wallet.EventCodesVoided) != 1 {
+					t.Errorf("owner's events %v, want one codes_voided", kinds)
+				}
 				if n := outcomes[""]; n != 0 {
 					t.Errorf("%d wrong guesses released a document", n)
 				}

@@ -37,6 +37,10 @@ func viewerDayKey(iin wallet.IIN) string { return "rl:{codeguess}:viewerday:" + 
 func addressKey(ip string) string        { return "rl:{codeguess}:ip:" + ip }
 func ownerKey(owner wallet.IIN) string   { return "rl:{codeguess}:owner:" + string(owner) }
 
+// voidPendingKey marks an owner whose codes were voided without the event
+// reaching the history yet.
+func voidPendingKey(owner wallet.IIN) string { return "codevoidpending:" + string(owner) }
+
 // RedeemToken redeems the token of a QR link for viewer. The document is
 // returned only after the view is durably recorded, in the owner's history
 // and the viewer's.
@@ -99,7 +103,7 @@ func (s *Service) RedeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet
 	budgets := guessBudgets(lim, viewer, owner)
 	counts, err := s.Codes.Reserve(ctx, budgets)
 	if wallet.IsCode(err, wallet.ERATELIMITED) {
-		s.retryVoid(ctx, lim, owner)
+		s.retryVoid(ctx, owner)
 		e := wallet.Errorf(wallet.ERATELIMITED, "too many wrong codes; try again later")
 		var we *wallet.Error
 		if errors.As(err, &we) {
@@ -161,13 +165,16 @@ func budgetKeys(budgets []wallet.Budget) []string {
 	return keys
 }
 
-// retryVoid voids the owner's codes again if the owner's counter is full: a
-// full counter outlives only a void whose event could not be committed (see
-// voidCodes), so the next guess against the owner tries it again. Best
-// effort.
-func (s *Service) retryVoid(ctx context.Context, lim Limits, owner wallet.IIN) {
+// retryVoid voids the owner's codes again if a void's event could not be
+// committed (voidCodes left its mark): the next guess against the owner
+// tries it again. Best effort. A full owner counter alone is not enough,
+// since it is full too while a void is under way.
+func (s *Service) retryVoid(ctx context.Context, owner wallet.IIN) {
+	if _, err := s.Codes.Get(ctx, voidPendingKey(owner)); err != nil {
+		return
+	}
 	n, _, err := s.Codes.Count(ctx, ownerKey(owner))
-	if err == nil && n >= int64(lim.OwnerWrongCodes) {
+	if err == nil {
 		_ = s.voidCodes(ctx, owner, n)
 	}
 }
@@ -245,13 +252,16 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 		return err
 	}
 	if _, err := s.Changes.Commit(ctx, wallet.Change{Events: []wallet.Event{ev}}); err != nil {
-		// The owner's counter stays full, so the next guess against the
-		// owner voids again (retryVoid) and tries the event again: the void
-		// is never left without its history for longer than until the next
-		// guess.
+		// The owner's counter stays full and the void is marked pending, so
+		// the next guess against the owner voids again (retryVoid) and tries
+		// the event again: the void is never left without its history for
+		// longer than until the next guess.
+		mctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = s.Codes.Put(mctx, voidPendingKey(owner), []byte("1"), ownerWindow)
 		return err
 	}
-	return s.Codes.Delete(ctx, ownerKey(owner))
+	return s.Codes.Delete(ctx, ownerKey(owner), voidPendingKey(owner))
 }
 
 // redeem releases one view of the share to viewer, the secret (named name
