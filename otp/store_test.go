@@ -131,14 +131,12 @@ func (s *mapStore) UseTicket(_ context.Context, key, name, hash string) (wallet.
 	return wallet.TicketUse{Payload: mt.t.Payload, UsesLeft: mt.t.Uses}, nil
 }
 
-func (s *mapStore) ReturnTicketUse(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if mt, ok := s.tickets[key]; ok {
-		mt.t.Uses++
-		s.tickets[key] = mt
-	}
-	return nil
+func (s *mapStore) Reserve(context.Context, []wallet.Budget) ([]int64, error) {
+	return nil, wallet.Errorf(wallet.EINTERNAL, "not used by otp")
+}
+
+func (s *mapStore) Unreserve(context.Context, ...string) error {
+	return wallet.Errorf(wallet.EINTERNAL, "not used by otp")
 }
 
 // recordingStore passes everything to a real store and remembers every ticket

@@ -8,8 +8,8 @@
 // wallet.Share (and a share_opened event in the owner's history) first, then
 // these short-lived keys, all expiring with the share:
 //
-//	share:<id>                         the ticket: hashes of the token and the code,
-//	                                   max_views uses, the share in its payload
+//	sharekey:<id>                      hashes of the token and the code, and the
+//	                                   share they lead to (no count of views)
 //	code:<owner>:<gen>:<hash of code>  → share id; codes are scoped to their owner
 //	shareqr:<id>                       the token (and the code's key), sealed with
 //	                                   AES-256-GCM, to draw the QR image on demand
@@ -18,14 +18,20 @@
 // from the token itself. A code is found under the owner's current code
 // generation (codegen:<owner>); moving the owner to the next generation voids
 // all their live codes at once, which happens when wrong codes pile up
-// against that owner. Wrong codes are also counted per viewer (rl:viewer15m:,
-// rl:viewerday:) and per network address (rl:ip:), and a full counter refuses
-// code redemptions before anything is looked up.
+// against that owner. Wrong codes are also counted per viewer
+// (rl:{codeguess}:viewer15m:, rl:{codeguess}:viewerday:) and per network
+// address (rl:{codeguess}:ip:). Each code entered is reserved against all
+// these counters and the owner's at once (ShortLivedStore.Reserve, one
+// script) before it is looked up, and a right code gives its reservation
+// back: a full counter refuses code redemptions before anything is looked
+// up, and concurrent guesses never get past the limits.
 //
-// A redemption spends a use of the ticket (the fast, atomic gate), then asks
-// the durable store's RedeemShare to count the view and store it (the final
-// judge); the document is returned only after that commit. If the commit
-// fails the use is given back. If the short-lived store cannot be reached,
-// nothing is released (EUNAVAILABLE); if it lost its data, shares stop
-// working (EEXPIRED) rather than the other way round.
+// A redemption finds the share from its token or code in the short-lived
+// store, which counts nothing, then asks the durable store's RedeemShare to
+// count the view and store it, the one judge of how many views a share
+// releases; the document is returned only after that commit. A redemption
+// that fails or dies before the commit spends no view. If the short-lived
+// store cannot be reached, nothing is released (EUNAVAILABLE); if it lost
+// its data, shares stop working (EEXPIRED) rather than the other way round,
+// and codes lost with it are answered as such, not counted as guesses.
 package sharing

@@ -127,5 +127,14 @@ func TestRedeemCode_LeafWriteFailureRecordsNoCodesVoided(t *testing.T) {
 		if kinds := e.eventKinds(t, owner); count(kinds, wallet.EventCodesVoided) != 0 {
 			t.Errorf("owner's events %v after a failed voiding, want no codes_voided", kinds)
 		}
+		// The owner's counter stayed full: the next guess against the owner
+		// is refused, and records the void at last; then guessing resumes.
+		_, err := e.svc.RedeemCode(ctx, viewer(t), owner, wrong)
+		wantCode(t, err, wallet.ERATELIMITED)
+		if kinds := e.eventKinds(t, owner); count(kinds, wallet.EventCodesVoided) != 1 {
+			t.Errorf("owner's events %v after the retry, want one codes_voided", kinds)
+		}
+		_, err = e.svc.RedeemCode(ctx, viewer(t), owner, wrong)
+		wantCode(t, err, wallet.EINVALIDCODE)
 	})
 }

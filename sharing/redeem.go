@@ -2,11 +2,12 @@ package sharing
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/qujat/qujat/wallet"
 )
@@ -29,11 +30,19 @@ type Redemption struct {
 	Replayed bool
 }
 
-// Counter keys of the short-lived store.
-func viewer15mKey(iin wallet.IIN) string { return "rl:viewer15m:" + string(iin) }
-func viewerDayKey(iin wallet.IIN) string { return "rl:viewerday:" + string(iin) }
-func addressKey(ip string) string        { return "rl:ip:" + ip }
-func ownerKey(owner wallet.IIN) string   { return "rl:owner:" + string(owner) }
+// Counter keys of the short-lived store. They share one hash tag, so that
+// Reserve counts a guess against all four in one script, also on a Redis
+// Cluster (where keys of different slots cannot meet in one script). That
+// puts every guessing counter in one slot, on one node: a few small commands
+// per code entered, far below what one node serves.
+func viewer15mKey(iin wallet.IIN) string { return "rl:{codeguess}:viewer15m:" + string(iin) }
+func viewerDayKey(iin wallet.IIN) string { return "rl:{codeguess}:viewerday:" + string(iin) }
+func addressKey(ip string) string        { return "rl:{codeguess}:ip:" + ip }
+func ownerKey(owner wallet.IIN) string   { return "rl:{codeguess}:owner:" + string(owner) }
+
+// voidPendingKey marks an owner whose codes were voided without the event
+// reaching the history yet.
+func voidPendingKey(owner wallet.IIN) string { return "codevoidpending:" + string(owner) }
 
 // RedeemToken redeems the token of a QR link for viewer. The document is
 // returned only after the view is durably recorded, in the owner's history
@@ -69,12 +78,19 @@ func (s *Service) redeemToken(ctx context.Context, viewer Viewer, token string, 
 // ERATELIMITED (RetryAfter set) before anything is looked up. The
 // Limits.OwnerWrongCodes-th wrong code against one owner within 15 minutes
 // voids all the owner's live codes and records codes_voided in the owner's
-// history.
+// history. Each code entered is reserved against all four budgets at once
+// (wallet.ShortLivedStore.Reserve) before it is looked up, and a right code
+// gives its reservation back afterwards: whatever the concurrency, no more
+// guesses are judged than the limits allow. While it is looked up a right
+// code holds its place too, so a burst of codes at one owner or from one
+// address may be refused as ERATELIMITED even if right; trying again works.
 //
 // EINVALID for a malformed code, owner or viewer; EINVALIDCODE for a code
 // that leads to no live share of the owner (AttemptsLeft is what the viewer
 // has left); ERATELIMITED; ECONFLICT if the viewer owns or opened the share
-// (nothing is spent); EEXPIRED if the share is expired, revoked or used up;
+// (nothing is spent); EEXPIRED if the share is expired, revoked or used up,
+// or if the code was lost with the short-lived store (the owner has active
+// shares and none of them is left there: nothing is counted then);
 // EUNAVAILABLE if a store cannot be reached (fail closed: nothing is
 // released); errors of Authorize and of the document reader as they are.
 func (s *Service) RedeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet.IIN, code string) (Redemption, error) {
@@ -94,73 +110,125 @@ func (s *Service) redeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet
 		return Redemption{}, wallet.Errorf(wallet.EINVALID, "short_code must be six digits")
 	}
 	lim := s.limits()
-	if err := s.checkLimits(ctx, lim, viewer); err != nil {
+	// The guess is reserved against every budget at once, before anything
+	// is looked up: however many guesses arrive together, no more than the
+	// limits are ever judged. Only wrong codes keep their reservation.
+	budgets := guessBudgets(lim, viewer, owner)
+	counts, err := s.Codes.Reserve(ctx, budgets)
+	if wallet.IsCode(err, wallet.ERATELIMITED) {
+		s.retryVoid(ctx, owner)
+		e := wallet.Errorf(wallet.ERATELIMITED, "too many wrong codes; try again later")
+		var we *wallet.Error
+		if errors.As(err, &we) {
+			e.RetryAfter = we.RetryAfter
+		}
+		return Redemption{}, e
+	}
+	if err != nil {
 		return Redemption{}, err
+	}
+	giveBack := func() {
+		ctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = s.Codes.Unreserve(ctx, budgetKeys(budgets)...)
 	}
 	gen, _, err := s.Codes.Count(ctx, codeGenKey(owner))
 	if err != nil {
+		giveBack()
 		return Redemption{}, err
 	}
 	hash := s.Hasher.Hash(wallet.SecretShortCode, code)
 	id, err := s.Codes.Get(ctx, codeKey(owner, gen, hash))
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		return Redemption{}, s.wrongCode(ctx, lim, viewer, owner)
+		vanished, err := s.codesVanished(ctx, owner)
+		if err != nil {
+			giveBack()
+			return Redemption{}, err
+		}
+		if vanished {
+			giveBack()
+			return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the code is no longer valid; ask the owner for a new one")
+		}
+		return Redemption{}, s.wrongCode(ctx, lim, counts, owner)
 	}
+	giveBack()
 	if err != nil {
 		return Redemption{}, err
 	}
 	return s.redeem(ctx, viewer, string(id), "code", hash, wallet.ChannelShortCode, k)
 }
 
-// checkLimits refuses a viewer or an address that has used up its wrong
-// codes. Any failure to read a counter refuses too (fail closed).
-func (s *Service) checkLimits(ctx context.Context, lim Limits, viewer Viewer) error {
-	counters := []struct {
-		key   string
-		limit int
-	}{
-		{viewer15mKey(viewer.IIN), lim.ViewerWrongCodes15m},
-		{viewerDayKey(viewer.IIN), lim.ViewerWrongCodesDay},
-		{addressKey(viewer.IP), lim.AddressWrongCodesMinute},
+// guessBudgets are the counters one code guess is reserved against: the
+// viewer's in 15 minutes and in a day, the address's in a minute and the
+// owner's in 15 minutes.
+func guessBudgets(lim Limits, viewer Viewer, owner wallet.IIN) []wallet.Budget {
+	return []wallet.Budget{
+		{Key: viewer15mKey(viewer.IIN), Limit: int64(lim.ViewerWrongCodes15m), Window: viewerWindow15m},
+		{Key: viewerDayKey(viewer.IIN), Limit: int64(lim.ViewerWrongCodesDay), Window: viewerWindowDay},
+		{Key: addressKey(viewer.IP), Limit: int64(lim.AddressWrongCodesMinute), Window: addressWindow},
+		{Key: ownerKey(owner), Limit: int64(lim.OwnerWrongCodes), Window: ownerWindow},
 	}
-	var wait time.Duration
-	for _, c := range counters {
-		n, left, err := s.Codes.Count(ctx, c.key)
-		if err != nil {
-			return err
-		}
-		if n >= int64(c.limit) {
-			wait = max(wait, left, time.Second)
-		}
-	}
-	if wait > 0 {
-		e := wallet.Errorf(wallet.ERATELIMITED, "too many wrong codes; try again later")
-		e.RetryAfter = wait
-		return e
-	}
-	return nil
 }
 
-// wrongCode counts a wrong guess against the viewer, the address and the
-// owner, voids the owner's live codes when the owner's counter is full, and
-// returns the EINVALIDCODE to give the viewer (or the error that stopped
-// the counting).
-func (s *Service) wrongCode(ctx context.Context, lim Limits, viewer Viewer, owner wallet.IIN) error {
-	n15m, _, err := s.Codes.Incr(ctx, viewer15mKey(viewer.IIN), viewerWindow15m)
+func budgetKeys(budgets []wallet.Budget) []string {
+	keys := make([]string, len(budgets))
+	for i, b := range budgets {
+		keys[i] = b.Key
+	}
+	return keys
+}
+
+// retryVoid voids the owner's codes again if a void's event could not be
+// committed (voidCodes left its mark): the next guess against the owner
+// tries it again. Best effort. A full owner counter alone is not enough,
+// since it is full too while a void is under way.
+func (s *Service) retryVoid(ctx context.Context, owner wallet.IIN) {
+	if _, err := s.Codes.Get(ctx, voidPendingKey(owner)); err != nil {
+		return
+	}
+	n, _, err := s.Codes.Count(ctx, ownerKey(owner))
+	if err == nil {
+		_ = s.voidCodes(ctx, owner, n)
+	}
+}
+
+// codesVanished reports whether every code of the owner's live shares is
+// gone from the short-lived store while the durable store still holds the
+// shares as active: the store lost its data (a Redis restart without
+// persistence). A code guessed then cannot match anything live, so the miss
+// is not counted as a wrong guess, which would lock out viewers retrying a
+// real code and void the owner's new codes. As soon as one of the owner's
+// active shares has its entry, a miss counts again, so unlimited guessing
+// is only ever possible while the owner has no live code to find.
+func (s *Service) codesVanished(ctx context.Context, owner wallet.IIN) (bool, error) {
+	shares, err := s.Store.Shares(ctx, owner)
 	if err != nil {
-		return err
+		return false, err
 	}
-	nDay, _, err := s.Codes.Incr(ctx, viewerDayKey(viewer.IIN), viewerWindowDay)
-	if err != nil {
-		return err
+	now := s.now()
+	active := 0
+	for _, sh := range shares {
+		if sh.OwnerIIN != owner || sh.State(now) != wallet.ShareActive {
+			continue
+		}
+		active++
+		_, err := s.Codes.Get(ctx, entryKey(sh.ID))
+		if err == nil {
+			return false, nil
+		}
+		if !wallet.IsCode(err, wallet.ENOTFOUND) {
+			return false, err
+		}
 	}
-	if _, _, err := s.Codes.Incr(ctx, addressKey(viewer.IP), addressWindow); err != nil {
-		return err
-	}
-	nOwner, _, err := s.Codes.Incr(ctx, ownerKey(owner), ownerWindow)
-	if err != nil {
-		return err
-	}
+	return active > 0, nil
+}
+
+// wrongCode handles a guess, reserved with counts (as guessBudgets), that
+// led to no live share: it voids the owner's live codes when the owner's
+// counter is full and returns the EINVALIDCODE to give the viewer (or the
+// error that stopped the voiding).
+func (s *Service) wrongCode(ctx context.Context, lim Limits, counts []int64, owner wallet.IIN) error {
+	n15m, nDay, nOwner := counts[0], counts[1], counts[3]
 	if nOwner >= int64(lim.OwnerWrongCodes) {
 		if err := s.voidCodes(ctx, owner, nOwner); err != nil {
 			return err
@@ -197,12 +265,16 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 		return err
 	}
 	if _, err := s.Changes.Commit(ctx, wallet.Change{Events: []wallet.Event{ev}}); err != nil {
-		// The owner's counter stays full, so the next wrong code voids
-		// again and tries the event again: the void is never left without
-		// its history for longer than until the next guess.
+		// The owner's counter stays full and the void is marked pending, so
+		// the next guess against the owner voids again (retryVoid) and tries
+		// the event again: the void is never left without its history for
+		// longer than until the next guess.
+		mctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = s.Codes.Put(mctx, voidPendingKey(owner), []byte("1"), ownerWindow)
 		return err
 	}
-	return s.Codes.Delete(ctx, ownerKey(owner))
+	return s.Codes.Delete(ctx, ownerKey(owner), voidPendingKey(owner))
 }
 
 // redeem releases one view of the share to viewer, the secret (named name
@@ -233,26 +305,35 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		return Redemption{}, err
 	}
 
-	use, err := s.Codes.UseTicket(ctx, ticketKey(shareID), name, hash)
-	switch wallet.ErrorCode(err) {
-	case "":
-	case wallet.ENOTFOUND, wallet.EINVALIDCODE:
-		// Gone (expired, used up, revoked, lost with the store) or a token
-		// whose secret part is wrong: either way this share releases
-		// nothing to this caller, and which it was is not said.
+	// The short-lived store only says which share the secret leads to; it
+	// counts nothing. The durable commit below alone judges whether a view
+	// is left (EEXPIRED otherwise), so a redemption that fails, crashes or
+	// is sent twice never spends a view that was not recorded.
+	raw, err := s.Codes.Get(ctx, entryKey(shareID))
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		// Gone: expired, revoked or lost with the store.
 		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
-	default:
+	}
+	if err != nil {
 		return Redemption{}, err
 	}
-	var p ticketPayload
-	if err := json.Unmarshal(use.Payload, &p); err != nil || p.ShareID != shareID {
-		s.returnUse(ctx, sh, use)
-		return Redemption{}, wallet.Errorf(wallet.EINTERNAL, "share ticket payload does not match the share")
+	var entry shareEntry
+	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID {
+		return Redemption{}, wallet.Errorf(wallet.EINTERNAL, "share entry does not match the share")
+	}
+	want := entry.TokenHash
+	if name == "code" {
+		want = entry.CodeHash
+	}
+	// The values compared are HMACs; constant time all the same.
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(hash)) != 1 {
+		// A token whose secret part is wrong: this share releases nothing
+		// to this caller, and why is not said.
+		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
 	}
 
 	viewID, err := wallet.NewID(s.rand(), "vw_")
 	if err != nil {
-		s.returnUse(ctx, sh, use)
 		return Redemption{}, err
 	}
 	v := wallet.View{
@@ -281,41 +362,12 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	}
 	indexes, err := s.Changes.Commit(ctx, wallet.Change{Ops: ops})
 	if err != nil {
-		// Nothing was stored, so nothing is released; the use goes back to
-		// the ticket so that a retry can succeed.
-		s.returnUse(ctx, sh, use)
+		// Nothing was stored, so nothing is released and no view is spent:
+		// a retry can succeed.
 		return Redemption{}, err
 	}
 	v.ShareID, v.LogIndex = shareID, indexes[0]
 	return Redemption{View: v, Document: doc}, nil
-}
-
-// returnUse gives a use spent on a redemption that was not committed back
-// to the share's ticket, best effort. A ticket whose last use was spent is
-// gone (UseTicket deletes it), so ReturnTicketUse cannot reach it: it is put
-// back with one use, its secrets rebuilt from the sealed record (the token,
-// and the code's hash, which ends the code's key), for the time the share
-// has left. Should the ticket have vanished meanwhile for another reason
-// (revoked, lost with the store), the durable share still refuses what it
-// must, and the sealed record is usually gone with it.
-func (s *Service) returnUse(ctx context.Context, sh wallet.Share, use wallet.TicketUse) {
-	ctx, cancel := cleanupContext(ctx)
-	defer cancel()
-	if use.UsesLeft > 0 {
-		_ = s.Codes.ReturnTicketUse(ctx, ticketKey(sh.ID))
-		return
-	}
-	ttl := sh.ExpiresAt.Sub(s.now())
-	if ttl <= 0 {
-		return
-	}
-	rec, err := s.unsealed(ctx, sh.ID)
-	if err != nil {
-		return
-	}
-	codeHash := rec.CodeKey[strings.LastIndexByte(rec.CodeKey, ':')+1:]
-	t := shareTicket(s.Hasher.Hash(wallet.SecretShareToken, rec.Token), codeHash, 1, use.Payload)
-	_ = s.Codes.PutTicket(ctx, ticketKey(sh.ID), t, ttl)
 }
 
 // parseToken checks a token is a share id ("shr_" and 26 base32

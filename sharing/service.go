@@ -175,17 +175,23 @@ type Opened struct {
 	URL       string // PublicURL + "/s/" + Token: what the QR image encodes
 }
 
-// ticketPayload is the payload of a share's ticket.
-type ticketPayload struct {
+// shareEntry is what the short-lived store keeps of a share under
+// entryKey: the hashes of its token and short code, which lead to it. It
+// counts no views: the durable share alone does (wallet.RedeemShare), so
+// that a redemption that fails or is sent twice never spends a view that
+// was not recorded.
+type shareEntry struct {
 	ShareID    string     `json:"share_id"`
 	DocumentID string     `json:"document_id"`
 	OwnerIIN   wallet.IIN `json:"owner_iin"`
 	CreatedBy  wallet.IIN `json:"created_by"`
 	CodeKey    string     `json:"code_key"`
+	TokenHash  string     `json:"token_hash"`
+	CodeHash   string     `json:"code_hash"`
 }
 
 // Keys of the short-lived store.
-func ticketKey(shareID string) string { return "share:" + shareID }
+func entryKey(shareID string) string  { return "sharekey:" + shareID }
 func sealedKey(shareID string) string { return "shareqr:" + shareID }
 func codeGenKey(owner wallet.IIN) string {
 	return "codegen:" + string(owner)
@@ -232,7 +238,7 @@ func (l Limits) checkTerms(ttl time.Duration, maxViews int) error {
 // Limits.MaxTTL) and maxViews views (0: Limits.DefaultMaxViews, at most
 // Limits.MaxViews). createdBy is the owner (doc.SubjectIIN) or a guardian of
 // the owner, as the caller has checked. It stores the durable share and a
-// share_opened event in the owner's history, then the ticket, the short
+// share_opened event in the owner's history, then the entry, the short
 // code and the sealed token in the short-lived store.
 //
 // EINVALID for a ttl or maxViews out of range (as CheckTerms), a document without id or
@@ -356,13 +362,16 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 			return Opened{}, err
 		}
 	}
-	payload, err := json.Marshal(ticketPayload{ShareID: id, DocumentID: doc.ID, OwnerIIN: owner, CreatedBy: createdBy, CodeKey: ck})
+	entry, err := json.Marshal(shareEntry{
+		ShareID: id, DocumentID: doc.ID, OwnerIIN: owner, CreatedBy: createdBy, CodeKey: ck,
+		TokenHash: s.Hasher.Hash(wallet.SecretShareToken, token),
+		CodeHash:  s.Hasher.Hash(wallet.SecretShortCode, code),
+	})
 	if err != nil {
 		s.abandon(ctx, sh, ck)
-		return Opened{}, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share ticket")
+		return Opened{}, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry")
 	}
-	t := shareTicket(s.Hasher.Hash(wallet.SecretShareToken, token), s.Hasher.Hash(wallet.SecretShortCode, code), maxViews, payload)
-	if err := s.Codes.PutTicket(ctx, ticketKey(id), t, ttl); err != nil {
+	if err := s.Codes.Put(ctx, entryKey(id), entry, ttl); err != nil {
 		s.abandon(ctx, sh, ck)
 		return Opened{}, err
 	}
@@ -376,16 +385,6 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 		return Opened{}, err
 	}
 	return Opened{Share: sh, Token: token, ShortCode: code, URL: s.shareURL(token)}, nil
-}
-
-// shareTicket is the ticket of a share: uses views left, reached by the
-// token or the short code.
-func shareTicket(tokenHash, codeHash string, uses int, payload []byte) wallet.Ticket {
-	return wallet.Ticket{
-		Secrets: map[string]string{"token": tokenHash, "code": codeHash},
-		Uses:    uses,
-		Payload: payload,
-	}
 }
 
 func (s *Service) shareURL(token string) string { return s.PublicURL + "/s/" + token }
@@ -413,13 +412,13 @@ func (s *Service) putCode(ctx context.Context, owner wallet.IIN, gen int64, shar
 
 // abandon undoes, as far as it can, a share whose opening failed halfway:
 // the durable share is revoked by the system, with its event (so it never
-// shows as active without a ticket), and whatever reached the short-lived
+// shows as active without its entry), and whatever reached the short-lived
 // store is deleted. Best effort: the caller returns the original error.
 func (s *Service) abandon(ctx context.Context, sh wallet.Share, ck string) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	_ = s.revoke(ctx, sh, "system", "sharing", "the short-lived store failed while the share was opened")
-	keys := []string{ticketKey(sh.ID), sealedKey(sh.ID)}
+	keys := []string{entryKey(sh.ID), sealedKey(sh.ID)}
 	if ck != "" {
 		keys = append(keys, ck)
 	}
@@ -519,7 +518,7 @@ func (s *Service) visibleShare(ctx context.Context, caller wallet.IIN, shareID s
 
 // Revoke ends a share at once: the durable share is revoked (which alone
 // stops every redemption) together with a share_revoked event in the
-// owner's history, then its ticket, sealed token and short code are deleted
+// owner's history, then its entry, sealed token and short code are deleted
 // from the short-lived store. Only the share's owner or creator may revoke
 // it.
 // Revoking a revoked share succeeds and adds no event.
@@ -547,11 +546,10 @@ func (s *Service) Revoke(ctx context.Context, caller wallet.IIN, shareID string)
 	return nil
 }
 
-// dropShortLived deletes a share's ticket, sealed token and short code, best
-// effort. The code's key is read from the sealed record, since a ticket's
-// payload cannot be read without spending a use.
+// dropShortLived deletes a share's entry, sealed token and short code, best
+// effort. The code's key is read from the sealed record.
 func (s *Service) dropShortLived(ctx context.Context, shareID string) {
-	keys := []string{ticketKey(shareID), sealedKey(shareID)}
+	keys := []string{entryKey(shareID), sealedKey(shareID)}
 	if rec, err := s.unsealed(ctx, shareID); err == nil && rec.CodeKey != "" {
 		keys = append(keys, rec.CodeKey)
 	}

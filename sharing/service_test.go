@@ -279,7 +279,11 @@ func TestRedeem_ConcurrentRedemptionsOfSingleUseShareReleaseOnce(t *testing.T) {
 			t.Errorf("%d redemptions succeeded, want exactly 1 (failures: %v)", successes, codes)
 		}
 		for c, k := range codes {
-			if c != wallet.EEXPIRED && c != wallet.EINVALIDCODE {
+			// A code redemption may also be refused as rate limited: every
+			// code entered holds a guess of the owner's and the address's
+			// budgets while it is looked up (RedeemCode), and a right one
+			// gives it back only afterwards.
+			if c != wallet.EEXPIRED && c != wallet.EINVALIDCODE && c != wallet.ERATELIMITED {
 				t.Errorf("%d redemptions failed with %q, want expired", k, c)
 			}
 		}
@@ -306,7 +310,7 @@ func TestRevoke_StopsTokenAndCodeAtOnce(t *testing.T) {
 		wantCode(t, err, wallet.EEXPIRED)
 		_, err = e.svc.RedeemCode(ctx, viewer(t), owner, o.ShortCode)
 		wantCode(t, err, wallet.EINVALIDCODE)
-		for _, key := range []string{"share:" + o.Share.ID, "shareqr:" + o.Share.ID} {
+		for _, key := range []string{"sharekey:" + o.Share.ID, "shareqr:" + o.Share.ID} {
 			if _, err := e.codes.Get(ctx, key); !wallet.IsCode(err, wallet.ENOTFOUND) {
 				t.Errorf("%s is still in the short-lived store (%v)", key, err)
 			}
@@ -747,15 +751,11 @@ func TestOpen_SealKeyMustBe32Bytes(t *testing.T) {
 func TestRedeem_DurableStoreIsTheFinalJudgeOfSingleUse(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env, b backend) {
 		doc, o := e.open(t, 0, 1)
-		// Suppose the short-lived store let far too many through (a bug, a
-		// replayed write): the ticket now has 50 uses.
-		h := wallet.NewHasher(pepper)
-		loose := wallet.Ticket{
-			Secrets: map[string]string{"token": h.Hash(wallet.SecretShareToken, o.Token)},
-			Uses:    50,
-			Payload: []byte(`{"share_id":"` + o.Share.ID + `"}`),
+		// The short-lived store counts no views: it lets all 50 through to
+		// the durable store, which alone releases the one view there is.
+		if _, err := e.codes.Get(ctx, "sharekey:"+o.Share.ID); err != nil {
+			t.Fatalf("the share's entry: %v", err)
 		}
-		noErr(t, e.codes.PutTicket(ctx, "share:"+o.Share.ID, loose, time.Minute))
 		var (
 			wg        sync.WaitGroup
 			mu        sync.Mutex

@@ -35,9 +35,24 @@ type ShortLivedStore interface {
 	// of a ticket with limited attempts and returns EINVALIDCODE with
 	// AttemptsLeft; the ticket is deleted when no attempt is left.
 	UseTicket(ctx context.Context, key, name, hash string) (TicketUse, error)
-	// ReturnTicketUse gives one use back to the ticket at key, if it still
-	// exists (used when the durable commit after UseTicket failed).
-	ReturnTicketUse(ctx context.Context, key string) error
+	// Reserve atomically checks every budget and, only if each counter is
+	// below its limit, adds one to all of them (a new counter expires after
+	// its window, as with Incr). It returns the new counts, in order. If any
+	// counter is at its limit nothing is added and the error is ERATELIMITED
+	// with RetryAfter the longest time left among the full counters (at least
+	// a second). All keys must share one Redis Cluster hash slot ("{tag}").
+	Reserve(ctx context.Context, budgets []Budget) ([]int64, error)
+	// Unreserve takes one back from each counter that still exists and is
+	// above zero: a reservation that was not needed after all. The keys must
+	// share one hash slot, as for Reserve.
+	Unreserve(ctx context.Context, keys ...string) error
+}
+
+// Budget is one counter of a Reserve: at most Limit within a fixed Window.
+type Budget struct {
+	Key    string
+	Limit  int64
+	Window time.Duration
 }
 
 // Ticket is a short-lived secret-guarded grant: an OTP challenge (one use,

@@ -240,23 +240,82 @@ func (s *Store) UseTicket(ctx context.Context, key, name, hash string) (wallet.T
 	return wallet.TicketUse{}, invalidCode(left)
 }
 
-// ReturnTicketUse gives one use back to the ticket at key if it still
-// exists; otherwise it does nothing. EINTERNAL if the key holds a plain value.
-func (s *Store) ReturnTicketUse(ctx context.Context, key string) error {
+// Reserve adds one to every counter of budgets if each is below its
+// limit, and nothing otherwise, under one lock. It returns the new counts.
+// ERATELIMITED (RetryAfter set) if a counter is full; EINVALID for a budget
+// without a positive window or limit; EINTERNAL if a key holds a ticket or a
+// value that is not a decimal integer.
+func (s *Store) Reserve(ctx context.Context, budgets []wallet.Budget) ([]int64, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
+	for _, b := range budgets {
+		if b.Window <= 0 || b.Limit <= 0 {
+			return nil, wallet.Errorf(wallet.EINVALID, "a budget needs a positive limit and window")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	counts := make([]int64, len(budgets))
+	var wait time.Duration
+	for i, b := range budgets {
+		if e := s.live(now, b.Key); e != nil {
+			n, err := counterValue(e)
+			if err != nil {
+				return nil, err
+			}
+			counts[i] = n
+			if n >= b.Limit {
+				wait = max(wait, e.expires.Sub(now), time.Second)
+			}
+		}
+	}
+	if wait > 0 {
+		return nil, rateLimited(wait)
+	}
+	for i, b := range budgets {
+		counts[i]++
+		if e := s.live(now, b.Key); e != nil {
+			e.value = strconv.AppendInt(e.value[:0], counts[i], 10)
+			continue
+		}
+		s.set(now, b.Key, &entry{value: []byte("1"), expires: now.Add(b.Window)})
+	}
+	return counts, nil
+}
+
+// Unreserve takes one back from each live counter above zero; absent keys
+// are ignored. EINTERNAL if a key holds a ticket or a value that is not a
+// decimal integer (nothing is changed then).
+func (s *Store) Unreserve(ctx context.Context, keys ...string) error {
 	if err := checkContext(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(s.now(), key)
-	if e == nil {
-		return nil
+	now := s.now()
+	for _, k := range keys {
+		if e := s.live(now, k); e != nil {
+			if _, err := counterValue(e); err != nil {
+				return err
+			}
+		}
 	}
-	if e.ticket == nil {
-		return wrongKind()
+	for _, k := range keys {
+		if e := s.live(now, k); e != nil {
+			if n, _ := counterValue(e); n > 0 {
+				e.value = strconv.AppendInt(e.value[:0], n-1, 10)
+			}
+		}
 	}
-	e.ticket.Uses++
 	return nil
+}
+
+func rateLimited(wait time.Duration) *wallet.Error {
+	e := wallet.Errorf(wallet.ERATELIMITED, "too many attempts; try again later")
+	e.RetryAfter = wait
+	return e
 }
 
 // live returns the unexpired entry at key, removing an expired one. The

@@ -89,3 +89,39 @@ func TestTranslateMapsDriverErrorsToCodes(t *testing.T) {
 		t.Error("translate(nil) != nil")
 	}
 }
+
+// A script the server may have run is never sent again by go-redis: no
+// retries (0 once the client is made, whatever the URL asks) and no cluster
+// redirects loop; timeouts are ours unless the URL sets them.
+func TestNewClientNeverRetries(t *testing.T) {
+	c, err := newClient("redis://cache.internal:6380/0?max_retries=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	o := c.(*redis.Client).Options()
+	if o.MaxRetries != 0 {
+		t.Errorf("MaxRetries = %d, want 0 (none)", o.MaxRetries)
+	}
+	if o.ReadTimeout != defaultIOTimeout || o.WriteTimeout != defaultIOTimeout || o.DialTimeout != defaultDialTimeout {
+		t.Errorf("timeouts dial %v read %v write %v, want %v %v %v", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, defaultDialTimeout, defaultIOTimeout, defaultIOTimeout)
+	}
+	c2, err := newClient("redis://cache.internal:6380/0?read_timeout=500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if o := c2.(*redis.Client).Options(); o.ReadTimeout != 500*time.Millisecond || o.WriteTimeout != 500*time.Millisecond {
+		t.Errorf("URL timeouts: read %v write %v, want 500ms both", o.ReadTimeout, o.WriteTimeout)
+	}
+
+	cc, err := newClient("redis://a.internal:7000?max_retries=5&max_redirects=8,b.internal:7001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	co := cc.(*redis.ClusterClient).Options()
+	if co.MaxRetries > 0 || co.MaxRedirects != 0 || co.ReadTimeout != defaultIOTimeout {
+		t.Errorf("cluster: MaxRetries %d, MaxRedirects %d, ReadTimeout %v; want none, 0, %v", co.MaxRetries, co.MaxRedirects, co.ReadTimeout, defaultIOTimeout)
+	}
+}

@@ -2,9 +2,10 @@
 // Sentinel or Cluster through go-redis's UniversalClient). It passes the suite
 // in shortlived/shortlivedtest, as shortlived/memstore does.
 //
-// Every operation touches one key, so it works unchanged on a cluster. The
-// operations that read and then write (UseTicket, ReturnTicketUse, Incr,
-// Count) are Lua scripts, which Redis runs atomically; they are sent with
+// Every operation but Reserve and Unreserve touches one key, so it works
+// unchanged on a cluster; those two take several keys, which must share one
+// hash slot (callers give them one hash tag). The operations that read and
+// then write (UseTicket, Incr, Count, Reserve, Unreserve) are Lua scripts, which Redis runs atomically; they are sent with
 // EVALSHA and fall back to EVAL when the server has not cached them yet.
 //
 // A ticket is a hash: its uses, attempts and payload, and each secret under
@@ -101,6 +102,8 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		opts.MaxRetries = -1
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeouts(opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout)
 		return redis.NewClient(opts), nil
 	}
 	// A cluster: options (credentials, TLS, timeouts) come from the first
@@ -128,7 +131,46 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if opts.ClusterStateReloadInterval == 0 {
 		opts.ClusterStateReloadInterval = 5 * time.Second
 	}
+	// The cluster client's own loop resends a command after a timeout or a
+	// dropped connection as well as after MOVED or ASK, up to MaxRedirects
+	// times; none (-1) sends each command once. A MOVED reply then fails the
+	// call as EUNAVAILABLE and reloads the slot map, so that the next call
+	// goes to the right node.
+	opts.MaxRedirects = -1
+	opts.MaxRetries = -1
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeouts(opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout)
 	return redis.NewClusterClient(opts), nil
+}
+
+// Timeouts of a client made by Open, unless its URL sets them (dial_timeout,
+// read_timeout, write_timeout). A short-lived-store call sits inside an HTTP
+// request: two seconds without an answer is an outage to report
+// (EUNAVAILABLE, the request fails closed), not a wait worth the caller's
+// time.
+//
+// Retries are never the client library's: go-redis by default sends a
+// command again, on another connection, when the first one timed out or was
+// dropped, although Redis may well have run it. For Incr, UseTicket,
+// Reserve and Unreserve that would count or spend twice (one OTP attempt
+// spending two, one wrong code counting as two). So Open sets MaxRetries to
+// -1 whatever the URL says, and callers decide: a failed call is
+// EUNAVAILABLE and the request fails.
+const (
+	defaultDialTimeout = 2 * time.Second
+	defaultIOTimeout   = 2 * time.Second
+)
+
+func timeouts(dial, read, write time.Duration) (time.Duration, time.Duration, time.Duration) {
+	if dial == 0 {
+		dial = defaultDialTimeout
+	}
+	if read == 0 {
+		read = defaultIOTimeout
+	}
+	if write == 0 {
+		write = read
+	}
+	return dial, read, write
 }
 
 func withScheme(s string) string {
@@ -374,18 +416,104 @@ func (s *Store) UseTicket(ctx context.Context, key, name, hash string) (wallet.T
 	return wallet.TicketUse{}, unexpectedReply("use ticket", r)
 }
 
-// returnTicketUseScript adds one use to the ticket KEYS[1] if it exists.
-var returnTicketUseScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 0
+// reserveScript checks every counter KEYS[i] against its limit ARGV[2i-1]
+// and, only if all are below, increments them all, giving a new counter its
+// window of ARGV[2i] ms. It returns {1, count...} or, if a counter is full,
+// {0, longest ms left among the full ones}; one script, so that no other
+// reservation comes between the check and the increments.
+var reserveScript = redis.NewScript(`
+local wait = 0
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v then
+    local n = tonumber(v)
+    if not n then
+      return redis.error_reply('ERR key does not hold a counter')
+    end
+    if n >= tonumber(ARGV[2*i-1]) then
+      local t = redis.call('PTTL', k)
+      if t <= 0 then t = tonumber(ARGV[2*i]) end
+      if t > wait then wait = t end
+    end
+  end
 end
-return redis.call('HINCRBY', KEYS[1], 'uses', 1)
+if wait > 0 then
+  return {0, wait}
+end
+local r = {1}
+for i, k in ipairs(KEYS) do
+  r[i+1] = redis.call('INCR', k)
+  if redis.call('PTTL', k) < 0 then
+    redis.call('PEXPIRE', k, ARGV[2*i])
+  end
+end
+return r
 `)
 
-// ReturnTicketUse gives one use back to the ticket at key if it still
-// exists; otherwise it does nothing. EINTERNAL if the key holds a plain value.
-func (s *Store) ReturnTicketUse(ctx context.Context, key string) error {
-	return translate(returnTicketUseScript.Run(ctx, s.client, []string{s.key(key)}).Err(), "return ticket use")
+// Reserve adds one to every counter of budgets if each is below its limit,
+// and nothing otherwise, in one script. It returns the new counts.
+// ERATELIMITED (RetryAfter set) if a counter is full; EINVALID for a budget
+// without a positive limit and window; EINTERNAL if a key holds a ticket or
+// a value that is not an integer, or if the keys do not share one cluster
+// hash slot (CROSSSLOT: give them one hash tag).
+func (s *Store) Reserve(ctx context.Context, budgets []wallet.Budget) ([]int64, error) {
+	if len(budgets) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(budgets))
+	args := make([]any, 0, 2*len(budgets))
+	for i, b := range budgets {
+		if b.Window <= 0 || b.Limit <= 0 {
+			return nil, wallet.Errorf(wallet.EINVALID, "a budget needs a positive limit and window")
+		}
+		keys[i] = s.key(b.Key)
+		args = append(args, b.Limit, roundUpToMillisecond(b.Window).Milliseconds())
+	}
+	r, err := reserveScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, translate(err, "reserve")
+	}
+	switch {
+	case len(r) == 2 && r[0] == 0:
+		e := wallet.Errorf(wallet.ERATELIMITED, "too many attempts; try again later")
+		e.RetryAfter = max(time.Duration(r[1])*time.Millisecond, time.Second)
+		return nil, e
+	case len(r) == len(budgets)+1 && r[0] == 1:
+		return r[1:], nil
+	}
+	return nil, unexpectedReply("reserve", r)
+}
+
+// unreserveScript decrements each counter KEYS[i] that exists and is above
+// zero, after checking that all hold integers.
+var unreserveScript = redis.NewScript(`
+local vs = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v and not tonumber(v) then
+    return redis.error_reply('ERR key does not hold a counter')
+  end
+  vs[i] = v
+end
+for i, k in ipairs(KEYS) do
+  if vs[i] and tonumber(vs[i]) > 0 then
+    redis.call('DECR', k)
+  end
+end
+return 0
+`)
+
+// Unreserve takes one back from each counter that exists and is above zero,
+// in one script. EINTERNAL as Reserve.
+func (s *Store) Unreserve(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = s.key(k)
+	}
+	return translate(unreserveScript.Run(ctx, s.client, ks).Err(), "unreserve")
 }
 
 func first(r []any) (int64, bool) {

@@ -163,13 +163,17 @@ func TestStoppedRedisIsUnavailable(t *testing.T) {
 			_, err := s.Get(ctx, "k")
 			return err
 		},
-		"Delete":          func(ctx context.Context) error { return s.Delete(ctx, "a", "b") },
-		"DeleteOne":       func(ctx context.Context) error { return s.Delete(ctx, "a") },
-		"Incr":            func(ctx context.Context) error { _, _, err := s.Incr(ctx, "c", time.Minute); return err },
-		"Count":           func(ctx context.Context) error { _, _, err := s.Count(ctx, "c"); return err },
-		"PutTicket":       func(ctx context.Context) error { return s.PutTicket(ctx, "t2", tk, time.Minute) },
-		"UseTicket":       func(ctx context.Context) error { _, err := s.UseTicket(ctx, "t", "code", "h"); return err },
-		"ReturnTicketUse": func(ctx context.Context) error { return s.ReturnTicketUse(ctx, "t") },
+		"Delete":    func(ctx context.Context) error { return s.Delete(ctx, "a", "b") },
+		"DeleteOne": func(ctx context.Context) error { return s.Delete(ctx, "a") },
+		"Incr":      func(ctx context.Context) error { _, _, err := s.Incr(ctx, "c", time.Minute); return err },
+		"Count":     func(ctx context.Context) error { _, _, err := s.Count(ctx, "c"); return err },
+		"PutTicket": func(ctx context.Context) error { return s.PutTicket(ctx, "t2", tk, time.Minute) },
+		"UseTicket": func(ctx context.Context) error { _, err := s.UseTicket(ctx, "t", "code", "h"); return err },
+		"Reserve": func(ctx context.Context) error {
+			_, err := s.Reserve(ctx, []wallet.Budget{{Key: "{r}a", Limit: 1, Window: time.Minute}})
+			return err
+		},
+		"Unreserve": func(ctx context.Context) error { return s.Unreserve(ctx, "{r}a", "{r}b") },
 	}
 	var wg sync.WaitGroup
 	for name, op := range ops {

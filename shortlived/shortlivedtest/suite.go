@@ -7,6 +7,7 @@ package shortlivedtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -57,8 +58,9 @@ func RunShortLivedStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Sh
 		{"WrongCodeSpendsLimitedAttemptsThenDeletes", testWrongCodeLimited},
 		{"WrongCodeDoesNotResetAfterSuccess", testWrongCodeThenRight},
 		{"WrongCodeWithUnlimitedAttemptsChangesNothing", testWrongCodeUnlimited},
-		{"ReturnTicketUseGivesUseBack", testReturnTicketUse},
-		{"ReturnTicketUseOnMissingTicketDoesNothing", testReturnTicketUseMissing},
+		{"ReserveCountsAllOrNothing", testReserve},
+		{"ReserveWindowExpires", testReserveExpires},
+		{"ConcurrentReserveAdmitsExactlyTheLimit", testConcurrentReserve},
 		{"PutTicketReplacesTicket", testPutTicketReplaces},
 		{"PutTicketRejectsInvalidTicket", testPutTicketInvalid},
 		{"DeleteRemovesTicket", testDeleteTicket},
@@ -476,43 +478,73 @@ func testWrongCodeUnlimited(t *testing.T, s wallet.ShortLivedStore) {
 	}
 }
 
-func testReturnTicketUse(t *testing.T, s wallet.ShortLivedStore) {
+func testReserve(t *testing.T, s wallet.ShortLivedStore) {
 	ctx := t.Context()
-	noErr(t, s.PutTicket(ctx, "t", testTicket(2, 3), longTTL))
-	u, err := s.UseTicket(ctx, "t", "token", "token-hash")
-	noErr(t, err)
-	if u.UsesLeft != 1 {
-		t.Fatalf("UsesLeft = %d, want 1", u.UsesLeft)
+	budgets := []wallet.Budget{
+		{Key: "{r}a", Limit: 2, Window: longTTL},
+		{Key: "{r}b", Limit: 3, Window: longTTL},
 	}
-	noErr(t, s.ReturnTicketUse(ctx, "t"))
-	for want := 1; want >= 0; want-- {
-		u, err = s.UseTicket(ctx, "t", "token", "token-hash")
+	for want := int64(1); want <= 2; want++ {
+		n, err := s.Reserve(ctx, budgets)
 		noErr(t, err)
-		if u.UsesLeft != want {
-			t.Fatalf("UsesLeft after a returned use = %d, want %d", u.UsesLeft, want)
+		if len(n) != 2 || n[0] != want || n[1] != want {
+			t.Fatalf("Reserve = %v, want [%d %d]", n, want, want)
 		}
 	}
-	_, err = s.UseTicket(ctx, "t", "token", "token-hash")
-	wantCode(t, err, wallet.ENOTFOUND)
+	// a is full: nothing is counted, b included.
+	_, err := s.Reserve(ctx, budgets)
+	wantCode(t, err, wallet.ERATELIMITED)
+	var we *wallet.Error
+	if errors.As(err, &we) && (we.RetryAfter < time.Second || we.RetryAfter > longTTL) {
+		t.Errorf("RetryAfter = %v, want between 1s and %v", we.RetryAfter, longTTL)
+	}
+	if n, _, _ := s.Count(ctx, "{r}b"); n != 2 {
+		t.Errorf("b = %d after a refused reservation, want 2", n)
+	}
+	noErr(t, s.Unreserve(ctx, "{r}a", "{r}missing"))
+	if n, _, _ := s.Count(ctx, "{r}missing"); n != 0 {
+		t.Errorf("Unreserve made a counter of a missing key: %d", n)
+	}
+	n, err := s.Reserve(ctx, budgets)
+	noErr(t, err)
+	if n[0] != 2 || n[1] != 3 {
+		t.Fatalf("Reserve after Unreserve = %v, want [2 3]", n)
+	}
+	_, err = s.Reserve(ctx, []wallet.Budget{{Key: "{r}c", Limit: 1, Window: 0}})
+	wantCode(t, err, wallet.EINVALID)
 }
 
-func testReturnTicketUseMissing(t *testing.T, s wallet.ShortLivedStore) {
+func testReserveExpires(t *testing.T, s wallet.ShortLivedStore) {
 	ctx := t.Context()
-	noErr(t, s.ReturnTicketUse(ctx, "missing"))
-	_, err := s.UseTicket(ctx, "missing", "token", "token-hash")
-	wantCode(t, err, wallet.ENOTFOUND)
-	ok, err := s.PutNew(ctx, "missing", []byte("x"), longTTL)
+	b := []wallet.Budget{{Key: "{r}a", Limit: 1, Window: shortTTL}}
+	_, err := s.Reserve(ctx, b)
 	noErr(t, err)
-	if !ok {
-		t.Fatal("ReturnTicketUse created a key")
+	_, err = s.Reserve(ctx, b)
+	wantCode(t, err, wallet.ERATELIMITED)
+	waitUntil(t, "the budget's window ends", func() bool {
+		_, err := s.Reserve(ctx, b)
+		return err == nil
+	})
+}
+
+// testConcurrentReserve fires many reservations at once: exactly the
+// smallest limit succeed, and every counter ends at that number.
+func testConcurrentReserve(t *testing.T, s wallet.ShortLivedStore) {
+	ctx := t.Context()
+	budgets := []wallet.Budget{
+		{Key: "{r}a", Limit: 5, Window: longTTL},
+		{Key: "{r}b", Limit: 7, Window: longTTL},
 	}
-	// Nor does it revive a used-up ticket.
-	noErr(t, s.PutTicket(ctx, "t", testTicket(1, 3), longTTL))
-	_, err = s.UseTicket(ctx, "t", "token", "token-hash")
-	noErr(t, err)
-	noErr(t, s.ReturnTicketUse(ctx, "t"))
-	_, err = s.UseTicket(ctx, "t", "token", "token-hash")
-	wantCode(t, err, wallet.ENOTFOUND)
+	_, errs := race(40, func(int) ([]int64, error) { return s.Reserve(ctx, budgets) })
+	got := tally(errs)
+	if got[""] != 5 || got[wallet.ERATELIMITED] != 35 {
+		t.Fatalf("outcomes = %v, want 5 successes and 35 %s", got, wallet.ERATELIMITED)
+	}
+	for _, k := range []string{"{r}a", "{r}b"} {
+		if n, _, _ := s.Count(ctx, k); n != 5 {
+			t.Errorf("%s = %d, want 5", k, n)
+		}
+	}
 }
 
 func testPutTicketReplaces(t *testing.T, s wallet.ShortLivedStore) {
@@ -602,7 +634,8 @@ func testWrongKind(t *testing.T, s wallet.ShortLivedStore) {
 	wantCode(t, err, wallet.EINTERNAL)
 	_, err = s.UseTicket(ctx, "value", "code", "code-hash")
 	wantCode(t, err, wallet.EINTERNAL)
-	wantCode(t, s.ReturnTicketUse(ctx, "value"), wallet.EINTERNAL)
+	_, err = s.Reserve(ctx, []wallet.Budget{{Key: "ticket", Limit: 5, Window: longTTL}})
+	wantCode(t, err, wallet.EINTERNAL)
 	// Nothing was changed by the failed calls.
 	got, err := s.Get(ctx, "value")
 	noErr(t, err)
