@@ -287,12 +287,15 @@ func (s *Service) restoreShortLived(ctx context.Context, aead cipher.AEAD, o ope
 	if _, err := s.Codes.PutNew(ctx, o.CodeKey, []byte(sh.ID), ttl); err != nil {
 		return err
 	}
-	payload, err := json.Marshal(ticketPayload{ShareID: sh.ID, DocumentID: sh.DocumentID, OwnerIIN: sh.OwnerIIN, CreatedBy: sh.CreatedBy, CodeKey: o.CodeKey})
+	entry, err := json.Marshal(shareEntry{
+		ShareID: sh.ID, DocumentID: sh.DocumentID, OwnerIIN: sh.OwnerIIN, CreatedBy: sh.CreatedBy, CodeKey: o.CodeKey,
+		TokenHash: s.Hasher.Hash(wallet.SecretShareToken, o.Token),
+		CodeHash:  s.Hasher.Hash(wallet.SecretShortCode, o.ShortCode),
+	})
 	if err != nil {
-		return wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share ticket")
+		return wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry")
 	}
-	t := shareTicket(s.Hasher.Hash(wallet.SecretShareToken, o.Token), s.Hasher.Hash(wallet.SecretShortCode, o.ShortCode), sh.MaxViews-sh.Views, payload)
-	if err := s.Codes.PutTicket(ctx, ticketKey(sh.ID), t, ttl); err != nil {
+	if err := s.Codes.Put(ctx, entryKey(sh.ID), entry, ttl); err != nil {
 		return err
 	}
 	sealed, err := seal(aead, s.rand(), sh.ID, sealedRecord{Token: o.Token, CodeKey: o.CodeKey})

@@ -355,7 +355,6 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	if k != nil {
 		op, err := k.redeemed(now, v)
 		if err != nil {
-			s.returnUse(ctx, sh, use)
 			return Redemption{}, err
 		}
 		ops = append(ops, op)
