@@ -54,6 +54,12 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", slog.String("addr", addr), slog.String("mode", a.mode))
+	if cfg.DevEndpoints() {
+		logger.Warn("development endpoints are served: /v1/dev/citizens and /v1/dev/sms (every one-time password, no authentication); QUJAT_DEV=0 turns them off",
+			slog.String("addr", addr))
+	} else {
+		logger.Info("development endpoints are off (QUJAT_DEV=1 turns them on)")
+	}
 	fmt.Fprintf(stdout, "qujat %s listening on http://%s (%s)\n", versionString(), addr, a.mode)
 
 	if cfg.DebugAddr != "" {
