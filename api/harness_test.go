@@ -110,7 +110,7 @@ func newStack(tb testing.TB, now func() time.Time, adjust ...func(*service.Servi
 		Keys: keys, LogKeys: logKeys, Pepper: []byte("test pepper, 32 bytes long......"),
 		TokenKey: tokenKey, TokenIssuer: "qujat", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		SMS: outbox, Outbox: outbox, SMSInboundSecret: []byte("gateway secret"),
-		PublicURL: "https://qujat.test",
+		PublicURL: "https://qujat.test", MetricsToken: testMetricsToken,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -265,6 +265,9 @@ func (s *testServer) adult() wallet.Citizen {
 	}
 	return best
 }
+
+// testMetricsToken is the bearer secret of /metrics on the test server.
+const testMetricsToken = "metrics-token-for-tests"
 
 // testLogger discards the server's log unless QUJAT_TEST_LOG is set.
 func testLogger() *slog.Logger {

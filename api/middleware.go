@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -123,6 +124,43 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// metrics serves /metrics on the public listener only to the holder of
+// MetricsToken; without one it is not served here at all.
+func (s *Server) metrics(c echo.Context) error {
+	if s.MetricsToken == "" {
+		return wallet.Errorf(wallet.ENOTFOUND, "no such resource")
+	}
+	tok, ok := bearer(c)
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.MetricsToken)) != 1 {
+		return wallet.Errorf(wallet.EUNAUTHORIZED, "metrics need their bearer token")
+	}
+	metricsHandler(s.Metrics).ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// HSTS max-age: one year.
+const hstsMaxAge = 365 * 24 * 60 * 60
+
+// securityHeaders sets the headers every response carries: no sniffing, no
+// referrer, no framing, HSTS when the public URL is https, and no-store on
+// every /v1 and /s response (they carry personal data or secrets).
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if strings.HasPrefix(strings.ToLower(s.PublicURL), "https://") {
+			h.Set("Strict-Transport-Security", "max-age="+strconv.Itoa(hstsMaxAge))
+		}
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/s/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.

@@ -63,6 +63,10 @@ type Deps struct {
 	ReadyChecks map[string]func(context.Context) error
 	// Metrics is where request metrics are registered (a new registry if nil).
 	Metrics *prometheus.Registry
+	// MetricsToken, if set, is the bearer secret that GET /metrics requires
+	// on this server; if empty, /metrics is not served here (serve
+	// MetricsHandler on an address of its own instead).
+	MetricsToken string
 }
 
 // Server is the HTTP API.
@@ -94,6 +98,7 @@ func New(d Deps) *Server {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: newRequestID,
 	}))
+	e.Use(s.securityHeaders)
 	e.Use(s.logRequests)
 	e.Use(newMetrics(d.Metrics).middleware)
 	e.Use(s.recoverPanics)
@@ -101,6 +106,10 @@ func New(d Deps) *Server {
 	s.routes()
 	return s
 }
+
+// MetricsHandler serves the request metrics in the Prometheus text format,
+// without authentication: for a listener of its own (QUJAT_METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler { return metricsHandler(s.Metrics) }
 
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
@@ -118,7 +127,7 @@ func (s *Server) routes() {
 	e := s.e
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(metricsHandler(s.Metrics)))
+	e.GET("/metrics", s.metrics)
 	e.GET("/openapi.yaml", s.openapi)
 
 	v1 := e.Group("/v1")

@@ -70,6 +70,9 @@ type Parts struct {
 	PublicURL   string
 	ReadyChecks map[string]func(context.Context) error
 	Metrics     *prometheus.Registry
+	// MetricsToken is the bearer secret of /metrics on the public listener
+	// (api.Deps.MetricsToken); empty, /metrics is not served there.
+	MetricsToken string
 	// LogMaxBatch bounds a history log batch (historylog.Config.MaxBatch).
 	LogMaxBatch int
 }
@@ -168,6 +171,7 @@ func Build(p Parts) (*Service, error) {
 		DevOutbox:        p.Outbox,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
+		MetricsToken:     p.MetricsToken,
 	})
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens}, nil

@@ -174,7 +174,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
 		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
-		PublicURL: cfg.PublicURL, Metrics: reg,
+		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
 	})
 	if err != nil {
 		return nil, err

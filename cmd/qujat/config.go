@@ -27,6 +27,12 @@ type Config struct {
 	// on ("1") or off ("0"); unset, they are on with the embedded default
 	// only (see DevEndpoints).
 	Dev string `env:"QUJAT_DEV"`
+	// MetricsAddr, if set, serves /metrics there without authentication
+	// (an address of its own, e.g. an internal interface).
+	MetricsAddr string `env:"QUJAT_METRICS_ADDR"`
+	// MetricsToken, if set, admits GET /metrics on the public listener
+	// with this bearer secret; otherwise it is not served there.
+	MetricsToken string `env:"QUJAT_METRICS_TOKEN"`
 
 	Sources       string `env:"QUJAT_SOURCES"`
 	SourcesSecret string `env:"QUJAT_SOURCES_SECRET"`
@@ -115,6 +121,17 @@ func (c Config) Validate() error {
 		} else if !isLoopback(c.DebugAddr) {
 			bad("QUJAT_DEBUG_ADDR %q: profiling is served on loopback addresses only", c.DebugAddr)
 		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("QUJAT_METRICS_ADDR %q: want host:port", c.MetricsAddr)
+		} else if c.MetricsAddr == c.Addr {
+			bad("QUJAT_METRICS_ADDR %q: must differ from QUJAT_ADDR", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		// The token is not quoted back.
+		bad("QUJAT_METRICS_TOKEN: want at least 16 characters")
 	}
 	switch c.Dev {
 	case "", "0", "1":

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -320,6 +321,39 @@ func TestServe_DevEndpointsOffOnPostgresAndRedis(t *testing.T) {
 		if st, m := c.call("GET", p, "", nil); st != 404 {
 			t.Errorf("%s: %d %v, want 404", p, st, m)
 		}
+	}
+}
+
+// /metrics is served on QUJAT_METRICS_ADDR, not on the public listener.
+func TestServe_MetricsOnAnAddressOfTheirOwn(t *testing.T) {
+	skipIfShort(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := ln.Addr().String()
+	ln.Close()
+	base := startService(t, map[string]string{"QUJAT_METRICS_ADDR": maddr})
+	c := client{t, base}
+	if st, _ := c.call("GET", "/healthz", "", nil); st != 200 {
+		t.Fatalf("healthz: %d", st)
+	}
+	if st, _ := c.call("GET", "/metrics", "", nil); st != 404 {
+		t.Fatalf("public /metrics: %d, want 404", st)
+	}
+	res, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `qujat_http_requests_total{method="GET",route="/healthz",status="200"}`) {
+		t.Fatalf("metrics address: %d %.200s", res.StatusCode, b)
+	}
+	env := map[string]string{"QUJAT_METRICS_TOKEN": "short", "QUJAT_METRICS_ADDR": "nonsense"}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "QUJAT_METRICS_TOKEN") || !strings.Contains(err.Error(), "QUJAT_METRICS_ADDR") || strings.Contains(err.Error(), "short") {
+		t.Fatalf("bad metrics settings: %v", err)
 	}
 }
 

@@ -62,6 +62,16 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 	}
 	fmt.Fprintf(stdout, "qujat %s listening on http://%s (%s)\n", versionString(), addr, a.mode)
 
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.server.MetricsHandler())
+		msrv, err := startSideServer(cfg.MetricsAddr, mux)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+		logger.Info("metrics", slog.String("addr", cfg.MetricsAddr))
+	}
 	if cfg.DebugAddr != "" {
 		dbg, err := startDebugServer(cfg.DebugAddr)
 		if err != nil {
@@ -142,11 +152,16 @@ func startDebugServer(addr string) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return startSideServer(addr, mux)
+}
+
+// startSideServer serves h on addr in the background (profiling, metrics).
+func startSideServer(addr string, h http.Handler) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
 }
