@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -59,6 +60,10 @@ type Deps struct {
 	DevCitizens func() []wallet.Citizen
 	DevOutbox   *sms.Outbox
 
+	// TrustedProxies are the reverse proxies from which X-Forwarded-For is
+	// read (clientAddress); none: the peer's address is the client's.
+	TrustedProxies []*net.IPNet
+
 	// ReadyChecks are run by /readyz; each returns nil when its store is reachable.
 	ReadyChecks map[string]func(context.Context) error
 	// Metrics is where request metrics are registered (a new registry if nil).
@@ -94,7 +99,7 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientAddress(d.TrustedProxies)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: newRequestID,
 	}))

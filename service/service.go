@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -67,9 +68,12 @@ type Parts struct {
 	Outbox           *sms.Outbox
 	SMSInboundSecret []byte
 
-	PublicURL   string
-	ReadyChecks map[string]func(context.Context) error
-	Metrics     *prometheus.Registry
+	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is read
+	// (api.Deps.TrustedProxies).
+	TrustedProxies []*net.IPNet
+	ReadyChecks    map[string]func(context.Context) error
+	Metrics        *prometheus.Registry
 	// MetricsToken is the bearer secret of /metrics on the public listener
 	// (api.Deps.MetricsToken); empty, /metrics is not served there.
 	MetricsToken string
@@ -172,6 +176,7 @@ func Build(p Parts) (*Service, error) {
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
+		TrustedProxies:   p.TrustedProxies,
 	})
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens}, nil

@@ -33,6 +33,9 @@ type Config struct {
 	// MetricsToken, if set, admits GET /metrics on the public listener
 	// with this bearer secret; otherwise it is not served there.
 	MetricsToken string `env:"QUJAT_METRICS_TOKEN"`
+	// TrustedProxies are the reverse proxies (comma-separated CIDRs or
+	// addresses) whose X-Forwarded-For is read to find the client.
+	TrustedProxies string `env:"QUJAT_TRUSTED_PROXIES"`
 
 	Sources       string `env:"QUJAT_SOURCES"`
 	SourcesSecret string `env:"QUJAT_SOURCES_SECRET"`
@@ -74,6 +77,36 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		}
 	}
 	return cfg, nil
+}
+
+// parseTrustedProxies parses QUJAT_TRUSTED_PROXIES: comma-separated CIDRs
+// (a bare address is its own /32 or /128).
+func parseTrustedProxies(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("QUJAT_TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // embedded reports whether the configuration is the embedded default's:
@@ -132,6 +165,9 @@ func (c Config) Validate() error {
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		// The token is not quoted back.
 		bad("QUJAT_METRICS_TOKEN: want at least 16 characters")
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Dev {
 	case "", "0", "1":

@@ -357,6 +357,18 @@ func TestServe_MetricsOnAnAddressOfTheirOwn(t *testing.T) {
 	}
 }
 
+func TestConfig_TrustedProxies(t *testing.T) {
+	n, err := parseTrustedProxies(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::1")
+	if err != nil || len(n) != 4 || n[1].String() != "192.0.2.7/32" || n[3].String() != "::1/128" {
+		t.Fatalf("%v %v", n, err)
+	}
+	env := map[string]string{"QUJAT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "QUJAT_TRUSTED_PROXIES") {
+		t.Fatalf("bad QUJAT_TRUSTED_PROXIES: %v", err)
+	}
+}
+
 func TestConfig_DevEndpointsOnLoopbackOnly(t *testing.T) {
 	cases := []struct {
 		env     map[string]string

@@ -54,6 +54,9 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", slog.String("addr", addr), slog.String("mode", a.mode))
+	if cfg.TrustedProxies != "" {
+		logger.Info("X-Forwarded-For is read from trusted proxies", slog.String("proxies", cfg.TrustedProxies))
+	}
 	if cfg.DevEndpoints() {
 		logger.Warn("development endpoints are served: /v1/dev/citizens and /v1/dev/sms (every one-time password, no authentication); QUJAT_DEV=0 turns them off",
 			slog.String("addr", addr))
