@@ -207,9 +207,22 @@ func (s *Server) organisationOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := s.activeOrganisation(c, claims.Subject); err != nil {
+			return err
+		}
 		c.Set(ctxClient, claims.Subject)
 		return next(c)
 	}
+}
+
+// activeOrganisation refuses the token of an organisation that was disabled
+// (or removed) since it was issued: on every call, not only where the
+// consent service looks the client up.
+func (s *Server) activeOrganisation(c echo.Context, clientID string) error {
+	if s.Consents == nil {
+		return wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+	}
+	return s.Consents.ActiveClient(c.Request().Context(), clientID)
 }
 
 func citizenOf(c echo.Context) wallet.IIN {

@@ -47,6 +47,9 @@ func (s *Server) eitherParty(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := s.activeOrganisation(c, claims.Subject); err != nil {
+			return err
+		}
 		c.Set(ctxClient, claims.Subject)
 		return next(c)
 	}
