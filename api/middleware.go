@@ -187,9 +187,9 @@ func (s *Server) citizenOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		iin, err := wallet.ParseIIN(claims.Subject)
+		iin, err := s.activeCitizen(c, claims)
 		if err != nil {
-			return wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+			return err
 		}
 		c.Set(ctxCitizen, iin)
 		return next(c)
@@ -213,6 +213,26 @@ func (s *Server) organisationOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxClient, claims.Subject)
 		return next(c)
 	}
+}
+
+// activeCitizen returns the citizen of an access token whose session was
+// not revoked (by logout or a refresh token's reuse) since it was issued.
+// If the short-lived store cannot be reached it fails closed.
+func (s *Server) activeCitizen(c echo.Context, claims *AccessClaims) (wallet.IIN, error) {
+	iin, err := wallet.ParseIIN(claims.Subject)
+	if err != nil {
+		return "", wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+	}
+	if s.SignIn != nil && claims.Session != "" {
+		revoked, err := s.SignIn.SessionRevoked(c.Request().Context(), claims.Session)
+		if err != nil {
+			return "", err
+		}
+		if revoked {
+			return "", wallet.Errorf(wallet.EUNAUTHORIZED, "the session has ended; sign in again")
+		}
+	}
+	return iin, nil
 }
 
 // activeOrganisation refuses the token of an organisation that was disabled

@@ -132,7 +132,7 @@ func Build(p Parts) (*Service, error) {
 	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
 	otpSvc.Now = p.Now
 	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
-	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand}
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
