@@ -87,7 +87,7 @@ func (s *Server) refreshSession(c echo.Context) error {
 	return renderPair(c, p)
 }
 
-// logout revokes the refresh token's family.
+// logout revokes the refresh token's family and its access tokens.
 func (s *Server) logout(c echo.Context) error {
 	var req refreshRequest
 	if err := bindJSON(c, &req); err != nil {

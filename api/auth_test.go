@@ -205,6 +205,49 @@ func TestLogout_RevokesTheFamily(t *testing.T) {
 	}
 }
 
+// Logout ends the access token of the session too, on every citizen
+// endpoint, and only that session's.
+func TestLogout_RevokesTheAccessTokenToo(t *testing.T) {
+	s := newTestServer(t)
+	a := s.adult()
+	tok := s.signIn(a.IIN)
+	other := s.signIn(a.IIN)
+	if r := s.do("GET", "/v1/me", tok.Access, nil); r.Status != 200 {
+		t.Fatalf("before logout: %d", r.Status)
+	}
+	if r := s.do("POST", "/v1/auth/logout", "", map[string]string{"refresh_token": tok.Refresh}); r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	}
+	for _, p := range []string{"/v1/me", "/v1/documents", "/v1/views?as=owner", "/v1/me/history"} {
+		if r := s.do("GET", p, tok.Access, nil); r.Status != http.StatusUnauthorized || r.ErrorCode(t) != "unauthorized" {
+			t.Errorf("%s after logout: %d %s", p, r.Status, r.Body)
+		}
+		if r := s.do("GET", p, other.Access, nil); r.Status != 200 {
+			t.Errorf("%s of another sign-in: %d %s", p, r.Status, r.Body)
+		}
+	}
+}
+
+// A refresh token's reuse revokes the session, its newest access token
+// included.
+func TestRefresh_ReuseRevokesTheAccessToken(t *testing.T) {
+	s := newTestServer(t)
+	tok := s.signIn(s.adult().IIN)
+	r := s.do("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": tok.Refresh})
+	if r.Status != 200 {
+		t.Fatalf("refresh: %d %s", r.Status, r.Body)
+	}
+	newest := r.JSON(t)["access_token"].(string)
+	if r := s.do("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": tok.Refresh}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("reuse: %d", r.Status)
+	}
+	for _, at := range []string{tok.Access, newest} {
+		if r := s.do("GET", "/v1/me", at, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("access token of a revoked session: %d", r.Status)
+		}
+	}
+}
+
 func TestAccessToken_RefusedWhenNotExactlyOurs(t *testing.T) {
 	s := newTestServer(t)
 	a := s.adult()

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -271,5 +272,42 @@ func TestConsent_RefusedCases(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong client: %d", res.StatusCode)
+	}
+}
+
+// A disabled organisation's token is refused on every call at once, its
+// history and its log leaves included, not only where the consent service
+// looks the client up.
+func TestConsent_DisabledOrganisationRefusedOnEveryCall(t *testing.T) {
+	s := newTestServer(t)
+	bankID, bank := s.bank("Disabled Bank", wallet.IDCard)
+	citizen := s.signIn(demoAllTypes).Access
+	id := s.askConsent(bank, demoAllTypes, "app", "id_card")
+	if r := s.do("POST", "/v1/me/consents/"+id+"/approve", citizen, nil); r.Status != 200 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	releaseAndCheck(t, s, bankID, bank, id, citizen)
+	leaf := s.views(bank, "viewer")[0]["log_index"]
+	calls := [][2]string{
+		{"GET", "/v1/views?as=viewer"},
+		{"GET", "/v1/views"},
+		{"GET", fmt.Sprintf("/v1/log/leaves/%v", leaf)},
+		{"GET", "/v1/consents"},
+		{"GET", "/v1/consents/" + id},
+		{"GET", "/v1/consents/" + id + "/documents"},
+	}
+	for _, c := range calls {
+		if r := s.do(c[0], c[1], bank, nil); r.Status != 200 {
+			t.Fatalf("before disabling, %s %s: %d %s", c[0], c[1], r.Status, r.Body)
+		}
+	}
+	if err := s.Consents.DisableClient(t.Context(), bankID); err != nil {
+		t.Fatal(err)
+	}
+	calls = append(calls, [2]string{"POST", "/v1/consents"}, [2]string{"POST", "/v1/consents/" + id + "/otp"})
+	for _, c := range calls {
+		if r := s.do(c[0], c[1], bank, map[string]any{}); r.Status != http.StatusUnauthorized || r.ErrorCode(t) != "unauthorized" {
+			t.Errorf("disabled, %s %s: %d %s", c[0], c[1], r.Status, r.Body)
+		}
 	}
 }

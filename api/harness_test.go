@@ -79,6 +79,13 @@ type stack struct {
 // before the server is used (for example sharing limits).
 func newStack(tb testing.TB, now func() time.Time, adjust ...func(*service.Service)) *stack {
 	tb.Helper()
+	return newStackWith(tb, now, nil, adjust...)
+}
+
+// newStackWith is newStack with parts, if not nil, changing the parts the
+// graph is built from (for example the trusted proxies).
+func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts), adjust ...func(*service.Service)) *stack {
+	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "qujat.db"))
@@ -104,14 +111,18 @@ func newStack(tb testing.TB, now func() time.Time, adjust ...func(*service.Servi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := service.Build(service.Parts{
+	p := service.Parts{
 		Logger: testLogger(), Now: now, Rand: rand.Reader,
 		Store: st, Short: short, Directory: demo, Sources: demo.Sources(), DevCitizens: demo.Citizens,
 		Keys: keys, LogKeys: logKeys, Pepper: []byte("test pepper, 32 bytes long......"),
 		TokenKey: tokenKey, TokenIssuer: "qujat", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		SMS: outbox, Outbox: outbox, SMSInboundSecret: []byte("gateway secret"),
-		PublicURL: "https://qujat.test",
-	})
+		PublicURL: "https://qujat.test", MetricsToken: testMetricsToken,
+	}
+	if parts != nil {
+		parts(&p)
+	}
+	svc, err := service.Build(p)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -125,8 +136,14 @@ func newStack(tb testing.TB, now func() time.Time, adjust ...func(*service.Servi
 
 func newTestServer(t *testing.T, adjust ...func(*service.Service)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil, adjust...)
+}
+
+// newTestServerWith is newTestServer on newStackWith.
+func newTestServerWith(t *testing.T, parts func(*service.Parts), adjust ...func(*service.Service)) *testServer {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	k := newStack(t, clk.Now, adjust...)
+	k := newStackWith(t, clk.Now, parts, adjust...)
 	hs := httptest.NewServer(k.srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: k.outbox, Demo: k.demo, Store: k.store, Short: k.short,
@@ -274,6 +291,9 @@ func (s *testServer) adult() wallet.Citizen {
 	}
 	return best
 }
+
+// testMetricsToken is the bearer secret of /metrics on the test server.
+const testMetricsToken = "metrics-token-for-tests"
 
 // testLogger discards the server's log unless QUJAT_TEST_LOG is set.
 func testLogger() *slog.Logger {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -125,6 +126,43 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
+// metrics serves /metrics on the public listener only to the holder of
+// MetricsToken; without one it is not served here at all.
+func (s *Server) metrics(c echo.Context) error {
+	if s.MetricsToken == "" {
+		return wallet.Errorf(wallet.ENOTFOUND, "no such resource")
+	}
+	tok, ok := bearer(c)
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.MetricsToken)) != 1 {
+		return wallet.Errorf(wallet.EUNAUTHORIZED, "metrics need their bearer token")
+	}
+	metricsHandler(s.Metrics).ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// HSTS max-age: one year.
+const hstsMaxAge = 365 * 24 * 60 * 60
+
+// securityHeaders sets the headers every response carries: no sniffing, no
+// referrer, no framing, HSTS when the public URL is https, and no-store on
+// every /v1 and /s response (they carry personal data or secrets).
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if strings.HasPrefix(strings.ToLower(s.PublicURL), "https://") {
+			h.Set("Strict-Transport-Security", "max-age="+strconv.Itoa(hstsMaxAge))
+		}
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/s/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(c echo.Context) (string, bool) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -149,9 +187,9 @@ func (s *Server) citizenOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		iin, err := wallet.ParseIIN(claims.Subject)
+		iin, err := s.activeCitizen(c, claims)
 		if err != nil {
-			return wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+			return err
 		}
 		c.Set(ctxCitizen, iin)
 		return next(c)
@@ -169,9 +207,42 @@ func (s *Server) organisationOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := s.activeOrganisation(c, claims.Subject); err != nil {
+			return err
+		}
 		c.Set(ctxClient, claims.Subject)
 		return next(c)
 	}
+}
+
+// activeCitizen returns the citizen of an access token whose session was
+// not revoked (by logout or a refresh token's reuse) since it was issued.
+// If the short-lived store cannot be reached it fails closed.
+func (s *Server) activeCitizen(c echo.Context, claims *AccessClaims) (wallet.IIN, error) {
+	iin, err := wallet.ParseIIN(claims.Subject)
+	if err != nil {
+		return "", wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+	}
+	if s.SignIn != nil && claims.Session != "" {
+		revoked, err := s.SignIn.SessionRevoked(c.Request().Context(), claims.Session)
+		if err != nil {
+			return "", err
+		}
+		if revoked {
+			return "", wallet.Errorf(wallet.EUNAUTHORIZED, "the session has ended; sign in again")
+		}
+	}
+	return iin, nil
+}
+
+// activeOrganisation refuses the token of an organisation that was disabled
+// (or removed) since it was issued: on every call, not only where the
+// consent service looks the client up.
+func (s *Server) activeOrganisation(c echo.Context, clientID string) error {
+	if s.Consents == nil {
+		return wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+	}
+	return s.Consents.ActiveClient(c.Request().Context(), clientID)
 }
 
 func citizenOf(c echo.Context) wallet.IIN {

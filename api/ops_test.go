@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/service"
 )
 
 func TestOpenAPI_MatchesTheRoutes(t *testing.T) {
@@ -72,10 +73,84 @@ func TestOperations_HealthReadyMetrics(t *testing.T) {
 		}
 	}
 	s.do("GET", "/healthz", "", nil)
-	r := s.do("GET", "/metrics", "", nil)
+	r := s.do("GET", "/metrics", testMetricsToken, nil)
 	if r.Status != 200 || !strings.Contains(string(r.Body), `qujat_http_requests_total{method="GET",route="/healthz",status="200"}`) {
 		t.Fatalf("metrics: %d %s", r.Status, r.Body)
 	}
+}
+
+// /metrics on the public listener needs its bearer token, and without a
+// token configured it is not served there at all.
+func TestOperations_MetricsNeedTheirToken(t *testing.T) {
+	s := newTestServer(t)
+	for _, tok := range []string{"", "wrong-token", testMetricsToken + "x"} {
+		if r := s.do("GET", "/metrics", tok, nil); r.Status != http.StatusUnauthorized || strings.Contains(string(r.Body), "qujat_http") {
+			t.Fatalf("token %q: %d %.80s", tok, r.Status, r.Body)
+		}
+	}
+	if r := s.do("GET", "/metrics", testMetricsToken, nil); r.Status != 200 {
+		t.Fatalf("with the token: %d", r.Status)
+	}
+	s = newTestServer(t, func(svc *service.Service) { svc.Server.MetricsToken = "" })
+	for _, tok := range []string{"", testMetricsToken} {
+		if r := s.do("GET", "/metrics", tok, nil); r.Status != http.StatusNotFound {
+			t.Fatalf("no token configured, token %q: %d %.80s", tok, r.Status, r.Body)
+		}
+	}
+}
+
+// Every response carries the security headers; every /v1 and /s response
+// (documents, versions, wards, me, views, history, consents, shares, and
+// errors) is no-store; HSTS only when the public URL is https.
+func TestHeaders_SecurityHeadersAndNoStore(t *testing.T) {
+	s := newTestServer(t)
+	a := s.adult()
+	tok := s.signIn(a.IIN)
+	docs := s.documents(tok.Access)
+	check := func(r response, path string, noStore, hsts bool) {
+		t.Helper()
+		want := map[string]string{
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+			"X-Frame-Options":        "DENY",
+		}
+		for k, v := range want {
+			if got := r.Header.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
+			}
+		}
+		if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", path, csp)
+		}
+		if got := r.Header.Get("Cache-Control"); noStore && got != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", path, got)
+		}
+		if got := r.Header.Get("Strict-Transport-Security"); hsts != strings.HasPrefix(got, "max-age=") {
+			t.Errorf("%s: Strict-Transport-Security %q (want it: %v)", path, got, hsts)
+		}
+	}
+	for _, p := range []string{
+		"/v1/me", "/v1/documents", "/v1/documents/" + docs[0].ID, "/v1/documents/" + docs[0].ID + "/versions",
+		"/v1/wards", "/v1/views?as=owner", "/v1/me/history", "/v1/me/consents", "/v1/shares",
+	} {
+		r := s.do("GET", p, tok.Access, nil)
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", p, r.Status, r.Body)
+		}
+		check(r, p, true, true)
+	}
+	r := s.do("GET", "/v1/documents", "", nil)
+	if r.Status != 401 {
+		t.Fatalf("no token: %d", r.Status)
+	}
+	check(r, "/v1/documents without a token", true, true)
+	check(s.do("GET", "/v1/nope", "", nil), "/v1/nope", true, true)
+	check(s.do("GET", "/s/sometoken", "", nil), "/s/sometoken", true, true)
+	check(s.do("GET", "/healthz", "", nil), "/healthz", false, true)
+
+	s = newTestServer(t, func(svc *service.Service) { svc.Server.PublicURL = "http://127.0.0.1:8080" })
+	check(s.do("GET", "/healthz", "", nil), "/healthz over http", false, false)
+	check(s.do("GET", "/v1/documents", "", nil), "/v1/documents over http", true, false)
 }
 
 func TestErrors_UnknownRouteAndMethodHaveTheErrorShape(t *testing.T) {

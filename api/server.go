@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -59,6 +60,10 @@ type Deps struct {
 	DevCitizens func() []wallet.Citizen
 	DevOutbox   *sms.Outbox
 
+	// TrustedProxies are the reverse proxies from which X-Forwarded-For is
+	// read (clientAddress); none: the peer's address is the client's.
+	TrustedProxies []*net.IPNet
+
 	// ReadyChecks are run by /readyz; each returns nil when its store is reachable.
 	ReadyChecks map[string]func(context.Context) error
 	// ReadyCheckTimeout bounds each ready check, run concurrently (2 s if
@@ -66,6 +71,10 @@ type Deps struct {
 	ReadyCheckTimeout time.Duration
 	// Metrics is where request metrics are registered (a new registry if nil).
 	Metrics *prometheus.Registry
+	// MetricsToken, if set, is the bearer secret that GET /metrics requires
+	// on this server; if empty, /metrics is not served here (serve
+	// MetricsHandler on an address of its own instead).
+	MetricsToken string
 }
 
 // Server is the HTTP API.
@@ -93,10 +102,11 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientAddress(d.TrustedProxies)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: newRequestID,
 	}))
+	e.Use(s.securityHeaders)
 	e.Use(s.logRequests)
 	e.Use(newMetrics(d.Metrics).middleware)
 	e.Use(s.recoverPanics)
@@ -104,6 +114,10 @@ func New(d Deps) *Server {
 	s.routes()
 	return s
 }
+
+// MetricsHandler serves the request metrics in the Prometheus text format,
+// without authentication: for a listener of its own (QUJAT_METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler { return metricsHandler(s.Metrics) }
 
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
@@ -121,7 +135,7 @@ func (s *Server) routes() {
 	e := s.e
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(metricsHandler(s.Metrics)))
+	e.GET("/metrics", s.metrics)
 	e.GET("/openapi.yaml", s.openapi)
 
 	v1 := e.Group("/v1")

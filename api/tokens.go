@@ -29,8 +29,9 @@ type TokenIssuer struct {
 	// verified remembers tokens whose signature and claims checked out, so
 	// that a client's repeated calls cost one Ed25519 verification, not
 	// one each. An entry is used only for the same audience and until the
-	// token's exp; access tokens are not revocable, so this changes nothing
-	// about what is accepted.
+	// token's exp. Revocation (a citizen's session, a disabled
+	// organisation) is checked on every request after Parse, so this
+	// changes nothing about what is accepted.
 	mu       sync.Mutex
 	verified map[string]*AccessClaims
 }
@@ -44,6 +45,9 @@ const maxVerified = 50000
 type AccessClaims struct {
 	jwt.RegisteredClaims
 	Scope string `json:"scope,omitempty"`
+	// Session is a citizen's sign-in (refresh-token family): logging out
+	// revokes its access tokens.
+	Session string `json:"sid,omitempty"`
 }
 
 func (t *TokenIssuer) ttl() time.Duration {
@@ -55,6 +59,10 @@ func (t *TokenIssuer) ttl() time.Duration {
 
 // Issue signs an access token for subject and audience.
 func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.Duration, error) {
+	return t.issue(audience, subject, scope, id, "")
+}
+
+func (t *TokenIssuer) issue(audience, subject, scope, id, session string) (string, time.Duration, error) {
 	now := t.Now().UTC()
 	ttl := t.ttl()
 	claims := AccessClaims{
@@ -67,7 +75,8 @@ func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.D
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 			ID:        id,
 		},
-		Scope: scope,
+		Scope:   scope,
+		Session: session,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["typ"] = "at+jwt"
@@ -78,10 +87,15 @@ func (t *TokenIssuer) Issue(audience, subject, scope, id string) (string, time.D
 	return s, ttl, nil
 }
 
-// IssueCitizenToken signs a citizen's access token (signin.AccessTokenIssuer).
-func (t *TokenIssuer) IssueCitizenToken(citizen wallet.IIN) (string, time.Duration, error) {
-	return t.Issue(AudienceCitizen, string(citizen), "", newRequestID())
+// IssueCitizenToken signs a citizen's access token for a session
+// (signin.AccessTokenIssuer).
+func (t *TokenIssuer) IssueCitizenToken(citizen wallet.IIN, session string) (string, time.Duration, error) {
+	return t.issue(AudienceCitizen, string(citizen), "", newRequestID(), session)
 }
+
+// AccessTokenTTL is how long the access tokens it issues are valid
+// (signin.AccessTokenIssuer).
+func (t *TokenIssuer) AccessTokenTTL() time.Duration { return t.ttl() }
 
 // Parse checks an access token for the given audience. Any problem (another
 // algorithm, another key, expired, wrong issuer or audience, missing claims)

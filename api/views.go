@@ -36,15 +36,18 @@ func (s *Server) eitherParty(next echo.HandlerFunc) echo.HandlerFunc {
 			return wallet.Errorf(wallet.EUNAUTHORIZED, "missing bearer token")
 		}
 		if claims, err := s.Tokens.Parse(tok, AudienceCitizen); err == nil {
-			iin, err := wallet.ParseIIN(claims.Subject)
+			iin, err := s.activeCitizen(c, claims)
 			if err != nil {
-				return wallet.Errorf(wallet.EUNAUTHORIZED, "invalid access token")
+				return err
 			}
 			c.Set(ctxCitizen, iin)
 			return next(c)
 		}
 		claims, err := s.Tokens.Parse(tok, AudienceOrganisation)
 		if err != nil {
+			return err
+		}
+		if err := s.activeOrganisation(c, claims.Subject); err != nil {
 			return err
 		}
 		c.Set(ctxClient, claims.Subject)

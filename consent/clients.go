@@ -136,6 +136,15 @@ func (s *Service) DisableClient(ctx context.Context, id string) error {
 	return s.Store.DisableClient(ctx, id, s.now())
 }
 
+// ActiveClient checks that the client calling the integration API exists
+// and is not disabled (the API asks it on every organisation call, so that
+// a token issued before the client was disabled stops working at once).
+// EUNAUTHORIZED otherwise; EUNAVAILABLE.
+func (s *Service) ActiveClient(ctx context.Context, id string) error {
+	_, err := s.activeClient(ctx, id)
+	return err
+}
+
 // activeClient returns the client calling the integration API, which must
 // exist and not be disabled: a token issued before the client was disabled
 // must not keep working. EUNAUTHORIZED otherwise.

@@ -384,6 +384,14 @@ func testInvalidRequests(t *testing.T, e *env) {
 		"purpose too short":  func(r *consent.Request) { r.Purpose = " ab " },
 		"purpose too long":   func(r *consent.Request) { r.Purpose = strings.Repeat("x", consent.MaxPurpose+1) },
 		"purpose two lines":  func(r *consent.Request) { r.Purpose = "line one\nline two" },
+		"purpose RLO":        func(r *consent.Request) { r.Purpose = "opening an account \u202etnuocca" },
+		"purpose zero width": func(r *consent.Request) { r.Purpose = "opening a\u200b current account" },
+		"purpose ZWJ":        func(r *consent.Request) { r.Purpose = "opening a\u200d current account" },
+		"purpose BOM":        func(r *consent.Request) { r.Purpose = "\ufeffopening a current account" },
+		"purpose isolate":    func(r *consent.Request) { r.Purpose = "opening \u2066a\u2069 current account" },
+		"purpose line sep":   func(r *consent.Request) { r.Purpose = "line one\u2028line two" },
+		"purpose soft hyph":  func(r *consent.Request) { r.Purpose = "open\u00ading a current account" },
+		"purpose DEL":        func(r *consent.Request) { r.Purpose = "opening a\x7f current account" },
 		"no types":           func(r *consent.Request) { r.DocumentTypes = nil },
 		"unknown type":       func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{"tax_return"} },
 		"repeated type":      func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{wallet.IDCard, wallet.IDCard} },
@@ -407,6 +415,11 @@ func testInvalidRequests(t *testing.T, e *env) {
 		_, err := e.svc.Request(ctx, e.bank.ID, r)
 		must(t, err)
 	}
+	// Kazakh, Russian and punctuation are fine.
+	kk := ok
+	kk.Purpose = "Несие алу үшін — «Қазақстан» банкі, открытие счёта №1"
+	_, err := e.svc.Request(ctx, e.bank.ID, kk)
+	must(t, err)
 	c, err := e.svc.Request(ctx, e.bank.ID, ok)
 	must(t, err)
 	if c.ValidFor != 24*time.Hour {

@@ -45,7 +45,8 @@ const smsPurposeMax = 160
 // It returns:
 //   - EUNAUTHORIZED if the client is unknown or disabled;
 //   - EINVALID for a malformed IIN, a purpose shorter than MinPurpose or
-//     longer than MaxPurpose characters (or with control characters), no,
+//     longer than MaxPurpose characters (or with control or invisible
+//     formatting characters: hiddenInPurpose), no,
 //     unknown or repeated document types, an unknown method, or a ValidFor
 //     outside MinValidFor..Limits.MaxValidFor;
 //   - EFORBIDDEN naming the first type the client is not admitted for;
@@ -133,6 +134,15 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	return withStatus(c, now), nil
 }
 
+// hiddenInPurpose reports the characters a purpose must not have: controls
+// (Cc), invisible formatting characters (Cf: bidirectional overrides such
+// as U+202E, zero-width spaces and joiners, U+FEFF, soft hyphens) and line
+// or paragraph separators. With them an organisation could make the purpose
+// the citizen reads differ from the one it stores.
+func hiddenInPurpose(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
 // checkRequest validates r on its own and returns the IIN, the trimmed
 // purpose and the validity.
 func (s *Service) checkRequest(r Request) (wallet.IIN, string, time.Duration, error) {
@@ -145,8 +155,8 @@ func (s *Service) checkRequest(r Request) (wallet.IIN, string, time.Duration, er
 	switch {
 	case !utf8.ValidString(purpose) || n < MinPurpose || n > MaxPurpose:
 		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be %d to %d characters", MinPurpose, MaxPurpose)
-	case strings.IndexFunc(purpose, unicode.IsControl) >= 0:
-		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be one line without control characters")
+	case strings.IndexFunc(purpose, hiddenInPurpose) >= 0:
+		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be one line without control or invisible formatting characters")
 	}
 	if err := checkTypes(r.DocumentTypes); err != nil {
 		return "", "", 0, err

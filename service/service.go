@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -67,9 +68,15 @@ type Parts struct {
 	Outbox           *sms.Outbox
 	SMSInboundSecret []byte
 
-	PublicURL   string
-	ReadyChecks map[string]func(context.Context) error
-	Metrics     *prometheus.Registry
+	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is read
+	// (api.Deps.TrustedProxies).
+	TrustedProxies []*net.IPNet
+	ReadyChecks    map[string]func(context.Context) error
+	Metrics        *prometheus.Registry
+	// MetricsToken is the bearer secret of /metrics on the public listener
+	// (api.Deps.MetricsToken); empty, /metrics is not served there.
+	MetricsToken string
 	// LogMaxBatch bounds a history log batch (historylog.Config.MaxBatch).
 	LogMaxBatch int
 }
@@ -125,7 +132,7 @@ func Build(p Parts) (*Service, error) {
 	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
 	otpSvc.Now = p.Now
 	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
-	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand}
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -168,6 +175,8 @@ func Build(p Parts) (*Service, error) {
 		DevOutbox:        p.Outbox,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
+		MetricsToken:     p.MetricsToken,
+		TrustedProxies:   p.TrustedProxies,
 	})
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens}, nil

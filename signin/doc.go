@@ -17,7 +17,10 @@
 //   - family revocation on reuse: a refresh token presented after it was
 //     rotated, even by two concurrent callers, means someone else holds a
 //     copy, so the whole family is revoked and every token of it refused;
-//   - logout: revoking the family of the token presented.
+//   - logout: revoking the family of the token presented;
+//   - revoked sessions: a family revoked by logout or reuse is listed in the
+//     short-lived store (Service.Revoked) for as long as its access tokens
+//     live, and the API refuses them (SessionRevoked).
 //
 // How access tokens are signed, sent and checked (JWT, audiences, bearer
 // headers) is HTTP plumbing and stays in package api.

@@ -98,12 +98,14 @@ type accessTokens struct {
 
 const accessTTL = 15 * time.Minute
 
-func (a *accessTokens) IssueCitizenToken(citizen wallet.IIN) (string, time.Duration, error) {
+func (a *accessTokens) IssueCitizenToken(citizen wallet.IIN, session string) (string, time.Duration, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.n++
-	return fmt.Sprintf("access-%d-for-%s", a.n, citizen), accessTTL, nil
+	return fmt.Sprintf("access-%d-in-%s-for-%s", a.n, session, citizen), accessTTL, nil
 }
+
+func (a *accessTokens) AccessTokenTTL() time.Duration { return accessTTL }
 
 // env is a sign-in service on the embedded adapters: SQLite for refresh
 // tokens, process memory for OTP challenges, all on one fake clock.
@@ -146,6 +148,7 @@ func newEnv(t *testing.T) *env {
 		Access:    &accessTokens{},
 		Now:       c.Now,
 		Rand:      rand.Reader,
+		Revoked:   memstore.New(c.Now),
 	}
 	return e
 }

@@ -22,10 +22,16 @@ const DefaultRefreshTTL = 30 * 24 * time.Hour
 // AccessTokenIssuer mints the short-lived access tokens that go with a
 // refresh token (api.TokenIssuer, which also checks them on every request).
 type AccessTokenIssuer interface {
-	// IssueCitizenToken returns an access token for the citizen and how long
-	// it is valid. EINTERNAL if it cannot be signed.
-	IssueCitizenToken(citizen wallet.IIN) (token string, ttl time.Duration, err error)
+	// IssueCitizenToken returns an access token for the citizen in session
+	// (the refresh-token family it goes with) and how long it is valid.
+	// EINTERNAL if it cannot be signed.
+	IssueCitizenToken(citizen wallet.IIN, session string) (token string, ttl time.Duration, err error)
+	// AccessTokenTTL is the longest an access token it issues is valid.
+	AccessTokenTTL() time.Duration
 }
+
+// revokedPrefix is the short-lived store's key prefix of revoked sessions.
+const revokedPrefix = "signin:revoked:"
 
 // Service signs citizens in and keeps them signed in. Directory, OTP,
 // Sessions, Hasher and Access are required; Now, Rand and RefreshTTL default
@@ -41,6 +47,11 @@ type Service struct {
 	Rand      io.Reader
 	// RefreshTTL is how long a refresh token lives.
 	RefreshTTL time.Duration
+	// Revoked, if set, is where revoked sessions are listed (the
+	// short-lived store) for as long as their access tokens live, so that
+	// logging out, or a refresh token's reuse, ends the access tokens too
+	// (SessionRevoked).
+	Revoked wallet.ShortLivedStore
 }
 
 // Challenge is what a caller of Start learns, for a registered IIN and an
@@ -53,7 +64,9 @@ type Challenge struct {
 
 // Pair is a signed-in citizen's tokens.
 type Pair struct {
-	Citizen      wallet.IIN
+	Citizen wallet.IIN
+	// Session is the refresh-token family: the sign-in the tokens belong to.
+	Session      string
 	AccessToken  string
 	AccessTTL    time.Duration // how long AccessToken is valid
 	RefreshToken string
@@ -128,11 +141,11 @@ func (s *Service) Finish(ctx context.Context, challengeID, code string) (Pair, e
 	if err != nil {
 		return Pair{}, wallet.Wrap(wallet.EINTERNAL, err, "bad subject in challenge")
 	}
-	refresh, err := s.startFamily(ctx, iin)
+	refresh, session, err := s.startFamily(ctx, iin)
 	if err != nil {
 		return Pair{}, err
 	}
-	return s.pair(iin, refresh)
+	return s.pair(iin, session, refresh)
 }
 
 // Refresh exchanges a refresh token for the next one of its family and a
@@ -146,16 +159,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Pair, error
 	if refreshToken == "" {
 		return Pair{}, wallet.Errorf(wallet.EINVALID, "refresh_token is required")
 	}
-	iin, next, err := s.rotate(ctx, refreshToken)
+	iin, session, next, err := s.rotate(ctx, refreshToken)
 	if err != nil {
 		return Pair{}, err
 	}
-	return s.pair(iin, next)
+	return s.pair(iin, session, next)
 }
 
 // Logout revokes the family of refreshToken: none of its tokens refreshes
-// again. Access tokens already given out live out their short life. An
-// unknown token is not an error.
+// again, and with Revoked set the access tokens of the session are refused
+// too (SessionRevoked). An unknown token is not an error.
 //
 // EINVALID if refreshToken is empty; EUNAVAILABLE if the store cannot be
 // reached.
@@ -177,13 +190,40 @@ func (s *Service) Account(ctx context.Context, iin wallet.IIN) (Account, error) 
 	return Account{IIN: cz.IIN, Name: cz.Name, PhoneHint: otp.PhoneHint(cz.Phone), BirthDate: cz.BirthDate}, nil
 }
 
+// SessionRevoked reports whether session (an access token's refresh-token
+// family) was revoked while its access tokens may still be valid: by
+// logout or by a refresh token's reuse. False without Revoked.
+// EUNAVAILABLE if the store cannot be reached.
+func (s *Service) SessionRevoked(ctx context.Context, session string) (bool, error) {
+	if s.Revoked == nil || session == "" {
+		return false, nil
+	}
+	_, err := s.Revoked.Get(ctx, revokedPrefix+session)
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// revokeSession lists session as revoked for as long as its access tokens
+// may live.
+func (s *Service) revokeSession(ctx context.Context, session string) error {
+	if s.Revoked == nil {
+		return nil
+	}
+	return s.Revoked.Put(ctx, revokedPrefix+session, []byte("1"), s.Access.AccessTokenTTL()+time.Minute)
+}
+
 // pair mints the access token that goes with refresh.
-func (s *Service) pair(iin wallet.IIN, refresh string) (Pair, error) {
-	access, ttl, err := s.Access.IssueCitizenToken(iin)
+func (s *Service) pair(iin wallet.IIN, session, refresh string) (Pair, error) {
+	access, ttl, err := s.Access.IssueCitizenToken(iin, session)
 	if err != nil {
 		return Pair{}, err
 	}
-	return Pair{Citizen: iin, AccessToken: access, AccessTTL: ttl, RefreshToken: refresh}, nil
+	return Pair{Citizen: iin, Session: session, AccessToken: access, AccessTTL: ttl, RefreshToken: refresh}, nil
 }
 
 func (s *Service) now() time.Time {

@@ -336,3 +336,61 @@ func TestAccount_ShowsThePhoneOnlyAsAHint(t *testing.T) {
 	_, err = e.svc.Account(ctx, e.unknown)
 	wantCode(t, err, wallet.ENOTFOUND)
 }
+
+// Logging out revokes the session's access tokens too: the session is
+// listed as revoked for as long as they live, and only that session.
+func TestLogout_RevokesTheSessionsAccessTokens(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.signIn(t)
+	other := e.signIn(t)
+	p2, err := e.svc.Refresh(ctx, p1.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Session == "" || p2.Session != p1.Session || other.Session == p1.Session {
+		t.Fatalf("sessions: %q %q %q", p1.Session, p2.Session, other.Session)
+	}
+	revoked := func(session string) bool {
+		t.Helper()
+		r, err := e.svc.SessionRevoked(ctx, session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if revoked(p1.Session) {
+		t.Fatal("a live session is revoked")
+	}
+	if err := e.svc.Logout(ctx, p2.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if !revoked(p1.Session) {
+		t.Fatal("logout did not revoke the session's access tokens")
+	}
+	if revoked(other.Session) {
+		t.Fatal("logout revoked another sign-in")
+	}
+	// The listing lasts as long as an access token lives, then goes.
+	e.clock.Advance(accessTTL - time.Second)
+	if !revoked(p1.Session) {
+		t.Fatal("revocation forgotten while an access token may still live")
+	}
+	e.clock.Advance(2 * time.Minute)
+	if revoked(p1.Session) {
+		t.Fatal("revocation kept after every access token expired")
+	}
+}
+
+// A refresh token's reuse revokes the session's access tokens as well.
+func TestRefresh_ReuseRevokesTheSessionsAccessTokens(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.signIn(t)
+	if _, err := e.svc.Refresh(ctx, p1.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Refresh(ctx, p1.RefreshToken)
+	wantCode(t, err, wallet.EUNAUTHORIZED)
+	if r, err := e.svc.SessionRevoked(ctx, p1.Session); err != nil || !r {
+		t.Fatalf("after reuse: revoked %v, %v", r, err)
+	}
+}

@@ -37,55 +37,59 @@ func (s *Service) newRefreshToken(subject wallet.IIN, family string, now time.Ti
 }
 
 // startFamily opens a new family for subject and returns its first refresh
-// token.
-func (s *Service) startFamily(ctx context.Context, subject wallet.IIN) (string, error) {
+// token and the family's id.
+func (s *Service) startFamily(ctx context.Context, subject wallet.IIN) (string, string, error) {
 	t, secret, err := s.newRefreshToken(subject, "", s.now())
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := s.Sessions.CreateRefreshToken(ctx, t); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return secret, nil
+	return secret, t.FamilyID, nil
 }
 
-// rotate exchanges a refresh token for the next one of its family. It
-// returns EUNAUTHORIZED for an unknown, expired or revoked token, and for a
-// token that was already rotated, in which case it revokes the whole family.
-func (s *Service) rotate(ctx context.Context, token string) (wallet.IIN, string, error) {
+// rotate exchanges a refresh token for the next one of its family and
+// returns the subject, the family and the new token. It returns
+// EUNAUTHORIZED for an unknown, expired or revoked token, and for a token
+// that was already rotated, in which case it revokes the whole family.
+func (s *Service) rotate(ctx context.Context, token string) (wallet.IIN, string, string, error) {
 	now := s.now()
 	old, err := s.Sessions.RefreshTokenByHash(ctx, s.Hasher.Hash(wallet.SecretRefreshToken, token))
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		return "", "", wallet.Errorf(wallet.EUNAUTHORIZED, "invalid refresh token")
+		return "", "", "", wallet.Errorf(wallet.EUNAUTHORIZED, "invalid refresh token")
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if old.RevokedAt != nil || !now.Before(old.ExpiresAt) {
-		return "", "", wallet.Errorf(wallet.EUNAUTHORIZED, "refresh token expired or revoked")
+		return "", "", "", wallet.Errorf(wallet.EUNAUTHORIZED, "refresh token expired or revoked")
 	}
 	if old.RotatedAt != nil {
-		return "", "", s.reused(ctx, old, now)
+		return "", "", "", s.reused(ctx, old, now)
 	}
 	next, secret, err := s.newRefreshToken(old.Subject, old.FamilyID, now)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	err = s.Sessions.RotateRefreshToken(ctx, old.ID, next, now)
 	if wallet.IsCode(err, wallet.ECONFLICT) {
 		// Rotated concurrently by someone else: the same token was used twice.
-		return "", "", s.reused(ctx, old, now)
+		return "", "", "", s.reused(ctx, old, now)
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return old.Subject, secret, nil
+	return old.Subject, old.FamilyID, secret, nil
 }
 
 // reused revokes the family of a token presented a second time: one of the
 // two presenters is not its owner, and nobody can tell which.
 func (s *Service) reused(ctx context.Context, t wallet.RefreshToken, now time.Time) error {
 	if err := s.Sessions.RevokeRefreshFamily(ctx, t.FamilyID, now); err != nil {
+		return err
+	}
+	if err := s.revokeSession(ctx, t.FamilyID); err != nil {
 		return err
 	}
 	return wallet.Errorf(wallet.EUNAUTHORIZED, "refresh token was already used; the session is revoked")
@@ -100,5 +104,8 @@ func (s *Service) revokeFamily(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.Sessions.RevokeRefreshFamily(ctx, t.FamilyID, s.now())
+	if err := s.Sessions.RevokeRefreshFamily(ctx, t.FamilyID, s.now()); err != nil {
+		return err
+	}
+	return s.revokeSession(ctx, t.FamilyID)
 }

@@ -163,12 +163,23 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// The development endpoints read the outbox and the demo registry's
+	// citizens: only when the configuration allows them (Config.DevEndpoints).
+	devOutbox, devList := outbox, devCitizens
+	if !cfg.DevEndpoints() {
+		devOutbox, devList = nil, nil
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := service.Build(service.Parts{
 		Logger: logger, Now: time.Now, Rand: rand.Reader,
-		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devCitizens,
+		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
 		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
-		SMS: sender, Outbox: outbox, SMSInboundSecret: inboundSecret,
-		PublicURL: cfg.PublicURL, Metrics: reg,
+		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
+		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return nil, err

@@ -126,7 +126,7 @@ func sqliteCase(t *testing.T) (map[string]string, func(string)) {
 // postgresCase is the same on a PostgreSQL schema of the test's own.
 func postgresCase(t *testing.T) (map[string]string, func(string)) {
 	url := wallettest.PostgresSchemaURL(t)
-	return map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": url}, func(statement string) {
+	return map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": url, "QUJAT_DEV": "1"}, func(statement string) {
 		conn, err := pgx.Connect(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,19 @@ type Config struct {
 	LogLevel    string `env:"QUJAT_LOG_LEVEL" envDefault:"info"`
 	// DebugAddr, if set, serves net/http/pprof there (keep it on loopback).
 	DebugAddr string `env:"QUJAT_DEBUG_ADDR"`
+	// Dev turns the development endpoints (/v1/dev/citizens, /v1/dev/sms)
+	// on ("1") or off ("0"); unset, they are on with the embedded default
+	// only (see DevEndpoints).
+	Dev string `env:"QUJAT_DEV"`
+	// MetricsAddr, if set, serves /metrics there without authentication
+	// (an address of its own, e.g. an internal interface).
+	MetricsAddr string `env:"QUJAT_METRICS_ADDR"`
+	// MetricsToken, if set, admits GET /metrics on the public listener
+	// with this bearer secret; otherwise it is not served there.
+	MetricsToken string `env:"QUJAT_METRICS_TOKEN"`
+	// TrustedProxies are the reverse proxies (comma-separated CIDRs or
+	// addresses) whose X-Forwarded-For is read to find the client.
+	TrustedProxies string `env:"QUJAT_TRUSTED_PROXIES"`
 
 	Sources       string `env:"QUJAT_SOURCES"`
 	SourcesSecret string `env:"QUJAT_SOURCES_SECRET"`
@@ -66,6 +79,68 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	return cfg, nil
 }
 
+// parseTrustedProxies parses QUJAT_TRUSTED_PROXIES: comma-separated CIDRs
+// (a bare address is its own /32 or /128).
+func parseTrustedProxies(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("QUJAT_TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// embedded reports whether the configuration is the embedded default's:
+// SQLite and the in-memory short-lived store.
+func (c Config) embedded() bool { return c.DatabaseURL == "" && c.RedisURL == "" }
+
+// DevEndpoints reports whether the development endpoints are served: with
+// QUJAT_DEV=1, or on the embedded default unless QUJAT_DEV=0. They hand out
+// every one-time password without authentication, so Validate refuses them
+// on any address but loopback.
+func (c Config) DevEndpoints() bool {
+	switch c.Dev {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return c.embedded()
+}
+
+// isLoopback reports whether the host of a host:port address is loopback
+// (an empty host means every interface).
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Validate checks the configuration and returns every problem at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -74,11 +149,33 @@ func (c Config) Validate() error {
 		bad("QUJAT_ADDR %q: want host:port (e.g. 127.0.0.1:8080, :0 for any free port)", c.Addr)
 	}
 	if c.DebugAddr != "" {
-		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			bad("QUJAT_DEBUG_ADDR %q: want host:port", c.DebugAddr)
-		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		} else if !isLoopback(c.DebugAddr) {
 			bad("QUJAT_DEBUG_ADDR %q: profiling is served on loopback addresses only", c.DebugAddr)
 		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("QUJAT_METRICS_ADDR %q: want host:port", c.MetricsAddr)
+		} else if c.MetricsAddr == c.Addr {
+			bad("QUJAT_METRICS_ADDR %q: must differ from QUJAT_ADDR", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		// The token is not quoted back.
+		bad("QUJAT_METRICS_TOKEN: want at least 16 characters")
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.Dev {
+	case "", "0", "1":
+	default:
+		bad("QUJAT_DEV %q: want 1 (development endpoints on) or 0 (off)", c.Dev)
+	}
+	if c.DevEndpoints() && !isLoopback(c.Addr) {
+		bad("QUJAT_ADDR %q: the development endpoints (/v1/dev/citizens, /v1/dev/sms: every one-time password, no authentication) are served on loopback addresses only; listen on 127.0.0.1 or set QUJAT_DEV=0", c.Addr)
 	}
 	if c.DataDir == "" {
 		bad("QUJAT_DATA_DIR must not be empty")

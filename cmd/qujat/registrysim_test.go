@@ -160,5 +160,5 @@ func TestServe_AgainstRegistrySimOnSQLite(t *testing.T) {
 
 func TestServe_AgainstRegistrySimOnPostgres(t *testing.T) {
 	skipIfShort(t)
-	testServiceAgainstRegistrySim(t, map[string]string{"QUJAT_DATABASE_URL": wallettest.PostgresSchemaURL(t)})
+	testServiceAgainstRegistrySim(t, map[string]string{"QUJAT_DATABASE_URL": wallettest.PostgresSchemaURL(t), "QUJAT_DEV": "1"})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -300,8 +301,105 @@ func TestServe_PostgresAndRedisWalkThrough(t *testing.T) {
 	db := wallettest.PostgresSchemaURL(t)
 	rd := shortlivedtest.RedisURL(t)
 	base := startService(t, map[string]string{"QUJAT_DATABASE_URL": db, "QUJAT_REDIS_URL": rd,
-		"QUJAT_REDIS_PREFIX": shortlivedtest.UniquePrefix(t)})
+		"QUJAT_REDIS_PREFIX": shortlivedtest.UniquePrefix(t), "QUJAT_DEV": "1"})
 	walkThrough(t, base)
+}
+
+// On PostgreSQL and Redis the development endpoints are off unless
+// QUJAT_DEV=1, even with the outbox SMS driver.
+func TestServe_DevEndpointsOffOnPostgresAndRedis(t *testing.T) {
+	skipIfShort(t)
+	db := wallettest.PostgresSchemaURL(t)
+	rd := shortlivedtest.RedisURL(t)
+	base := startService(t, map[string]string{"QUJAT_DATABASE_URL": db, "QUJAT_REDIS_URL": rd,
+		"QUJAT_REDIS_PREFIX": shortlivedtest.UniquePrefix(t)})
+	c := client{t, base}
+	if st, _ := c.call("POST", "/v1/auth/otp", "", map[string]string{"iin": "880412310009"}); st != 202 {
+		t.Fatalf("otp: %d", st)
+	}
+	for _, p := range []string{"/v1/dev/citizens", "/v1/dev/sms", "/v1/dev/sms?to=%2B77011234567"} {
+		if st, m := c.call("GET", p, "", nil); st != 404 {
+			t.Errorf("%s: %d %v, want 404", p, st, m)
+		}
+	}
+}
+
+// /metrics is served on QUJAT_METRICS_ADDR, not on the public listener.
+func TestServe_MetricsOnAnAddressOfTheirOwn(t *testing.T) {
+	skipIfShort(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := ln.Addr().String()
+	ln.Close()
+	base := startService(t, map[string]string{"QUJAT_METRICS_ADDR": maddr})
+	c := client{t, base}
+	if st, _ := c.call("GET", "/healthz", "", nil); st != 200 {
+		t.Fatalf("healthz: %d", st)
+	}
+	if st, _ := c.call("GET", "/metrics", "", nil); st != 404 {
+		t.Fatalf("public /metrics: %d, want 404", st)
+	}
+	res, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `qujat_http_requests_total{method="GET",route="/healthz",status="200"}`) {
+		t.Fatalf("metrics address: %d %.200s", res.StatusCode, b)
+	}
+	env := map[string]string{"QUJAT_METRICS_TOKEN": "short", "QUJAT_METRICS_ADDR": "nonsense"}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "QUJAT_METRICS_TOKEN") || !strings.Contains(err.Error(), "QUJAT_METRICS_ADDR") || strings.Contains(err.Error(), "short") {
+		t.Fatalf("bad metrics settings: %v", err)
+	}
+}
+
+func TestConfig_TrustedProxies(t *testing.T) {
+	n, err := parseTrustedProxies(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::1")
+	if err != nil || len(n) != 4 || n[1].String() != "192.0.2.7/32" || n[3].String() != "::1/128" {
+		t.Fatalf("%v %v", n, err)
+	}
+	env := map[string]string{"QUJAT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "QUJAT_TRUSTED_PROXIES") {
+		t.Fatalf("bad QUJAT_TRUSTED_PROXIES: %v", err)
+	}
+}
+
+func TestConfig_DevEndpointsOnLoopbackOnly(t *testing.T) {
+	cases := []struct {
+		env     map[string]string
+		refused bool
+	}{
+		{map[string]string{"QUJAT_ADDR": "0.0.0.0:8080"}, true}, // embedded default
+		{map[string]string{"QUJAT_ADDR": ":8080"}, true},
+		{map[string]string{"QUJAT_ADDR": "[::]:8080", "QUJAT_DATABASE_URL": "postgres://h/db", "QUJAT_DEV": "1"}, true},
+		{map[string]string{"QUJAT_ADDR": "0.0.0.0:8080", "QUJAT_DEV": "0"}, false},
+		{map[string]string{"QUJAT_ADDR": "0.0.0.0:8080", "QUJAT_DATABASE_URL": "postgres://h/db", "QUJAT_REDIS_URL": "redis://h:6379/0"}, false},
+		{map[string]string{"QUJAT_ADDR": "127.0.0.1:8080"}, false},
+		{map[string]string{"QUJAT_ADDR": "localhost:8080", "QUJAT_DEV": "1"}, false},
+		{map[string]string{"QUJAT_ADDR": "[::1]:8080", "QUJAT_DEV": "1"}, false},
+	}
+	for _, tc := range cases {
+		cfg, err := loadConfig(func(k string) string { return tc.env[k] }, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		if tc.refused && (err == nil || !strings.Contains(err.Error(), "QUJAT_DEV")) {
+			t.Errorf("%v: %v, want refused naming QUJAT_DEV", tc.env, err)
+		}
+		if !tc.refused && err != nil {
+			t.Errorf("%v: %v, want accepted", tc.env, err)
+		}
+	}
+	env := map[string]string{"QUJAT_DEV": "yes"}
+	if err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "QUJAT_DEV") {
+		t.Fatalf("QUJAT_DEV=yes: %v", err)
+	}
 }
 
 func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {

@@ -54,8 +54,27 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", slog.String("addr", addr), slog.String("mode", a.mode))
+	if cfg.TrustedProxies != "" {
+		logger.Info("X-Forwarded-For is read from trusted proxies", slog.String("proxies", cfg.TrustedProxies))
+	}
+	if cfg.DevEndpoints() {
+		logger.Warn("development endpoints are served: /v1/dev/citizens and /v1/dev/sms (every one-time password, no authentication); QUJAT_DEV=0 turns them off",
+			slog.String("addr", addr))
+	} else {
+		logger.Info("development endpoints are off (QUJAT_DEV=1 turns them on)")
+	}
 	fmt.Fprintf(stdout, "qujat %s listening on http://%s (%s)\n", versionString(), addr, a.mode)
 
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.server.MetricsHandler())
+		msrv, err := startSideServer(cfg.MetricsAddr, mux)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+		logger.Info("metrics", slog.String("addr", cfg.MetricsAddr))
+	}
 	if cfg.DebugAddr != "" {
 		dbg, err := startDebugServer(cfg.DebugAddr)
 		if err != nil {
@@ -136,11 +155,16 @@ func startDebugServer(addr string) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return startSideServer(addr, mux)
+}
+
+// startSideServer serves h on addr in the background (profiling, metrics).
+func startSideServer(addr string, h http.Handler) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
 }
