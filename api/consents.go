@@ -238,7 +238,7 @@ func (s *Server) smsInbound(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	cs, err := s.Consents.Inbound(ctx, in.From, in.Text, in.ReceivedAt)
+	cs, err := s.Consents.Inbound(ctx, in)
 	if err != nil {
 		return err
 	}

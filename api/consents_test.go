@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,9 +56,33 @@ func (s *testServer) askConsent(bankToken string, iin wallet.IIN, method string,
 	return m["id"].(string)
 }
 
+var inboundSeq atomic.Int64
+
 func (s *testServer) inbound(from, text string, secret []byte) response {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]any{"from": from, "text": text, "received_at": s.Clock.Now()})
+	return s.inboundMessage(map[string]any{"message_id": fmt.Sprintf("gw-%d", inboundSeq.Add(1)), "from": from, "text": text, "received_at": s.Clock.Now()}, secret)
+}
+
+var replyRefRE = regexp.MustCompile(`Reply YES ([0-9]{4}) `)
+
+// lastRef reads the reply number of the newest SMS to phone.
+func (s *testServer) lastRef(phone string) string {
+	s.t.Helper()
+	msgs := s.Outbox.Messages(phone)
+	if len(msgs) == 0 {
+		s.t.Fatalf("no SMS to %s", phone)
+	}
+	m := replyRefRE.FindStringSubmatch(msgs[0].Text)
+	if m == nil {
+		s.t.Fatalf("no reply number in %q", msgs[0].Text)
+	}
+	return m[1]
+}
+
+// inboundMessage posts one gateway message, signed with secret if set.
+func (s *testServer) inboundMessage(msg map[string]any, secret []byte) response {
+	s.t.Helper()
+	body, _ := json.Marshal(msg)
 	req, _ := http.NewRequest("POST", s.URL+"/v1/sms/inbound", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if secret != nil {
@@ -137,20 +163,21 @@ func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 	if msg := s.Outbox.Messages(phone)[0].Text; !strings.Contains(strings.ToUpper(msg), "YES") {
 		t.Fatalf("SMS does not ask for YES: %q", msg)
 	}
+	ref := s.lastRef(phone)
 	// Unsigned, wrongly signed, and from another phone: refused.
-	if r := s.inbound(phone, "YES", nil); r.Status != http.StatusUnauthorized {
+	if r := s.inbound(phone, "YES "+ref, nil); r.Status != http.StatusUnauthorized {
 		t.Fatalf("unsigned: %d %s", r.Status, r.Body)
 	}
-	if r := s.inbound(phone, "YES", []byte("not the gateway secret")); r.Status != http.StatusUnauthorized {
+	if r := s.inbound(phone, "YES "+ref, []byte("not the gateway secret")); r.Status != http.StatusUnauthorized {
 		t.Fatalf("wrongly signed: %d %s", r.Status, r.Body)
 	}
-	if r := s.inbound(s.citizen(demoRevoked).Phone, "YES", []byte("gateway secret")); r.Status != http.StatusNotFound {
+	if r := s.inbound(s.citizen(demoRevoked).Phone, "YES "+ref, []byte("gateway secret")); r.Status != http.StatusNotFound {
 		t.Fatalf("another phone: %d %s", r.Status, r.Body)
 	}
 	if r := s.do("GET", "/v1/consents/"+id, bank, nil); r.JSON(t)["status"] != "pending" {
 		t.Fatalf("a refused reply changed the consent: %s", r.Body)
 	}
-	if r := s.inbound(phone, " yes ", []byte("gateway secret")); r.Status != 200 {
+	if r := s.inbound(phone, " yes "+ref, []byte("gateway secret")); r.Status != 200 {
 		t.Fatalf("signed YES: %d %s", r.Status, r.Body)
 	}
 	releaseAndCheck(t, s, bankID, bank, id, citizen)
@@ -158,11 +185,55 @@ func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 
 	// NO denies.
 	id2 := s.askConsent(bank, demoAllTypes, "sms_reply", "id_card")
-	if r := s.inbound(phone, "NO", []byte("gateway secret")); r.Status != 200 {
+	if r := s.inbound(phone, "NO "+s.lastRef(phone), []byte("gateway secret")); r.Status != 200 {
 		t.Fatalf("NO: %d %s", r.Status, r.Body)
 	}
 	if r := s.do("GET", "/v1/consents/"+id2, bank, nil); r.JSON(t)["status"] != "denied" {
 		t.Fatalf("after NO: %s", r.Body)
+	}
+}
+
+// TestConsent_SMSReplyAnswersOneRequestOnce: a YES carrying bank A's number
+// grants A and not bank B's later, wider request; one signed gateway message
+// delivered twice answers once; a signed message replayed after the window
+// is refused; a bare YES answers nothing.
+func TestConsent_SMSReplyAnswersOneRequestOnce(t *testing.T) {
+	s := newTestServer(t)
+	_, bankA := s.bank("Bank A", wallet.IDCard)
+	_, bankB := s.bank("Bank B", wallet.IDCard, wallet.Passport)
+	phone := s.citizen(demoAllTypes).Phone
+	secret := []byte("gateway secret")
+	a := s.askConsent(bankA, demoAllTypes, "sms_reply", "id_card")
+	refA := s.lastRef(phone)
+	b := s.askConsent(bankB, demoAllTypes, "sms_reply", "id_card", "passport")
+	refB := s.lastRef(phone)
+	if refA == refB {
+		t.Fatalf("two open requests share the number %s", refA)
+	}
+	if r := s.inbound(phone, "YES", secret); r.Status != http.StatusBadRequest {
+		t.Fatalf("bare YES: %d %s", r.Status, r.Body)
+	}
+	msg := map[string]any{"message_id": "gw-once", "from": phone, "text": "YES " + refA, "received_at": s.Clock.Now()}
+	r := s.inboundMessage(msg, secret)
+	if r.Status != 200 || r.JSON(t)["consent_id"] != a {
+		t.Fatalf("YES %s: %d %s (a %s, b %s)", refA, r.Status, r.Body, a, b)
+	}
+	if r := s.inboundMessage(msg, secret); r.Status != http.StatusConflict {
+		t.Fatalf("the same message again: %d %s", r.Status, r.Body)
+	}
+	old := map[string]any{"message_id": "gw-old", "from": phone, "text": "YES " + refB, "received_at": s.Clock.Now().Add(-11 * time.Minute)}
+	if r := s.inboundMessage(old, secret); r.Status == 200 {
+		t.Fatalf("an old message was accepted: %s", r.Body)
+	}
+	noID := map[string]any{"from": phone, "text": "YES " + refB, "received_at": s.Clock.Now()}
+	if r := s.inboundMessage(noID, secret); r.Status != http.StatusBadRequest {
+		t.Fatalf("without message_id: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/consents/"+a, bankA, nil); r.JSON(t)["status"] != "granted" {
+		t.Fatalf("a: %s", r.Body)
+	}
+	if r := s.do("GET", "/v1/consents/"+b, bankB, nil); r.JSON(t)["status"] != "pending" {
+		t.Fatalf("b after replies to a and replays: %s", r.Body)
 	}
 }
 

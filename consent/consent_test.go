@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -21,6 +22,7 @@ func TestConsent(t *testing.T) {
 		"SMSReplyFromAnotherPhoneIsNotFound":         testSMSReplyOtherPhone,
 		"SMSReplyUnreadableIsInvalid":                testSMSReplyUnreadable,
 		"SMSReplyAnswersNewestLiveRequest":           testSMSReplyNewest,
+		"SMSReplyAnswersOneRequestOnce":              testSMSReplyAnswersOneRequestOnce,
 		"AppApproveAndDeny":                          testAppApproveDeny,
 		"OnlyTheSubjectDecides":                      testOnlySubjectDecides,
 		"ConcurrentApproveAndDenyOneWins":            testConcurrentDeciders,
@@ -159,9 +161,10 @@ func testSMSReply(t *testing.T, e *env) {
 			t.Errorf("SMS %q does not say %q", msgs[0].Text, want)
 		}
 	}
+	ref := e.lastRef(t, e.citizen.Phone)
 	// The national form of the same phone is the same phone.
 	national := "8" + e.citizen.Phone[2:]
-	got, err := e.svc.Inbound(ctx, national, " yes ", e.clock.Now())
+	got, err := e.inbound(national, " yes "+ref+" ", e.clock.Now())
 	must(t, err)
 	if got.ID != c.ID || got.Status != wallet.ConsentGranted {
 		t.Fatalf("after YES: %+v", got)
@@ -170,13 +173,14 @@ func testSMSReply(t *testing.T, e *env) {
 	must(t, err)
 
 	d := e.request(t, wallet.ConsentSMSReply)
-	got, err = e.svc.Inbound(ctx, e.citizen.Phone, "Нет", time.Time{})
+	ref2 := e.lastRef(t, e.citizen.Phone)
+	got, err = e.inbound(e.citizen.Phone, "Нет "+ref2, e.clock.Now())
 	must(t, err)
 	if got.ID != d.ID || got.Status != wallet.ConsentDenied {
 		t.Fatalf("after NO: %+v", got)
 	}
 	// Nothing is pending any more.
-	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", time.Time{})
+	_, err = e.inbound(e.citizen.Phone, "yes "+ref2, e.clock.Now())
 	wantCode(t, err, wallet.ENOTFOUND)
 	if kinds := e.eventKinds(t, e.citizen.IIN, d.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentDenied}) {
 		t.Fatalf("events %v", kinds)
@@ -186,22 +190,25 @@ func testSMSReply(t *testing.T, e *env) {
 func testSMSReplyOtherPhone(t *testing.T, e *env) {
 	ctx := context.Background()
 	c := e.request(t, wallet.ConsentSMSReply)
-	_, err := e.svc.Inbound(ctx, e.citizen2.Phone, "YES", e.clock.Now())
+	ref := e.lastRef(t, e.citizen.Phone)
+	_, err := e.inbound(e.citizen2.Phone, "YES "+ref, e.clock.Now())
 	wantCode(t, err, wallet.ENOTFOUND)
 	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
 	must(t, err)
 	if got.Status != wallet.ConsentPending {
 		t.Fatalf("status %s", got.Status)
 	}
-	_, err = e.svc.Inbound(ctx, "not a phone", "YES", e.clock.Now())
+	_, err = e.inbound("not a phone", "YES "+ref, e.clock.Now())
 	wantCode(t, err, wallet.EINVALID)
 }
 
 func testSMSReplyUnreadable(t *testing.T, e *env) {
 	ctx := context.Background()
 	c := e.request(t, wallet.ConsentSMSReply)
-	for _, text := range []string{"yes please", "ok", "123456", ""} {
-		_, err := e.svc.Inbound(ctx, e.citizen.Phone, text, e.clock.Now())
+	ref := e.lastRef(t, e.citizen.Phone)
+	// A bare YES names no request and answers none.
+	for _, text := range []string{"yes please", "ok", "123456", "", "yes", "NO", "yes " + ref + "0"} {
+		_, err := e.inbound(e.citizen.Phone, text, e.clock.Now())
 		wantCode(t, err, wallet.EINVALID)
 	}
 	got, err := e.svc.Get(ctx, e.bank.ID, c.ID)
@@ -212,28 +219,98 @@ func testSMSReplyUnreadable(t *testing.T, e *env) {
 }
 
 func testSMSReplyNewest(t *testing.T, e *env) {
-	ctx := context.Background()
 	old := e.request(t, wallet.ConsentSMSReply)
+	oldRef := e.lastRef(t, e.citizen.Phone)
 	e.clock.Advance(11 * time.Minute) // old has expired
 	mid := e.request(t, wallet.ConsentSMSReply)
+	midRef := e.lastRef(t, e.citizen.Phone)
 	e.clock.Advance(time.Minute)
 	replyAt := e.clock.Now()
 	e.clock.Advance(time.Second)
 	newest := e.request(t, wallet.ConsentSMSReply)
-	// A reply received before newest was sent answers mid, not newest.
-	got, err := e.svc.Inbound(ctx, e.citizen.Phone, "YES", replyAt)
+	newestRef := e.lastRef(t, e.citizen.Phone)
+	// A reply received before newest was sent never answers it, even with
+	// its number.
+	_, err := e.inbound(e.citizen.Phone, "YES "+newestRef, replyAt)
+	wantCode(t, err, wallet.ENOTFOUND)
+	got, err := e.inbound(e.citizen.Phone, "YES "+midRef, replyAt)
 	must(t, err)
 	if got.ID != mid.ID {
 		t.Fatalf("reply went to %s, want %s (old %s, newest %s)", got.ID, mid.ID, old.ID, newest.ID)
 	}
-	got, err = e.svc.Inbound(ctx, e.citizen.Phone, "no", e.clock.Now())
+	got, err = e.inbound(e.citizen.Phone, "no "+newestRef, e.clock.Now())
 	must(t, err)
 	if got.ID != newest.ID || got.Status != wallet.ConsentDenied {
 		t.Fatalf("second reply: %+v", got)
 	}
 	// The expired one is left alone.
-	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", e.clock.Now())
+	_, err = e.inbound(e.citizen.Phone, "yes "+oldRef, e.clock.Now())
+	if c := wallet.ErrorCode(err); c != wallet.ENOTFOUND && c != wallet.EEXPIRED {
+		t.Fatalf("reply to an expired request: %v", err)
+	}
+}
+
+// testSMSReplyAnswersOneRequestOnce: a reply answers the request whose
+// number it carries, never another's (a wider, later one of another bank);
+// one gateway message is accepted once; a signed message replayed after
+// the window is refused.
+func testSMSReplyAnswersOneRequestOnce(t *testing.T, e *env) {
+	ctx := context.Background()
+	a := e.request(t, wallet.ConsentSMSReply)
+	refA := e.lastRef(t, e.citizen.Phone)
+	e.clock.Advance(time.Minute)
+	b, err := e.svc.Request(ctx, e.insurer.ID, consent.Request{
+		IIN:           e.citizen.IIN,
+		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
+		Purpose:       "a much wider request",
+		Method:        wallet.ConsentSMSReply,
+	})
+	must(t, err)
+	refB := e.lastRef(t, e.citizen.Phone)
+	if refA == refB {
+		t.Fatalf("two open requests to one phone share the number %s", refA)
+	}
+	// The citizen answers bank A's SMS.
+	msg := sms.Inbound{MessageID: "gw-bind-1", From: e.citizen.Phone, Text: "YES " + refA, ReceivedAt: e.clock.Now()}
+	got, err := e.svc.Inbound(ctx, msg)
+	must(t, err)
+	if got.ID != a.ID || got.Status != wallet.ConsentGranted {
+		t.Fatalf("YES %s answered %s (%s), want %s; b is %s", refA, got.ID, got.Status, a.ID, b.ID)
+	}
+	if cur, _ := e.svc.Get(ctx, e.insurer.ID, b.ID); cur.Status != wallet.ConsentPending {
+		t.Fatalf("b is %s after a reply to a", cur.Status)
+	}
+	// The same gateway message delivered twice: refused, whatever its text.
+	_, err = e.svc.Inbound(ctx, msg)
+	wantCode(t, err, wallet.ECONFLICT)
+	msg.Text = "YES " + refB
+	_, err = e.svc.Inbound(ctx, msg)
+	wantCode(t, err, wallet.ECONFLICT)
+	// A signed message replayed after the window, under a new id: refused.
+	old := sms.Inbound{MessageID: "gw-bind-2", From: e.citizen.Phone, Text: "YES " + refB,
+		ReceivedAt: e.clock.Now().Add(-consent.InboundWindow - time.Second)}
+	_, err = e.svc.Inbound(ctx, old)
+	wantCode(t, err, wallet.EEXPIRED)
+	// Neither missing nor future times pass.
+	_, err = e.svc.Inbound(ctx, sms.Inbound{MessageID: "gw-bind-3", From: e.citizen.Phone, Text: "YES " + refB})
+	wantCode(t, err, wallet.EINVALID)
+	_, err = e.svc.Inbound(ctx, sms.Inbound{MessageID: "gw-bind-4", From: e.citizen.Phone, Text: "YES " + refB,
+		ReceivedAt: e.clock.Now().Add(consent.InboundClockSkew + time.Second)})
+	wantCode(t, err, wallet.EINVALID)
+	_, err = e.svc.Inbound(ctx, sms.Inbound{From: e.citizen.Phone, Text: "YES " + refB, ReceivedAt: e.clock.Now()})
+	wantCode(t, err, wallet.EINVALID)
+	// A second YES to A's number answers nothing more.
+	_, err = e.inbound(e.citizen.Phone, "YES "+refA, e.clock.Now())
 	wantCode(t, err, wallet.ENOTFOUND)
+	if cur, _ := e.svc.Get(ctx, e.insurer.ID, b.ID); cur.Status != wallet.ConsentPending {
+		t.Fatalf("b is %s after replays", cur.Status)
+	}
+	// B's own number, in a fresh message, answers B.
+	got, err = e.inbound(e.citizen.Phone, refB+" no", e.clock.Now())
+	must(t, err)
+	if got.ID != b.ID || got.Status != wallet.ConsentDenied {
+		t.Fatalf("NO %s: %+v", refB, got)
+	}
 }
 
 func testAppApproveDeny(t *testing.T, e *env) {
@@ -450,6 +527,7 @@ func testPendingExpires(t *testing.T, e *env) {
 	otpc := e.request(t, wallet.ConsentOTP)
 	code := e.lastCode(t, e.citizen.Phone)
 	reply := e.request(t, wallet.ConsentSMSReply)
+	replyRef := e.lastRef(t, e.citizen.Phone)
 	e.clock.Advance(consent.DefaultRequestTTL)
 	got, err := e.svc.Get(ctx, e.bank.ID, app.ID)
 	must(t, err)
@@ -462,8 +540,10 @@ func testPendingExpires(t *testing.T, e *env) {
 	wantCode(t, err, wallet.EEXPIRED)
 	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, otpc.ID, code)
 	wantCode(t, err, wallet.EEXPIRED)
-	_, err = e.svc.Inbound(ctx, e.citizen.Phone, "yes", e.clock.Now())
-	wantCode(t, err, wallet.ENOTFOUND)
+	_, err = e.inbound(e.citizen.Phone, "yes "+replyRef, e.clock.Now())
+	if c := wallet.ErrorCode(err); c != wallet.ENOTFOUND && c != wallet.EEXPIRED {
+		t.Fatalf("reply to an expired request: %v", err)
+	}
 	_, err = e.svc.Release(ctx, e.bank.ID, reply.ID)
 	wantCode(t, err, wallet.EEXPIRED)
 }

@@ -186,60 +186,118 @@ func (s *Service) SubmitOTP(ctx context.Context, clientID, consentID, code strin
 	}, nil)
 }
 
-// Inbound applies a citizen's SMS reply (already verified as coming from the
-// gateway) to the newest sms_reply request sent to that phone that was live
-// when the reply was received: YES grants it, NO denies it. receivedAt is the
-// gateway's time (now if zero or in the future); a reply received before a
-// request was made never answers it.
+// Limits of inbound replies.
+const (
+	// InboundWindow is how old a gateway message may be (by its received_at)
+	// and still be accepted: an older one is refused as a replay.
+	InboundWindow = 10 * time.Minute
+	// InboundClockSkew is how far in the future a received_at may be.
+	InboundClockSkew = time.Minute
+	// inboundSeenTTL is how long a gateway message id is remembered: longer
+	// than any message can stay inside the window, so a duplicate delivery
+	// is refused by its id or, later, by its age.
+	inboundSeenTTL = 2 * (InboundWindow + InboundClockSkew)
+)
+
+// Inbound applies a citizen's SMS reply, already verified as coming from the
+// gateway, to the one request it names: the reply must carry the reference
+// the request's SMS gave ("Reply YES 4821"), and is read only as coming from
+// the phone that SMS went to. YES grants it, NO denies it. Each gateway
+// message is accepted once: its id is remembered for longer than the window,
+// and a message received more than InboundWindow ago is refused, so neither
+// a second delivery nor a replayed signed call answers anything. A reply
+// received before the request was made never answers it.
 //
-// It returns EINVALID if from is not a phone number or the text is not a
-// yes or no; ENOTFOUND if no live sms_reply request was sent to that phone;
-// ECONFLICT or EEXPIRED if the request was decided or expired meanwhile;
-// EUNAVAILABLE if the store cannot be reached.
-func (s *Service) Inbound(ctx context.Context, from, text string, receivedAt time.Time) (wallet.Consent, error) {
-	phone, err := sms.NormalizePhone(from)
+// It returns EINVALID if from is not a phone number, the message id or
+// received_at is missing, received_at is more than InboundClockSkew in the
+// future, or the text is not a yes or no with a reference; EEXPIRED if the
+// message was received more than InboundWindow ago (a replay); ECONFLICT if
+// the message id was accepted before (a duplicate delivery), or the request
+// was decided meanwhile; ENOTFOUND if no live sms_reply request with that
+// reference was sent to that phone; EEXPIRED if the request expired;
+// EUNAVAILABLE if a store cannot be reached (the message id is then
+// forgotten, so the gateway may retry).
+func (s *Service) Inbound(ctx context.Context, in sms.Inbound) (wallet.Consent, error) {
+	phone, err := sms.NormalizePhone(in.From)
 	if err != nil {
 		return wallet.Consent{}, err
 	}
-	yes, ok := sms.ParseReply(text)
+	if in.MessageID == "" {
+		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the gateway message id is required")
+	}
+	now := s.now()
+	at := in.ReceivedAt.UTC()
+	switch {
+	case at.IsZero():
+		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the time the message was received is required")
+	case at.After(now.Add(InboundClockSkew)):
+		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the message was received in the future")
+	case at.Before(now.Add(-InboundWindow)):
+		return wallet.Consent{}, wallet.Errorf(wallet.EEXPIRED, "the message was received more than %d minutes ago; replays are refused", int(InboundWindow/time.Minute))
+	}
+	if at.After(now) {
+		at = now
+	}
+	yes, ref, ok := sms.ParseReply(in.Text)
 	if !ok {
 		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the reply is neither yes nor no")
 	}
-	now := s.now()
-	at := receivedAt.UTC()
-	if at.IsZero() || at.After(now) {
-		at = now
+	if ref == "" {
+		return wallet.Consent{}, wallet.Errorf(wallet.EINVALID, "the reply must carry the request's %d-digit number, as in YES 4821", sms.RefDigits)
 	}
-	pending, err := s.Store.PendingConsentsByPhone(ctx, phone, wallet.ConsentSMSReply)
+	seen := "sms-inbound:" + s.Hasher.Hash("sms-inbound", in.MessageID)
+	fresh, err := s.Codes.PutNew(ctx, seen, []byte{1}, inboundSeenTTL)
 	if err != nil {
 		return wallet.Consent{}, err
 	}
-	var target *wallet.Consent
-	for i := range pending {
-		c := &pending[i]
-		if !at.Before(c.CreatedAt) && at.Before(c.RequestExpiresAt) && now.Before(c.RequestExpiresAt) {
-			target = c
-			break
-		}
+	if !fresh {
+		return wallet.Consent{}, wallet.Errorf(wallet.ECONFLICT, "this gateway message was already accepted; a message answers once")
 	}
-	if target == nil {
-		return wallet.Consent{}, wallet.Errorf(wallet.ENOTFOUND, "no pending request was sent to this phone")
+	c, err := s.inboundReply(ctx, phone, ref, yes, at)
+	if wallet.IsCode(err, wallet.EUNAVAILABLE) {
+		// Nothing was decided: let the gateway deliver it again.
+		_ = s.Codes.Delete(context.WithoutCancel(ctx), seen)
+	}
+	return c, err
+}
+
+func (s *Service) inboundReply(ctx context.Context, phone, ref string, yes bool, at time.Time) (wallet.Consent, error) {
+	notFound := wallet.Errorf(wallet.ENOTFOUND, "no pending request with this number was sent to this phone")
+	key := replyKey(s.Hasher, phone, ref)
+	id, err := s.Codes.Get(ctx, key)
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		return wallet.Consent{}, notFound
+	case err != nil:
+		return wallet.Consent{}, err
+	}
+	cur, err := s.Store.Consent(ctx, string(id))
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		return wallet.Consent{}, notFound
+	case err != nil:
+		return wallet.Consent{}, err
 	}
 	to := wallet.ConsentDenied
 	if yes {
 		to = wallet.ConsentGranted
 	}
-	return s.decide(ctx, target.ID, decision{
+	c, err := s.decide(ctx, cur.ID, decision{
 		to:        to,
 		actorKind: wallet.ViewerCitizen,
-		actorID:   string(target.SubjectIIN),
-		details:   map[string]string{"channel": wallet.ConsentSMSReply, "client_id": target.ClientID},
+		actorID:   string(cur.SubjectIIN),
+		details:   map[string]string{"channel": wallet.ConsentSMSReply, "client_id": cur.ClientID},
 	}, func(c wallet.Consent) error {
-		if c.Phone != phone || c.Method != wallet.ConsentSMSReply {
-			return wallet.Errorf(wallet.ENOTFOUND, "no pending request was sent to this phone")
+		if c.Phone != phone || c.Method != wallet.ConsentSMSReply || at.Before(c.CreatedAt) {
+			return notFound
 		}
 		return nil
 	})
+	if err == nil || wallet.IsCode(err, wallet.ECONFLICT) || wallet.IsCode(err, wallet.EEXPIRED) {
+		// The reference has done its work.
+		_ = s.Codes.Delete(context.WithoutCancel(ctx), key)
+	}
+	return c, err
 }
 
 // ConsentsOf returns the citizen's consents, every status, newest first,

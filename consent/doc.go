@@ -12,7 +12,12 @@
 //
 //   - otp: an SMS carries a six-digit code that the citizen reads out to the
 //     organisation, which submits it (SubmitOTP);
-//   - sms_reply: an SMS asks the citizen to reply YES or NO (Inbound);
+//   - sms_reply: an SMS asks the citizen to reply YES or NO with the
+//     request's random 4-digit number, "YES 4821" (Inbound): the number,
+//     kept hashed with the phone in the short-lived store while the request
+//     lives, binds the reply to that one request; a reply without it answers
+//     nothing. Each gateway message is accepted once (its id is remembered
+//     for longer than InboundWindow, and older messages are refused);
 //   - app: nothing is sent; the request shows in the citizen's list.
 //
 // The citizen may also approve or deny any pending request in the app,

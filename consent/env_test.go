@@ -3,9 +3,11 @@ package consent_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,6 +275,31 @@ func (e *env) request(t *testing.T, method string) wallet.Consent {
 }
 
 var codeRE = regexp.MustCompile(`Code ([0-9]{6})`)
+
+var refRE = regexp.MustCompile(`Reply YES ([0-9]{4}) to agree or NO ([0-9]{4}) `)
+
+// lastRef reads the reply reference of the newest message to phone.
+func (e *env) lastRef(t *testing.T, phone string) string {
+	t.Helper()
+	msgs := e.outbox.Messages(phone)
+	if len(msgs) == 0 {
+		t.Fatalf("no SMS to %s", phone)
+	}
+	m := refRE.FindStringSubmatch(msgs[0].Text)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("no reply reference in %q", msgs[0].Text)
+	}
+	return m[1]
+}
+
+var messageSeq atomic.Int64
+
+// inbound hands the service a gateway message with a fresh id.
+func (e *env) inbound(from, text string, at time.Time) (wallet.Consent, error) {
+	return e.svc.Inbound(context.Background(), sms.Inbound{
+		MessageID: fmt.Sprintf("gw-%d", messageSeq.Add(1)), From: from, Text: text, ReceivedAt: at,
+	})
+}
 
 // lastCode reads the code of the newest message to phone.
 func (e *env) lastCode(t *testing.T, phone string) string {

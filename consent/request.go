@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -247,8 +248,12 @@ func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consen
 		}
 		return nil
 	case wallet.ConsentSMSReply:
-		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES to agree or NO to refuse within %d minutes.",
-			client.Name, what, purpose, int(s.requestTTL()/time.Minute))
+		ref, err := s.newReplyRef(ctx, c)
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES %s to agree or NO %s to refuse within %d minutes.",
+			client.Name, what, purpose, ref, ref, int(s.requestTTL()/time.Minute))
 		return s.SMS.Send(ctx, c.Phone, text)
 	default: // app: it shows in the citizen's list
 		return nil
@@ -281,6 +286,50 @@ func (s *Service) failDelivery(ctx context.Context, c wallet.Consent, cause erro
 		return errors.Join(cause, err)
 	}
 	return cause
+}
+
+// newReplyRef draws the reference an sms_reply request's SMS asks to be sent
+// back, and keeps it, hashed with the phone, in the short-lived store for as
+// long as the request lives, pointing at the request. References are
+// distinct among the open requests to one phone, so a reply answers exactly
+// the request whose number it carries.
+func (s *Service) newReplyRef(ctx context.Context, c wallet.Consent) (string, error) {
+	for range 20 {
+		ref, err := randomDigits(s.rand(), sms.RefDigits)
+		if err != nil {
+			return "", err
+		}
+		ok, err := s.Codes.PutNew(ctx, replyKey(s.Hasher, c.Phone, ref), []byte(c.ID), s.requestTTL())
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return ref, nil
+		}
+	}
+	return "", wallet.Errorf(wallet.EUNAVAILABLE, "no free reply number for this phone")
+}
+
+// replyKey is where the request a reply reference names is kept.
+func replyKey(h *wallet.Hasher, phone, ref string) string {
+	return "consent-reply:" + h.Hash("consent-reply", phone+" "+ref)
+}
+
+// randomDigits returns n uniformly random decimal digits.
+func randomDigits(r io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", wallet.Wrap(wallet.EINTERNAL, err, "no randomness")
+		}
+		for _, x := range b {
+			if x < 250 && len(out) < n { // 250 = 25 × 10: no modulo bias
+				out = append(out, '0'+x%10)
+			}
+		}
+	}
+	return string(out), nil
 }
 
 // challengeKey is where the id of an otp request's challenge is kept.

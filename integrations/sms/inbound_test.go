@@ -65,44 +65,53 @@ func flip(c byte) string {
 }
 
 func TestParseInbound(t *testing.T) {
-	in, err := sms.ParseInbound([]byte(`{"from":"8 701 123 45 67","text":"Иә","received_at":"2026-11-23T14:00:00+05:00","gateway_id":"x"}`))
+	in, err := sms.ParseInbound([]byte(`{"message_id":"gw-1","from":"8 701 123 45 67","text":"Иә 4821","received_at":"2026-11-23T14:00:00+05:00","gateway_id":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.From != "+77011234567" || in.Text != "Иә" || !in.ReceivedAt.Equal(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)) || in.ReceivedAt.Location() != time.UTC {
+	if in.MessageID != "gw-1" || in.From != "+77011234567" || in.Text != "Иә 4821" || !in.ReceivedAt.Equal(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)) || in.ReceivedAt.Location() != time.UTC {
 		t.Fatalf("parsed %+v", in)
 	}
-	in, err = sms.ParseInbound([]byte(`{"from":"+77011234567","text":"no"}`))
-	if err != nil || !in.ReceivedAt.IsZero() {
-		t.Fatalf("without received_at: %+v, %v", in, err)
-	}
+	const at = `,"received_at":"2026-11-23T09:00:00Z"`
 	for _, bad := range []string{
-		``, `[]`, `{"from":`, `{"text":"YES"}`, `{"from":"+4915112345678","text":"YES"}`,
-		`{"from":"+77011234567","text":"YES"} {}`,
-		`{"from":"+77011234567","text":"` + strings.Repeat("a", sms.MaxInboundText+1) + `"}`,
-		`{"from":"+77011234567","text":"YES","received_at":"yesterday"}`,
+		``, `[]`, `{"from":`, `{"message_id":"m","text":"YES"` + at + `}`, `{"message_id":"m","from":"+4915112345678","text":"YES"` + at + `}`,
+		`{"message_id":"m","from":"+77011234567","text":"YES"` + at + `} {}`,
+		`{"message_id":"m","from":"+77011234567","text":"` + strings.Repeat("a", sms.MaxInboundText+1) + `"` + at + `}`,
+		`{"message_id":"m","from":"+77011234567","text":"YES","received_at":"yesterday"}`,
+		// The message id and the time are required.
+		`{"message_id":"m","from":"+77011234567","text":"no"}`,
+		`{"from":"+77011234567","text":"no"` + at + `}`,
+		`{"message_id":"","from":"+77011234567","text":"no"` + at + `}`,
+		`{"message_id":"a b","from":"+77011234567","text":"no"` + at + `}`,
+		`{"message_id":"` + strings.Repeat("m", sms.MaxMessageID+1) + `","from":"+77011234567","text":"no"` + at + `}`,
 	} {
 		if _, err := sms.ParseInbound([]byte(bad)); wallet.ErrorCode(err) != wallet.EINVALID {
-			t.Errorf("ParseInbound(%.40q) err = %v, want invalid_request", bad, err)
+			t.Errorf("ParseInbound(%.60q) err = %v, want invalid_request", bad, err)
 		}
 	}
 }
 
 func TestParseReply(t *testing.T) {
 	for _, c := range []struct {
-		text    string
-		yes, ok bool
+		text string
+		yes  bool
+		ref  string
+		ok   bool
 	}{
-		{"YES", true, true}, {"yes", true, true}, {" Yes \n", true, true}, {"y", true, true}, {"Yes!", true, true},
-		{"иә", true, true}, {"ИӘ", true, true}, {"Иа", true, true}, {"ия.", true, true}, {"да", true, true},
-		{"NO", false, true}, {"no", false, true}, {"n", false, true}, {"No.", false, true},
-		{"жоқ", false, true}, {"ЖОК", false, true}, {"нет", false, true},
-		{"", false, false}, {"   ", false, false}, {"yes please", false, false}, {"ok", false, false},
-		{"123456", false, false}, {"YES NO", false, false}, {"yess", false, false}, {"?", false, false},
+		{"YES", true, "", true}, {"yes", true, "", true}, {" Yes \n", true, "", true}, {"y", true, "", true}, {"Yes!", true, "", true},
+		{"иә", true, "", true}, {"ИӘ", true, "", true}, {"Иа", true, "", true}, {"ия.", true, "", true}, {"да", true, "", true},
+		{"NO", false, "", true}, {"no", false, "", true}, {"n", false, "", true}, {"No.", false, "", true},
+		{"жоқ", false, "", true}, {"ЖОК", false, "", true}, {"нет", false, "", true},
+		{"YES 4821", true, "4821", true}, {" yes  0007. ", true, "0007", true}, {"Иә, 4821", true, "4821", true},
+		{"4821 no", false, "4821", true}, {"нет 1234!", false, "1234", true},
+		{"", false, "", false}, {"   ", false, "", false}, {"yes please", false, "", false}, {"ok", false, "", false},
+		{"123456", false, "", false}, {"YES NO", false, "", false}, {"yess", false, "", false}, {"?", false, "", false},
+		{"YES 48", false, "", false}, {"YES 48210", false, "", false}, {"YES 4821 9", false, "", false},
+		{"4821", false, "", false}, {"4821 1234", false, "", false}, {"ok 4821", false, "", false},
 	} {
-		yes, ok := sms.ParseReply(c.text)
-		if yes != c.yes || ok != c.ok {
-			t.Errorf("ParseReply(%q) = %v, %v; want %v, %v", c.text, yes, ok, c.yes, c.ok)
+		yes, ref, ok := sms.ParseReply(c.text)
+		if yes != c.yes || ref != c.ref || ok != c.ok {
+			t.Errorf("ParseReply(%q) = %v, %q, %v; want %v, %q, %v", c.text, yes, ref, ok, c.yes, c.ref, c.ok)
 		}
 	}
 }
