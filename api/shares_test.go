@@ -275,6 +275,55 @@ func TestSharing_GuessingCodesHitsTheLimits(t *testing.T) {
 	}
 }
 
+// TestSharing_OwnerSharesAgainAtOnceAfterAVoid: three wrong codes from a
+// signed-in stranger void the owner's codes; the owner sees codes_voided in
+// the history, opens a new share at once, and its code works for a viewer.
+func TestSharing_OwnerSharesAgainAtOnceAfterAVoid(t *testing.T) {
+	s := newTestServer(t)
+	a := s.signIn(demoAllTypes).Access
+	stranger := s.signIn(demoRevoked).Access
+	viewer := s.signIn(demoSpouse).Access
+	doc := s.documents(a)[0].ID
+	sh := s.share(a, doc, nil)
+	for i := 0; i < 3; i++ {
+		c := fmt.Sprintf("%06d", i)
+		if c == sh.ShortCode {
+			c = "999999"
+		}
+		r := s.do("POST", "/v1/shares/redeem", stranger, map[string]string{"short_code": c, "owner_iin": string(demoAllTypes)})
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	r := s.do("GET", "/v1/me/history", a, nil)
+	var h struct {
+		Events []struct {
+			Kind    string
+			Details map[string]string
+		}
+	}
+	json.Unmarshal(r.Body, &h)
+	voided := false
+	for _, e := range h.Events {
+		if e.Kind == wallet.EventCodesVoided {
+			voided = e.Details["reason"] != "" && e.Details["wrong_codes"] == "3"
+		}
+	}
+	if !voided {
+		t.Fatalf("the owner's history does not tell of the void: %s", r.Body)
+	}
+	// The voided code no longer works, for anyone.
+	if r := s.do("POST", "/v1/shares/redeem", viewer, map[string]string{"short_code": sh.ShortCode, "owner_iin": string(demoAllTypes)}); r.Status == http.StatusOK {
+		t.Fatalf("a voided code worked")
+	}
+	// The owner opens a new share at once; its code works.
+	fresh := s.share(a, doc, nil)
+	r = s.do("POST", "/v1/shares/redeem", viewer, map[string]string{"short_code": fresh.ShortCode, "owner_iin": string(demoAllTypes)})
+	if r.Status != http.StatusOK {
+		t.Fatalf("the new share's code after a void: %d %s", r.Status, r.Body)
+	}
+}
+
 func TestSharing_QRImageEncodesTheURL(t *testing.T) {
 	s := newTestServer(t)
 	a := s.signIn(demoAllTypes).Access

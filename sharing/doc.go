@@ -18,7 +18,10 @@
 // from the token itself. A code is found under the owner's current code
 // generation (codegen:<owner>); moving the owner to the next generation voids
 // all their live codes at once, which happens when wrong codes pile up
-// against that owner. Wrong codes are also counted per viewer
+// against that owner. The owner is told (codes_voided in their history) and
+// may open a new share at once: its code is stored under the generation
+// current once it is stored (re-read after the store, so a share opened
+// during a void gets a code that works). Wrong codes are also counted per viewer
 // (rl:{codeguess}:viewer15m:, rl:{codeguess}:viewerday:) and per network
 // address (rl:{codeguess}:ip:). Each code entered is reserved against all
 // these counters and the owner's at once (ShortLivedStore.Reserve, one

@@ -391,7 +391,10 @@ func (s *Service) shareURL(token string) string { return s.PublicURL + "/s/" + t
 
 // putCode draws six-digit codes until one is free among the owner's live
 // codes of generation gen, and stores it pointing at shareID. It returns the
-// code and its key.
+// code and its key. If the owner's codes were voided meanwhile (the
+// generation moved on since gen was read), the code is dropped and drawn
+// again in the new generation: a share opened during a void gets a code
+// that works, and only a void after its code is stored voids it.
 func (s *Service) putCode(ctx context.Context, owner wallet.IIN, gen int64, shareID string, ttl time.Duration) (string, string, error) {
 	for range maxCodeTries {
 		code, err := wallet.RandomDigits(s.rand(), shortCodeDigits)
@@ -403,9 +406,19 @@ func (s *Service) putCode(ctx context.Context, owner wallet.IIN, gen int64, shar
 		if err != nil {
 			return "", "", err
 		}
-		if ok {
+		if !ok {
+			continue
+		}
+		now, _, err := s.Codes.Count(ctx, codeGenKey(owner))
+		if err != nil {
+			s.dropCode(ctx, key)
+			return "", "", err
+		}
+		if now == gen {
 			return code, key, nil
 		}
+		s.dropCode(ctx, key)
+		gen = now
 	}
 	return "", "", wallet.Errorf(wallet.ECONFLICT, "no free short code: too many live shares")
 }
