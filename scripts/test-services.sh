@@ -8,22 +8,28 @@
 # with COMMAND's status. A test counts once, under its top-level name, with
 # the worst that happened to any of its subtests: failed, skipped, ran.
 log=$(mktemp -t qujat-services.XXXXXX) || exit 1
-trap 'rm -f "$log"' EXIT
+summaries=$(mktemp -t qujat-summaries.XXXXXX) || { rm -f "$log"; exit 1; }
+trap 'rm -f "$log" "$summaries"' EXIT
 trap 'exit 130' INT TERM
 
-QUJAT_TEST_SERVICES_LOG=$log "$@"
+QUJAT_TEST_SERVICES_LOG=$log QUJAT_TEST_SUMMARY_LOG=$summaries "$@"
 status=$?
+
+# Summaries the tests wrote (servicetest.Summary), such as the fault
+# suite's: go test without -v shows no output of a passing package.
+cat "$summaries"
 
 awk '
 function label(s) {
 	if (s == "postgres") return "PostgreSQL"
 	if (s == "redis") return "Redis"
 	if (s == "redis-server") return "redis-server started by tests"
+	if (s == "postgres-server") return "PostgreSQL started by tests"
 	return s
 }
 function tests(n) { return n == 1 ? "1 test" : n " tests" }
 BEGIN {
-	nservices = split("postgres redis redis-server", order, " ")
+	nservices = split("postgres redis redis-server postgres-server", order, " ")
 	for (i = 1; i <= nservices; i++) seen[order[i]] = 1
 }
 # Lines: SERVICE STATUS PACKAGE TEST[: REASON]

@@ -31,7 +31,37 @@ const (
 	Postgres    = "postgres"     // TEST_DATABASE_URL
 	Redis       = "redis"        // TEST_REDIS_URL
 	RedisServer = "redis-server" // a redis-server child process the test starts
+	// PostgresServer is a PostgreSQL server (initdb and postgres) the test
+	// starts as a child process.
+	PostgresServer = "postgres-server"
 )
+
+// SummaryEnv names the file Summary appends its lines to.
+const SummaryEnv = "QUJAT_TEST_SUMMARY_LOG"
+
+// Summary prints line to standard output (shown by go test -v, or when the
+// package fails) and, when QUJAT_TEST_SUMMARY_LOG names a file, appends it
+// there: scripts/test-services.sh prints those lines at the end of make
+// test, where go test without -v would have hidden them.
+func Summary(t testing.TB, line string) {
+	t.Helper()
+	line = strings.Join(strings.Fields(line), " ")
+	fmt.Println(line)
+	path := os.Getenv(SummaryEnv)
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		_, err = f.Write([]byte(line + "\n"))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Errorf("%s: %v", SummaryEnv, err)
+	}
+}
 
 // LogEnv names the file the lines are appended to.
 const LogEnv = "QUJAT_TEST_SERVICES_LOG"
