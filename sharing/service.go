@@ -356,10 +356,21 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 		return Opened{}, err
 	}
 
+	// fail answers err once the share is committed. Without a key the
+	// share is revoked (with its event) so that it never shows as active
+	// without its entry. With a key it stays: the answer is the stored
+	// outcome, so a retry with the key gets this share and puts back what
+	// the short-lived store lacks (restoreShortLived); revoking it would
+	// answer that retry with a share that can never be redeemed.
+	fail := func(err error) (Opened, error) {
+		if k == nil {
+			s.abandon(ctx, sh, ck)
+		}
+		return Opened{}, err
+	}
 	if k == nil {
 		if code, ck, err = s.putCode(ctx, owner, gen, id, ttl); err != nil {
-			s.abandon(ctx, sh, "")
-			return Opened{}, err
+			return fail(err)
 		}
 	}
 	entry, err := json.Marshal(shareEntry{
@@ -368,21 +379,17 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 		CodeHash:  s.Hasher.Hash(wallet.SecretShortCode, code),
 	})
 	if err != nil {
-		s.abandon(ctx, sh, ck)
-		return Opened{}, wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry")
+		return fail(wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry"))
 	}
 	if err := s.Codes.Put(ctx, entryKey(id), entry, ttl); err != nil {
-		s.abandon(ctx, sh, ck)
-		return Opened{}, err
+		return fail(err)
 	}
 	sealed, err := seal(aead, r, id, sealedRecord{Token: token, CodeKey: ck})
 	if err != nil {
-		s.abandon(ctx, sh, ck)
-		return Opened{}, err
+		return fail(err)
 	}
 	if err := s.Codes.Put(ctx, sealedKey(id), sealed, ttl); err != nil {
-		s.abandon(ctx, sh, ck)
-		return Opened{}, err
+		return fail(err)
 	}
 	return Opened{Share: sh, Token: token, ShortCode: code, URL: s.shareURL(token)}, nil
 }
