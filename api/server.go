@@ -59,6 +59,9 @@ type Deps struct {
 	// Development only: the demo registry's citizens and the SMS outbox.
 	DevCitizens func() []wallet.Citizen
 	DevOutbox   *sms.Outbox
+	// NoCitizenLimits turns the per-citizen limits (limitByCitizen) off:
+	// development only, for load generation.
+	NoCitizenLimits bool
 
 	// TrustedProxies are the reverse proxies from which X-Forwarded-For is
 	// read (clientAddress); none: the peer's address is the client's.
@@ -148,7 +151,7 @@ func (s *Server) routes() {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	v1.POST("/verify", s.verify)
 	v1.GET("/documents", s.listDocuments, s.citizenOnly)
-	v1.POST("/documents/refresh", s.refreshDocuments, s.citizenOnly)
+	v1.POST("/documents/refresh", s.refreshDocuments, s.citizenOnly, s.limitByCitizen("refresh", refreshesPerCitizen, refreshesWindow))
 	v1.GET("/documents/:id", s.getDocument, s.citizenOnly)
 	v1.GET("/documents/:id/versions", s.documentVersions, s.citizenOnly)
 
@@ -156,10 +159,10 @@ func (s *Server) routes() {
 	v1.GET("/wards/:iin/documents", s.wardDocuments, s.citizenOnly)
 	v1.GET("/views", s.listViews, s.eitherParty)
 
-	v1.POST("/documents/:id/shares", s.openShare, s.citizenOnly)
+	v1.POST("/documents/:id/shares", s.openShare, s.citizenOnly, s.limitByCitizen("shares", sharesOpenedPerCitizen, sharesOpenedWindow))
 	v1.GET("/shares", s.listShares, s.citizenOnly)
 	v1.DELETE("/shares/:id", s.revokeShare, s.citizenOnly)
-	v1.GET("/shares/:id/qr", s.shareQR, s.citizenOnly)
+	v1.GET("/shares/:id/qr", s.shareQR, s.citizenOnly, s.limitByCitizen("qr", qrImagesPerCitizen, qrImagesWindow))
 	v1.POST("/shares/redeem", s.redeemShare, s.citizenOnly)
 	e.GET("/s/:token", s.shareLink)
 	v1.GET("/me/history", s.history, s.citizenOnly)

@@ -54,6 +54,9 @@ type Parts struct {
 	Sources   []wallet.Source
 	// DevCitizens lists the demo registry's citizens (development only).
 	DevCitizens func() []wallet.Citizen
+	// NoCitizenLimits turns the API's per-citizen limits off (development
+	// only: load generation).
+	NoCitizenLimits bool
 
 	Keys        wallet.KeyRing  // issuer keys
 	LogKeys     historylog.Keys // the history log's keys
@@ -172,6 +175,7 @@ func Build(p Parts) (*Service, error) {
 		},
 		SMSInboundSecret: p.SMSInboundSecret,
 		DevCitizens:      p.DevCitizens,
+		NoCitizenLimits:  p.NoCitizenLimits,
 		DevOutbox:        p.Outbox,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,

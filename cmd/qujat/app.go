@@ -179,7 +179,8 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
-		TrustedProxies: proxies,
+		NoCitizenLimits: cfg.DevUnlimited == "1",
+		TrustedProxies:  proxies,
 	})
 	if err != nil {
 		return nil, err

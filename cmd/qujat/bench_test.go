@@ -17,7 +17,7 @@ import (
 // itself and report a rate for every phase and baseline, and no 5xx.
 func TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault(t *testing.T) {
 	skipIfShort(t)
-	base := startService(t, map[string]string{})
+	base := startService(t, map[string]string{"QUJAT_DEV_UNLIMITED": "1"})
 	var progress syncBuffer
 	old := benchProgress
 	benchProgress = &progress

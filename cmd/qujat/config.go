@@ -27,6 +27,10 @@ type Config struct {
 	// on ("1") or off ("0"); unset, they are on with the embedded default
 	// only (see DevEndpoints).
 	Dev string `env:"QUJAT_DEV"`
+	// DevUnlimited, "1", turns the per-citizen limits (shares opened, QR
+	// images, document refreshes) off, for `qujat bench`; only with the
+	// development endpoints on, so only on loopback.
+	DevUnlimited string `env:"QUJAT_DEV_UNLIMITED"`
 	// MetricsAddr, if set, serves /metrics there without authentication
 	// (an address of its own, e.g. an internal interface).
 	MetricsAddr string `env:"QUJAT_METRICS_ADDR"`
@@ -173,6 +177,12 @@ func (c Config) Validate() error {
 	case "", "0", "1":
 	default:
 		bad("QUJAT_DEV %q: want 1 (development endpoints on) or 0 (off)", c.Dev)
+	}
+	switch {
+	case c.DevUnlimited != "" && c.DevUnlimited != "1":
+		bad("QUJAT_DEV_UNLIMITED %q: want 1 (per-citizen limits off) or unset", c.DevUnlimited)
+	case c.DevUnlimited == "1" && !c.DevEndpoints():
+		bad("QUJAT_DEV_UNLIMITED=1 needs the development endpoints on (QUJAT_DEV=1 or the embedded default)")
 	}
 	if c.DevEndpoints() && !isLoopback(c.Addr) {
 		bad("QUJAT_ADDR %q: the development endpoints (/v1/dev/citizens, /v1/dev/sms: every one-time password, no authentication) are served on loopback addresses only; listen on 127.0.0.1 or set QUJAT_DEV=0", c.Addr)

@@ -382,6 +382,10 @@ func TestConfig_DevEndpointsOnLoopbackOnly(t *testing.T) {
 		{map[string]string{"QUJAT_ADDR": "127.0.0.1:8080"}, false},
 		{map[string]string{"QUJAT_ADDR": "localhost:8080", "QUJAT_DEV": "1"}, false},
 		{map[string]string{"QUJAT_ADDR": "[::1]:8080", "QUJAT_DEV": "1"}, false},
+		// The per-citizen limits are turned off only with the development endpoints.
+		{map[string]string{"QUJAT_ADDR": "127.0.0.1:8080", "QUJAT_DEV_UNLIMITED": "1"}, false},
+		{map[string]string{"QUJAT_ADDR": "127.0.0.1:8080", "QUJAT_DEV": "0", "QUJAT_DEV_UNLIMITED": "1"}, true},
+		{map[string]string{"QUJAT_ADDR": "127.0.0.1:8080", "QUJAT_DEV_UNLIMITED": "yes"}, true},
 	}
 	for _, tc := range cases {
 		cfg, err := loadConfig(func(k string) string { return tc.env[k] }, nil, nil)
