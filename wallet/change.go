@@ -43,7 +43,10 @@ type Committer interface {
 
 // Op is one write of a Change. The store's implementations are the only
 // code that writes these tables.
-type Op interface{ isOp() }
+type Op interface {
+	// What describes the op in error messages ("redeem share", ...).
+	What() string
+}
 
 // CreateShare stores a new share. ECONFLICT if the id exists.
 type CreateShare struct{ Share Share }
@@ -100,13 +103,13 @@ type SaveIdempotency struct {
 	At     time.Time
 }
 
-func (CreateShare) isOp()     {}
-func (SaveIdempotency) isOp() {}
-func (RevokeShare) isOp()     {}
-func (RedeemShare) isOp()     {}
-func (CreateConsent) isOp()   {}
-func (UpdateConsent) isOp()   {}
-func (AppendVersion) isOp()   {}
+func (CreateShare) What() string     { return "create share" }
+func (SaveIdempotency) What() string { return "save idempotency key" }
+func (RevokeShare) What() string     { return "revoke share" }
+func (RedeemShare) What() string     { return "redeem share" }
+func (CreateConsent) What() string   { return "create consent" }
+func (UpdateConsent) What() string   { return "update consent" }
+func (AppendVersion) What() string   { return "append document version" }
 
 // Rows that a leaf of the history log stands for, as the history package
 // hands them to the store with the leaf (historylog.Entry.Record): the

@@ -350,7 +350,7 @@ func (r *applyRun) flush(ctx context.Context) error {
 		if err != nil {
 			br.Close()
 			if h.state >= 0 && memberError(err) {
-				r.member = &opError{state: h.state, op: h.op, err: wrapErr(err, opWhat(r.ops[h.state][h.op]))}
+				r.member = &opError{state: h.state, op: h.op, err: wrapErr(err, r.ops[h.state][h.op].What())}
 				return nil
 			}
 			return err

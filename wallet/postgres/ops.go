@@ -37,27 +37,6 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 	return nil
 }
 
-// opWhat describes an op in error messages.
-func opWhat(op wallet.Op) string {
-	switch op.(type) {
-	case wallet.CreateShare:
-		return "create share"
-	case wallet.RevokeShare:
-		return "revoke share"
-	case wallet.RedeemShare:
-		return "redeem share"
-	case wallet.CreateConsent:
-		return "create consent"
-	case wallet.UpdateConsent:
-		return "update consent"
-	case wallet.AppendVersion:
-		return "append document version"
-	case wallet.SaveIdempotency:
-		return "save idempotency key"
-	}
-	return "change"
-}
-
 // int4 refuses numbers that do not fit the integer columns they go to
 // (the driver would refuse them when the pipeline is built, failing the
 // whole batch).

@@ -79,7 +79,11 @@ func (a *appendTx) applyIsolated(ctx context.Context, ops []wallet.Op) (err, txE
 		}
 	}
 	if err != nil {
-		err = wrapErr(err, opName(ops))
+		what := "change"
+		if len(ops) > 0 {
+			what = ops[0].What()
+		}
+		err = wrapErr(err, what)
 		if wallet.IsCode(err, wallet.EUNAVAILABLE) {
 			return nil, err
 		}
@@ -91,30 +95,6 @@ func (a *appendTx) applyIsolated(ctx context.Context, ops []wallet.Op) (err, txE
 		return nil, wrapErr(rerr, appendWhat)
 	}
 	return err, nil
-}
-
-// opName describes a change's first op for error messages.
-func opName(ops []wallet.Op) string {
-	if len(ops) == 0 {
-		return "change"
-	}
-	switch ops[0].(type) {
-	case wallet.CreateShare:
-		return "create share"
-	case wallet.RevokeShare:
-		return "revoke share"
-	case wallet.RedeemShare:
-		return "redeem share"
-	case wallet.CreateConsent:
-		return "create consent"
-	case wallet.UpdateConsent:
-		return "update consent"
-	case wallet.AppendVersion:
-		return "append document version"
-	case wallet.SaveIdempotency:
-		return "save idempotency key"
-	}
-	return "change"
 }
 
 func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
