@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 )
 
 // child is one server process the test started, in a process group of its
@@ -119,7 +119,7 @@ func (r *redisServer) start() error {
 		if c.exited() {
 			return fmt.Errorf("redis-server exited: %s", tail(c.out))
 		}
-		if redisPing(r.addr()) == nil {
+		if shortlivedtest.Ping(r.addr()) == nil {
 			r.mu.Lock()
 			r.c = c
 			r.mu.Unlock()
@@ -137,27 +137,6 @@ func (r *redisServer) current() *child {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.c
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		// LOADING while the append-only file is read back.
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
 }
 
 // pgServer is a PostgreSQL child: initdb once, then postgres on a free

@@ -174,7 +174,7 @@ func (s *RedisServer) start() error {
 			return fmt.Errorf("redis-server exited: %s", lastLines(log.String()))
 		default:
 		}
-		if ping(s.Addr()) == nil {
+		if Ping(s.Addr()) == nil {
 			s.cmd, s.done, s.log = cmd, done, log
 			return nil
 		}
@@ -187,8 +187,10 @@ func (s *RedisServer) start() error {
 	}
 }
 
-// ping sends PING over a plain connection and expects +PONG.
-func ping(addr string) error {
+// Ping sends PING to the Redis at addr over a plain connection and expects
+// +PONG (a server still reading its append-only file answers LOADING, an
+// error here). For tests that run a redis-server of their own.
+func Ping(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err

@@ -69,19 +69,19 @@ func TestUniquePrefixDiffersAndAvoidsSpecialCharacters(t *testing.T) {
 
 func TestStartRedisStopAndRestart(t *testing.T) {
 	srv := StartRedis(t)
-	if err := ping(srv.Addr()); err != nil {
+	if err := Ping(srv.Addr()); err != nil {
 		t.Fatalf("PING after start: %v", err)
 	}
 	if !strings.HasPrefix(srv.URL(), "redis://127.0.0.1:") {
 		t.Fatalf("URL = %q", srv.URL())
 	}
 	srv.Stop()
-	if err := ping(srv.Addr()); err == nil {
+	if err := Ping(srv.Addr()); err == nil {
 		t.Fatal("PING answered after Stop")
 	}
 	srv.Stop() // idempotent
 	srv.Restart()
-	if err := ping(srv.Addr()); err != nil {
+	if err := Ping(srv.Addr()); err != nil {
 		t.Fatalf("PING after Restart: %v", err)
 	}
 }
