@@ -23,6 +23,7 @@ import (
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/sqlite"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // clock is a fake clock that tests move by hand.
@@ -94,7 +95,7 @@ func (failingSender) Send(ctx context.Context, to, text string) error {
 // consent's change commits with its leaves.
 type durableStore interface {
 	wallet.Store
-	historylog.LogStore
+	history.AuditStore
 }
 
 // backend names the stores a test runs on: the durable one and the
@@ -125,32 +126,11 @@ func sqliteStore(t *testing.T) durableStore {
 	return s
 }
 
-// logOrigin is the origin of the tests' history logs.
-const logOrigin = "qujat.test/consent"
-
-// startLog runs a history log with fresh keys on logStore (the store itself
-// or a wrapper of it) and returns the Recorder on it, as the service wires
-// it. When the test ends, before the store closes, the log is closed and
-// the store's log must pass the audit.
+// startLog starts a history log on logStore and a Recorder on it; the
+// store must pass the audit when the test ends (wallettest.StartLog).
 func startLog(t *testing.T, store durableStore, logStore historylog.LogStore) history.Recorder {
 	t.Helper()
-	keys, err := historylog.NewKeys(logOrigin, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := historylog.New(historylog.Config{Store: logStore, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if t.Failed() {
-			return
-		}
-		if _, err := historylog.Audit(context.Background(), store, keys.VerifierKey); err != nil {
-			t.Errorf("the test's history log does not pass the audit: %v", err)
-		}
-	})
+	l, _ := wallettest.StartLog(t, store, logStore)
 	return history.Recorder{Log: l}
 }
 

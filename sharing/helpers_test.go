@@ -2,7 +2,6 @@ package sharing_test
 
 import (
 	"context"
-	"crypto/rand"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/wallet/sqlite"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -73,7 +73,7 @@ func (d *fakeDocuments) add(doc wallet.Document) {
 // change commits with its leaves.
 type durableStore interface {
 	wallet.Store
-	historylog.LogStore
+	history.AuditStore
 }
 
 // env is a sharing service on real stores, with a fake clock.
@@ -141,32 +141,11 @@ var (
 	pepper  = []byte("test pepper, not a secret")
 )
 
-// logOrigin is the origin of the tests' history logs.
-const logOrigin = "qujat.test/sharing"
-
-// startLog runs a history log with fresh keys on logStore (the store itself
-// or a wrapper of it) and returns the Recorder on it, as the service wires
-// it. When the test ends, before the store closes, the log is closed and
-// (in tests, not benchmarks) the store's log must pass the audit.
+// startLog starts a history log on logStore and a Recorder on it; the
+// store must pass the audit when the test ends (wallettest.StartLog).
 func startLog(t testing.TB, store durableStore, logStore historylog.LogStore) history.Recorder {
 	t.Helper()
-	keys, err := historylog.NewKeys(logOrigin, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := historylog.New(historylog.Config{Store: logStore, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		l.Close()
-		if _, test := t.(*testing.T); !test || t.Failed() {
-			return
-		}
-		if _, err := historylog.Audit(context.Background(), store, keys.VerifierKey); err != nil {
-			t.Errorf("the test's history log does not pass the audit: %v", err)
-		}
-	})
+	l, _ := wallettest.StartLog(t, store, logStore)
 	return history.Recorder{Log: l}
 }
 

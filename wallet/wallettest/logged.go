@@ -35,29 +35,40 @@ type logged struct {
 }
 
 // withLog starts a history log, with fresh test keys, on s (through
-// Faults that the tests may arm) and a Recorder on it. When the test ends the log
-// is closed and the store must pass history.Audit: the log, and every
-// view, event and document version against its leaf.
+// Faults that the tests may arm) and a Recorder on it (StartLog).
 func withLog(t testing.TB, s Store) *logged {
 	t.Helper()
-	keys := logKeys(t)
 	f := historylogtest.NewFaults(s)
-	l, err := historylog.New(historylog.Config{Store: f, Keys: keys})
+	l, keys := StartLog(t, s, f)
+	return &logged{Store: s, faults: f, log: l, keys: keys, rec: history.Recorder{Log: l}}
+}
+
+// StartLog starts a history log with fresh test keys on logStore (the
+// store itself, or a wrapper of it such as historylogtest.Faults). When
+// the test ends the log is closed and, unless the test failed or is a
+// benchmark, the store must pass history.Audit: the log, and every view,
+// event and document version against its leaf. A Faults wrapper is
+// released first, for a test that failed while holding a batch.
+func StartLog(t testing.TB, store history.AuditStore, logStore historylog.LogStore) (*historylog.Log, historylog.Keys) {
+	t.Helper()
+	keys := logKeys(t)
+	l, err := historylog.New(historylog.Config{Store: logStore, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		l.Close()
-		f.Release() // a test that failed while holding a batch
+		if f, ok := logStore.(*historylogtest.Faults); ok {
+			f.Release()
+		}
 		if _, test := t.(*testing.T); !test || t.Failed() {
 			return // benchmarks are not audited
 		}
-		// The log, and every row against its leaf.
-		if _, err := history.Audit(context.Background(), s, keys.VerifierKey); err != nil {
+		if _, err := history.Audit(context.Background(), store, keys.VerifierKey); err != nil {
 			t.Errorf("the test's store does not pass the audit: %v", err)
 		}
 	})
-	return &logged{Store: s, faults: f, log: l, keys: keys, rec: history.Recorder{Log: l}}
+	return l, keys
 }
 
 // logKeys returns fresh in-memory keys for Origin.
