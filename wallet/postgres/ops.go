@@ -29,6 +29,8 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		return r.updateConsent(ctx, i, k, op)
 	case wallet.AppendVersion:
 		r.appendVersion(i, k, op.Document, op.Version)
+	case wallet.QueueMessage:
+		r.queueMessage(i, k, op.Message)
 	case wallet.SaveIdempotency:
 		r.saveIdempotency(i, k, op)
 	default:

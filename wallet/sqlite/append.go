@@ -111,6 +111,8 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.updateConsent(ctx, op)
 	case wallet.AppendVersion:
 		return a.appendVersion(ctx, op.Document, op.Version)
+	case wallet.QueueMessage:
+		return a.queueMessage(ctx, op.Message)
 	case wallet.SaveIdempotency:
 		return a.saveIdempotency(ctx, op)
 	}

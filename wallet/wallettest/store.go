@@ -79,6 +79,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"UpdateConsent_ConcurrentUpdatersOneWinsPerRevision", testUpdateConsentConcurrent},
 		{"Events_AppendAndListNewestFirstWithLogIndexes", testEvents},
 	}
+	tests = append(tests, outboxTests...)
 	for _, f := range leafWriteFailures {
 		tests = append(tests, struct {
 			name string
