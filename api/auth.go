@@ -11,7 +11,8 @@ import (
 )
 
 type signInRequest struct {
-	IIN string `json:"iin"`
+	IIN         string `json:"iin"`
+	DeviceToken string `json:"device_token"`
 }
 
 type challengeResponse struct {
@@ -20,14 +21,20 @@ type challengeResponse struct {
 	PhoneHint   string    `json:"phone_hint"`
 }
 
-// startSignIn sends a one-time password to the phone registered for the IIN
-// (an unknown IIN gets a decoy challenge of the same shape: signin.Service).
+// startSignIn queues a one-time password to the phone registered for the
+// IIN (an unknown IIN gets a decoy challenge of the same shape:
+// signin.Service), counted against the caller's address or, with a device
+// token of this citizen, the known devices' budget.
 func (s *Server) startSignIn(c echo.Context) error {
 	var req signInRequest
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	ch, err := s.SignIn.Start(c.Request().Context(), wallet.IIN(req.IIN))
+	if len(req.DeviceToken) > 128 {
+		return wallet.Errorf(wallet.EINVALID, "device_token is too long")
+	}
+	ch, err := s.SignIn.Start(c.Request().Context(), wallet.IIN(req.IIN),
+		signin.Requester{Address: c.RealIP(), DeviceToken: req.DeviceToken})
 	if err != nil {
 		return err
 	}
@@ -45,6 +52,7 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	Scope        string `json:"scope,omitempty"`
+	DeviceToken  string `json:"device_token,omitempty"`
 }
 
 // finishSignIn exchanges a challenge and its code for a token pair.
@@ -67,6 +75,7 @@ func renderPair(c echo.Context, p signin.Pair) error {
 		RefreshToken: p.RefreshToken,
 		TokenType:    "Bearer",
 		ExpiresIn:    int(p.AccessTTL.Seconds()),
+		DeviceToken:  p.DeviceToken,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -154,20 +155,53 @@ func TestSignIn_CodeExpiresAfterFiveMinutes(t *testing.T) {
 	}
 }
 
-func TestSignIn_AtMostFiveCodesPerPhonePerHour(t *testing.T) {
+// Sign-in codes spend the requester's budgets: an address gets 3 an hour,
+// a device the citizen signed in on before has a reserve of its own, and
+// an organisation's consent codes are not sign-in codes: hammering
+// someone's sign-in blocks neither their known device nor a bank.
+func TestSignIn_BudgetsPerRequesterAndPurpose(t *testing.T) {
 	s := newTestServer(t)
 	a := s.adult()
-	for i := 0; i < 5; i++ {
-		if r := s.do("POST", "/v1/auth/otp", "", map[string]string{"iin": string(a.IIN)}); r.Status != 202 {
+	otp := func(device string) response {
+		return s.do("POST", "/v1/auth/otp", "", map[string]string{"iin": string(a.IIN), "device_token": device})
+	}
+	r := otp("")
+	if r.Status != 202 {
+		t.Fatalf("first code: %d %s", r.Status, r.Body)
+	}
+	r = s.do("POST", "/v1/auth/token", "", map[string]string{"challenge_id": r.JSON(t)["challenge_id"].(string), "code": s.lastCode(a.Phone)})
+	device, _ := r.JSON(t)["device_token"].(string)
+	if r.Status != 200 || !strings.HasPrefix(device, "dvc_") {
+		t.Fatalf("token: %d %s", r.Status, r.Body)
+	}
+	for i := 1; i < signin.CodesPerAddress; i++ {
+		if r := otp(""); r.Status != 202 {
 			t.Fatalf("send %d: %d %s", i+1, r.Status, r.Body)
 		}
 	}
-	r := s.do("POST", "/v1/auth/otp", "", map[string]string{"iin": string(a.IIN)})
+	r = otp("")
 	if r.Status != http.StatusTooManyRequests || r.ErrorCode(t) != "rate_limited" || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("6th send: %d %v %s", r.Status, r.Header, r.Body)
+		t.Fatalf("send past the address's budget: %d %v %s", r.Status, r.Header, r.Body)
 	}
-	if n := len(s.Outbox.Messages(a.Phone)); n != 5 {
-		t.Fatalf("%d SMS sent, want 5", n)
+	for i := range signin.CodesPerDevice {
+		if r := otp(device); r.Status != 202 {
+			t.Fatalf("known device, send %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	if r := otp(device); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("past the device's reserve: %d %s", r.Status, r.Body)
+	}
+	if r := otp(strings.Repeat("x", 200)); r.Status != http.StatusBadRequest || r.ErrorCode(t) != "invalid_request" {
+		t.Fatalf("an overlong device token: %d %s", r.Status, r.Body)
+	}
+	if n := len(s.Outbox.Messages(a.Phone)); n != signin.CodesPerAddress+signin.CodesPerDevice {
+		t.Fatalf("%d SMS sent, want %d", n, signin.CodesPerAddress+signin.CodesPerDevice)
+	}
+	// A bank's consent code is not held up by any of it.
+	_, bank := s.bank("Halyk Test Bank", wallet.VehicleRegistration)
+	s.askConsent(bank, a.IIN, "otp", "vehicle_registration")
+	if n := len(s.Outbox.Messages(a.Phone)); n != signin.CodesPerAddress+signin.CodesPerDevice+1 {
+		t.Fatalf("%d SMS sent, want the consent code too", n)
 	}
 }
 

@@ -198,7 +198,7 @@ func (s *Server) consentDocuments(c echo.Context) error {
 // myConsents lists the caller's consents, every status.
 func (s *Server) myConsents(c echo.Context) error {
 	ctx := c.Request().Context()
-	list, err := s.Consents.ConsentsOf(ctx, citizenOf(c))
+	list, err := s.Consents.ConsentsFor(ctx, citizenOf(c))
 	if err != nil {
 		return err
 	}

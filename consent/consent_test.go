@@ -40,6 +40,8 @@ func TestConsent(t *testing.T) {
 		"RateLimitPerIINAcrossClients":               testRateLimitIIN,
 		"DurableLimitHoldsWhenCountersAreLost":       testDurableLimit,
 		"FailedSMSLeavesRequestDenied":               testFailedSMS,
+		"RateLimitPerClientPerIIN":                   testRateLimitPerClientPerIIN,
+		"MinorAskedThroughRepresentative":            testMinorAskedThroughRepresentative,
 		"AuthenticateRefusesUnknownWrongAndDisabled": testAuthenticate,
 		"DisabledClientCanNeitherAskNorRelease":      testDisabledClient,
 		"CreateClientValidatesAndHidesTheSecretHash": testCreateClient,
@@ -126,6 +128,7 @@ func testOTPWrongCodes(t *testing.T, e *env) {
 
 func testOTPCodeOfAnotherConsent(t *testing.T, e *env) {
 	ctx := context.Background()
+	e.svc.Limits.PerClientPerIINPerHour = 10 // the bank asks four times
 	first := e.request(t, wallet.ConsentOTP)
 	firstCode := e.lastCode(t, e.citizen.Phone)
 	second := e.request(t, wallet.ConsentOTP)
@@ -450,6 +453,7 @@ func testNotAdmitted(t *testing.T, e *env) {
 
 func testInvalidRequests(t *testing.T, e *env) {
 	ctx := context.Background()
+	e.svc.Limits.PerClientPerIINPerHour = 10 // the bank asks four times
 	ok := consent.Request{
 		IIN:           e.citizen.IIN,
 		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
@@ -761,6 +765,34 @@ func testRateLimitIIN(t *testing.T, e *env) {
 	must(t, err)
 }
 
+// testRateLimitPerClientPerIIN: one organisation spends only its own share
+// of a citizen's requests; another still asks. Sign-in codes spend nothing
+// of it either (otp's budgets are per purpose).
+func testRateLimitPerClientPerIIN(t *testing.T, e *env) {
+	ctx := context.Background()
+	r := consent.Request{
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
+	}
+	for range consent.DefaultPerClientPerIINPerHour {
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		must(t, err)
+	}
+	for range 3 {
+		_, err := e.svc.Request(ctx, e.bank.ID, r)
+		wantCode(t, err, wallet.ERATELIMITED)
+	}
+	// The bank's refusals spent nothing of the citizen's budget.
+	for range consent.DefaultPerIINPerHour - consent.DefaultPerClientPerIINPerHour {
+		_, err := e.svc.Request(ctx, e.insurer.ID, r)
+		must(t, err)
+	}
+	_, err := e.svc.Request(ctx, e.insurer.ID, r)
+	wantCode(t, err, wallet.ERATELIMITED)
+	if n := len(e.outbox.Messages(e.citizen.Phone)); n != consent.DefaultPerIINPerHour {
+		t.Fatalf("the phone got %d consent SMS, want %d", n, consent.DefaultPerIINPerHour)
+	}
+}
+
 func testDurableLimit(t *testing.T, e *env) {
 	ctx := context.Background()
 	e.svc.Limits.PerIINPerHour = 2
@@ -785,17 +817,39 @@ func testDurableLimit(t *testing.T, e *env) {
 	must(t, err)
 }
 
+// testFailedSMS: the request does not wait for the gateway. With the
+// gateway down, requests are stored pending with their messages queued;
+// the outbox retries, and when a message's time runs out the request is
+// denied by the system (delivery_failed), so that the organisation learns
+// it and a request nobody could have seen is never granted.
 func testFailedSMS(t *testing.T, e *env) {
 	ctx := context.Background()
-	e.svc.SMS = failingSender{}
-	e.svc.OTP.Sender = failingSender{}
+	e.gateway.setDown(true)
 	for _, method := range []string{wallet.ConsentSMSReply, wallet.ConsentOTP} {
-		_, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
 			IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: method,
 		})
-		wantCode(t, err, wallet.EUNAVAILABLE)
+		must(t, err)
+		if c.Status != wallet.ConsentPending {
+			t.Fatalf("%s request %s with the gateway down, want pending", method, c.Status)
+		}
+	}
+	e.deliver(t)
+	e.clock.Advance(time.Minute)
+	e.deliver(t)
+	if n := len(e.outbox.Outbox.Messages("")); n != 0 {
+		t.Fatalf("%d SMS delivered by a dead gateway", n)
 	}
 	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)
+	must(t, err)
+	for _, c := range list {
+		if c.Status != wallet.ConsentPending {
+			t.Fatalf("%s consent %s while its SMS is retried", c.Method, c.Status)
+		}
+	}
+	e.clock.Advance(5 * time.Minute) // past the messages' time
+	e.deliver(t)
+	list, err = e.svc.ConsentsOf(ctx, e.citizen.IIN)
 	must(t, err)
 	if len(list) != 2 {
 		t.Fatalf("%d consents stored", len(list))
@@ -814,6 +868,11 @@ func testFailedSMS(t *testing.T, e *env) {
 	must(t, err)
 	if evs[0].ActorKind != "system" || evs[0].Details["reason"] != "delivery_failed" {
 		t.Fatalf("denial event %+v", evs[0])
+	}
+	// The gateway back, nothing of those requests is sent late.
+	e.gateway.setDown(false)
+	if n := len(e.outbox.Messages("")); n != 0 {
+		t.Fatalf("%d SMS of given-up requests delivered late", n)
 	}
 }
 
@@ -967,4 +1026,75 @@ func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
 	if len(rel) != 2 {
 		t.Fatalf("released %d documents, want 2", len(rel))
 	}
+}
+
+// testMinorAskedThroughRepresentative: an organisation's request for a
+// minor's documents goes to the minor's legal representative: the SMS to
+// the representative's phone, naming the child; the representative
+// decides, by code, reply or in the app; the child cannot, and nobody else
+// sees it.
+func testMinorAskedThroughRepresentative(t *testing.T, e *env) {
+	ctx := context.Background()
+	child, err := e.demo.Citizen(ctx, "150621515423") // Alikhan, born 2015; Aidos (e.citizen) and Aigerim represent him
+	must(t, err)
+	ask := func(method string) wallet.Consent {
+		t.Helper()
+		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+			IIN: child.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a child's savings account", Method: method,
+		})
+		must(t, err)
+		return c
+	}
+	// By code: to the representative's phone, not the child's.
+	c := ask(wallet.ConsentOTP)
+	if c.Phone != e.citizen.Phone {
+		t.Fatalf("asked %s, want the representative's phone %s", c.Phone, e.citizen.Phone)
+	}
+	if n := len(e.outbox.Messages(child.Phone)); n != 0 {
+		t.Fatalf("the child's phone got %d SMS", n)
+	}
+	msgs := e.outbox.Messages(e.citizen.Phone)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Alikhan's identity card") {
+		t.Fatalf("the representative's SMS: %+v", msgs)
+	}
+	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, e.lastCode(t, e.citizen.Phone))
+	must(t, err)
+	evs, err := e.store.Events(ctx, child.IIN)
+	must(t, err)
+	if evs[0].Kind != wallet.EventConsentGranted || evs[0].ActorKind != wallet.ViewerGuardian || evs[0].ActorID != string(e.citizen.IIN) {
+		t.Fatalf("grant event %+v, want the representative as its actor", evs[0])
+	}
+
+	// In the app: the child cannot decide, a stranger is not told it
+	// exists, either representative can.
+	c = ask(wallet.ConsentApp)
+	_, err = e.svc.Approve(ctx, child.IIN, c.ID)
+	wantCode(t, err, wallet.EFORBIDDEN)
+	_, err = e.svc.Approve(ctx, "600210320844", c.ID) // Serik: the representative's own father
+	wantCode(t, err, wallet.ENOTFOUND)
+	list, err := e.svc.ConsentsFor(ctx, e.citizen2.IIN)
+	must(t, err)
+	if !slices.ContainsFunc(list, func(x wallet.Consent) bool { return x.ID == c.ID }) {
+		t.Fatalf("the other representative does not see the ward's request: %+v", list)
+	}
+	got, err := e.svc.Deny(ctx, e.citizen2.IIN, c.ID)
+	must(t, err)
+	if got.Status != wallet.ConsentDenied {
+		t.Fatalf("denied by the representative: %s", got.Status)
+	}
+
+	// By reply: from the representative's phone only.
+	c = ask(wallet.ConsentSMSReply)
+	ref := e.lastRef(t, e.citizen.Phone)
+	_, err = e.inbound(child.Phone, "YES "+ref, e.clock.Now())
+	wantCode(t, err, wallet.ENOTFOUND)
+	got, err = e.inbound(e.citizen.Phone, "YES "+ref, e.clock.Now())
+	must(t, err)
+	if got.ID != c.ID || got.Status != wallet.ConsentGranted {
+		t.Fatalf("reply: %+v", got)
+	}
+	// An adult decides their own, as before.
+	own := e.request(t, wallet.ConsentApp)
+	_, err = e.svc.Approve(ctx, e.citizen.IIN, own.ID)
+	must(t, err)
 }

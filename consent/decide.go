@@ -178,10 +178,14 @@ func (s *Service) SubmitOTP(ctx context.Context, clientID, consentID, code strin
 		// Cannot happen unless the short-lived store was tampered with.
 		return wallet.Consent{}, wallet.Errorf(wallet.EEXPIRED, "the code has expired")
 	}
+	kind, actor, err := s.askedActor(ctx, c)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
 	return s.decide(ctx, c.ID, decision{
 		to:        wallet.ConsentGranted,
-		actorKind: wallet.ViewerCitizen,
-		actorID:   string(c.SubjectIIN),
+		actorKind: kind,
+		actorID:   actor,
 		details:   map[string]string{"channel": wallet.ConsentOTP, "client_id": c.ClientID},
 	}, nil)
 }
@@ -282,10 +286,14 @@ func (s *Service) inboundReply(ctx context.Context, phone, ref string, yes bool,
 	if yes {
 		to = wallet.ConsentGranted
 	}
+	kind, actor, err := s.askedActor(ctx, cur)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
 	c, err := s.decide(ctx, cur.ID, decision{
 		to:        to,
-		actorKind: wallet.ViewerCitizen,
-		actorID:   string(cur.SubjectIIN),
+		actorKind: kind,
+		actorID:   actor,
 		details:   map[string]string{"channel": wallet.ConsentSMSReply, "client_id": cur.ClientID},
 	}, func(c wallet.Consent) error {
 		if c.Phone != phone || c.Method != wallet.ConsentSMSReply || at.Before(c.CreatedAt) {
@@ -314,9 +322,11 @@ func (s *Service) ConsentsOf(ctx context.Context, subject wallet.IIN) ([]wallet.
 	return cs, nil
 }
 
-// Approve grants a pending request of the citizen in the app, whatever its
-// method. ENOTFOUND unless subject is the consent's subject; EEXPIRED if the
-// request expired; ECONFLICT if it was already decided; EUNAVAILABLE.
+// Approve grants a pending request in the app, whatever its method, for
+// caller: the consent's subject, or, when the subject is a minor, their
+// legal representative (the minor cannot: EFORBIDDEN). ENOTFOUND for
+// anyone else; EEXPIRED if the request expired; ECONFLICT if it was
+// already decided; EUNAVAILABLE.
 func (s *Service) Approve(ctx context.Context, subject wallet.IIN, id string) (wallet.Consent, error) {
 	return s.citizenDecides(ctx, subject, id, wallet.ConsentGranted)
 }
@@ -326,26 +336,37 @@ func (s *Service) Deny(ctx context.Context, subject wallet.IIN, id string) (wall
 	return s.citizenDecides(ctx, subject, id, wallet.ConsentDenied)
 }
 
-// Revoke ends a live grant of the citizen at once: from then on Release
-// refuses it. ENOTFOUND unless subject is the consent's subject; EEXPIRED if
+// Revoke ends a live grant at once: from then on Release refuses it. Who
+// may is as for Approve; EEXPIRED if
 // the grant has already expired; ECONFLICT if it is not granted (pending,
 // denied or already revoked); EUNAVAILABLE.
 func (s *Service) Revoke(ctx context.Context, subject wallet.IIN, id string) (wallet.Consent, error) {
 	return s.citizenDecides(ctx, subject, id, wallet.ConsentRevoked)
 }
 
-func (s *Service) citizenDecides(ctx context.Context, subject wallet.IIN, id, to string) (wallet.Consent, error) {
+func (s *Service) citizenDecides(ctx context.Context, caller wallet.IIN, id, to string) (wallet.Consent, error) {
 	notFound := wallet.Errorf(wallet.ENOTFOUND, "no such consent")
-	if subject == "" || id == "" {
+	if caller == "" || id == "" {
 		return wallet.Consent{}, notFound
+	}
+	cur, err := s.Store.Consent(ctx, id)
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		return wallet.Consent{}, notFound
+	}
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	kind, err := s.decider(ctx, caller, cur.SubjectIIN)
+	if err != nil {
+		return wallet.Consent{}, err
 	}
 	c, err := s.decide(ctx, id, decision{
 		to:        to,
-		actorKind: wallet.ViewerCitizen,
-		actorID:   string(subject),
+		actorKind: kind,
+		actorID:   string(caller),
 		details:   map[string]string{"channel": wallet.ConsentApp},
 	}, func(c wallet.Consent) error {
-		if c.SubjectIIN != subject {
+		if c.SubjectIIN != cur.SubjectIIN {
 			return notFound
 		}
 		return nil
@@ -354,4 +375,80 @@ func (s *Service) citizenDecides(ctx context.Context, subject wallet.IIN, id, to
 		return wallet.Consent{}, notFound // the same answer for a missing id
 	}
 	return c, err
+}
+
+// decider says whether caller decides requests about subject, and as
+// what: an adult for themselves (ViewerCitizen), a legal representative
+// for a minor they represent today (ViewerGuardian). A minor does not
+// decide their own: EFORBIDDEN. ENOTFOUND for anyone else (a consent of
+// someone else is not told from none); EUNAVAILABLE if the registry
+// cannot be reached.
+func (s *Service) decider(ctx context.Context, caller, subject wallet.IIN) (string, error) {
+	if caller != subject {
+		err := s.guardianship().IsGuardianOf(ctx, caller, subject)
+		if wallet.IsCode(err, wallet.ENOTFOUND) {
+			return "", wallet.Errorf(wallet.ENOTFOUND, "no such consent")
+		}
+		return wallet.ViewerGuardian, err
+	}
+	cz, err := s.Directory.Citizen(ctx, subject)
+	if err != nil {
+		return "", err
+	}
+	if wallet.IsMinor(cz.BirthDate, s.now()) {
+		return "", wallet.Errorf(wallet.EFORBIDDEN, "a minor's consent requests are decided by their legal representative")
+	}
+	return wallet.ViewerCitizen, nil
+}
+
+// askedActor is who decided a request by answering on the phone it was
+// sent to: its subject, or the legal representative whose phone it is.
+func (s *Service) askedActor(ctx context.Context, c wallet.Consent) (string, string, error) {
+	reps, err := s.Directory.Guardians(ctx, c.SubjectIIN)
+	if err != nil && !wallet.IsCode(err, wallet.ENOTFOUND) {
+		return "", "", err
+	}
+	for _, iin := range reps {
+		rep, err := s.Directory.Citizen(ctx, iin)
+		if err != nil {
+			continue
+		}
+		if p, err := sms.NormalizePhone(rep.Phone); err == nil && p == c.Phone {
+			return wallet.ViewerGuardian, string(iin), nil
+		}
+	}
+	return wallet.ViewerCitizen, string(c.SubjectIIN), nil
+}
+
+func (s *Service) guardianship() wallet.Guardianship {
+	return wallet.Guardianship{Directory: s.Directory, Now: s.now}
+}
+
+// ConsentsFor returns the consents caller decides: their own and, for a
+// legal representative, those of the minors they represent today, every
+// status, newest first within each citizen. EUNAVAILABLE if a store or
+// the registry cannot be reached.
+func (s *Service) ConsentsFor(ctx context.Context, caller wallet.IIN) ([]wallet.Consent, error) {
+	out, err := s.ConsentsOf(ctx, caller)
+	if err != nil {
+		return nil, err
+	}
+	me, err := s.Directory.Citizen(ctx, caller)
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, ward := range me.GuardianOf {
+		if s.guardianship().IsGuardianOf(ctx, caller, ward) != nil {
+			continue
+		}
+		cs, err := s.ConsentsOf(ctx, ward)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
 }

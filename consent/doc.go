@@ -43,12 +43,16 @@
 // customer's IIN, are rate limited, and a request that silently went nowhere
 // would leave them waiting ten minutes for nothing.
 //
-// Failed delivery. If the SMS of an otp or sms_reply request cannot be sent,
-// the request is marked denied by the system (event consent_denied with
-// details reason=delivery_failed) and Request returns EUNAVAILABLE (or the
-// OTP service's ERATELIMITED). Nothing is deleted, so the citizen's history
-// still shows that the organisation asked, and a request nobody could have
-// seen can never be granted later.
+// Delivery. The SMS of an otp or sms_reply request is written, sealed, to
+// the durable outbox in the transaction that stores the request and its
+// event (wallet.QueueMessage), and delivered by the outbox worker with
+// retries; Request never waits for the gateway. If the message cannot be
+// delivered before half the request's time has passed (before its code
+// expires, for otp), the worker gives it up and DeliveryFailed marks the
+// request denied by the system (event consent_denied with details
+// reason=delivery_failed). Nothing is deleted, so the citizen's history
+// still shows that the organisation asked, and a request nobody could
+// have seen can never be granted later.
 //
 // Wrong codes. SubmitOTP passes the OTP service's answers through: a wrong
 // code is EINVALIDCODE with AttemptsLeft, and once three wrong codes have
@@ -63,8 +67,10 @@
 // is the consent, so a code sent for one request never grants another. A
 // code lives as long as the OTP service says (five minutes by default),
 // shorter than the request; after that the request can still be approved in
-// the app until it expires. The OTP service's own limit of codes per phone
-// per hour, shared with sign-in, also applies.
+// the app until it expires. Consent codes spend the OTP service's
+// "consent" budgets of the phone (per organisation and in all), never the
+// sign-in ones, so that nobody asking for someone's sign-in codes blocks an
+// organisation's request, nor one organisation another's.
 //
 // Release race. Release checks the grant, records one view per document, and
 // then reads the consent once more: if it was revoked (or expired) meanwhile,

@@ -17,6 +17,7 @@ import (
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
 	"github.com/qujat/qujat/shortlived/shortlivedtest"
@@ -90,6 +91,52 @@ func (failingSender) Send(ctx context.Context, to, text string) error {
 	return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
 }
 
+// devPhones is the development SMS outbox as the tests read it: each read
+// first runs a pass of the outbox worker, so that what the requests queued
+// is delivered.
+type devPhones struct {
+	*sms.Outbox
+	worker *outbox.Worker
+}
+
+func (d devPhones) Messages(to string) []sms.Message {
+	if _, err := d.worker.Pass(context.Background()); err != nil {
+		panic(err)
+	}
+	return d.Outbox.Messages(to)
+}
+
+// deliver runs a pass of the outbox worker.
+func (e *env) deliver(t *testing.T) {
+	t.Helper()
+	if _, err := e.worker.Pass(context.Background()); err != nil {
+		t.Fatalf("outbox pass: %v", err)
+	}
+}
+
+// switchable is a gateway that can be taken down.
+type switchable struct {
+	outbox.Sender
+	mu   sync.Mutex
+	down bool
+}
+
+func (s *switchable) Send(ctx context.Context, to, text string) error {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
+	}
+	return s.Sender.Send(ctx, to, text)
+}
+
+func (s *switchable) setDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+}
+
 // durableStore is the durable store as the service runs on it: the
 // wallet's tables and the history log's in one database, so that a
 // consent's change commits with its leaves.
@@ -156,7 +203,9 @@ type env struct {
 	store    durableStore
 	log      *historylogtest.Faults // the history log's store: store, with faults a test may arm
 	changes  wallet.Committer       // the Recorder on log
-	outbox   *sms.Outbox
+	outbox   devPhones              // reading it delivers what is queued first
+	gateway  *switchable
+	worker   *outbox.Worker
 	clock    *clock
 	docs     *fakeDocuments
 	demo     *sources.Demo
@@ -179,13 +228,18 @@ func newEnv(t *testing.T, b backend) *env {
 	clk := &clock{t: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}
 	codes := b.codes(t, clk.Now)
 	hasher := wallet.NewHasher([]byte("test pepper"))
-	outbox := sms.NewOutbox(0, clk.Now)
+	phones := sms.NewOutbox(0, clk.Now)
+	gateway := &switchable{Sender: phones}
+	seal := outbox.NewSealer(hasher)
+	worker := &outbox.Worker{Store: store, Sender: gateway, Seal: seal, Now: clk.Now}
 	faulty := historylogtest.NewFaults(store)
 	e := &env{
 		store:   store,
 		log:     faulty,
 		changes: startLog(t, store, faulty),
-		outbox:  outbox,
+		outbox:  devPhones{Outbox: phones, worker: worker},
+		gateway: gateway,
+		worker:  worker,
 		clock:   clk,
 		docs:    &fakeDocuments{},
 		demo:    demo,
@@ -197,17 +251,17 @@ func newEnv(t *testing.T, b backend) *env {
 		OTP: &otp.Service{
 			Store:  codes,
 			Hasher: hasher,
-			Sender: outbox,
 			Now:    clk.Now,
 			Rand:   rand.Reader,
 		},
-		SMS:       outbox,
+		Outbox:    &outbox.Queue{Store: store, Seal: seal, Now: clk.Now},
 		Codes:     codes,
 		Documents: e.docs,
 		Hasher:    hasher,
 		Now:       clk.Now,
 		Rand:      rand.Reader,
 	}
+	worker.GaveUp = e.svc.DeliveryFailed
 	citizens := demo.Citizens()
 	e.citizen, e.citizen2 = citizens[0], citizens[1]
 	e.bank, e.secret, err = e.svc.CreateClient(ctx, "Halyk Bank", consent.KindBank, []wallet.DocumentType{wallet.IDCard, wallet.Passport})

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -52,14 +53,14 @@ const smsPurposeMax = 160
 //     outside MinValidFor..Limits.MaxValidFor;
 //   - EFORBIDDEN naming the first type the client is not admitted for;
 //   - ERATELIMITED with RetryAfter when the client has made
-//     Limits.PerClientPerHour requests this hour, or the citizen has received
-//     Limits.PerIINPerHour (or the OTP service's per-phone limit is reached:
-//     then the request is stored denied, as below);
+//     Limits.PerClientPerHour requests this hour, or sent this citizen
+//     Limits.PerClientPerIINPerHour, or the citizen has received
+//     Limits.PerIINPerHour from all clients (nothing is stored);
 //   - ENOTFOUND if the registry knows no citizen with that IIN (see the
 //     package doc for why this may be said);
 //   - EUNAVAILABLE if the registry, the short-lived store or the durable store
-//     cannot be reached, or the SMS cannot be sent; in the last case the
-//     request is stored denied by the system so that it can never be granted.
+//     cannot be reached (nothing is stored, no SMS queued). The SMS gateway
+//     is not called: see the package doc, "Delivery".
 func (s *Service) Request(ctx context.Context, clientID string, r Request) (wallet.Consent, error) {
 	iin, purpose, validFor, err := s.checkRequest(r)
 	if err != nil {
@@ -84,13 +85,28 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	if err != nil {
 		return wallet.Consent{}, err
 	}
-	phone, err := sms.NormalizePhone(citizen.Phone)
+	// A minor is asked through their legal representative: the request,
+	// its SMS and the decision are the representative's.
+	asked, err := s.askedFor(ctx, citizen, now)
+	if err != nil {
+		return wallet.Consent{}, err
+	}
+	phone, err := sms.NormalizePhone(asked.Phone)
 	if err != nil {
 		return wallet.Consent{}, wallet.Wrap(wallet.EUNAVAILABLE, err, "the registry lists no usable phone for this citizen")
 	}
-	// The key holds a keyed hash of the IIN: the short-lived store need not
-	// learn who is being asked about.
-	if err := s.limit(ctx, "consent-rate:iin:"+s.Hasher.Hash("consent-rate-iin", string(iin)), s.perIIN(), "too many consent requests for this citizen"); err != nil {
+	// Each organisation spends its own budget of requests to a citizen and
+	// the citizen's shared one, at once: one organisation cannot use up
+	// what the others may ask. The keys hold a keyed hash of the IIN: the
+	// short-lived store need not learn who is being asked about.
+	tag := "consent-rate:{" + s.Hasher.Hash("consent-rate-iin", string(iin)) + "}:"
+	if _, err := s.Codes.Reserve(ctx, []wallet.Budget{
+		{Key: tag + "client:" + client.ID, Limit: int64(s.perClientPerIIN()), Window: rateWindow},
+		{Key: tag + "all", Limit: int64(s.perIIN()), Window: rateWindow},
+	}); err != nil {
+		if e := wallet.AsError(err); e != nil && e.Code == wallet.ERATELIMITED {
+			return wallet.Consent{}, &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many consent requests for this citizen; try again later", RetryAfter: e.RetryAfter}
+		}
 		return wallet.Consent{}, err
 	}
 	if err := s.durableLimits(ctx, client.ID, iin, now); err != nil {
@@ -124,15 +140,64 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	if err != nil {
 		return wallet.Consent{}, err
 	}
-	// The request and its event are one change: the citizen is never asked
-	// about a request that is not in their history.
-	if _, err := s.Changes.Commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.CreateConsent{Consent: c}}, Events: []wallet.Event{requested}}); err != nil {
+	// The request, its event and the SMS that asks the citizen are one
+	// change: the citizen is never asked about a request that is not in
+	// their history, and a stored request always has its message queued.
+	change := wallet.Change{Ops: []wallet.Op{wallet.CreateConsent{Consent: c}}, Events: []wallet.Event{requested}}
+	whose := "your"
+	if asked.IIN != citizen.IIN {
+		whose = firstName(citizen.Name) + "'s"
+	}
+	msg, undo, err := s.ask(ctx, client, c, whose)
+	if err != nil {
 		return wallet.Consent{}, err
 	}
-	if err := s.ask(ctx, client, c); err != nil {
-		return wallet.Consent{}, s.failDelivery(ctx, c, err)
+	if msg != nil {
+		change.Ops = append(change.Ops, wallet.QueueMessage{Message: *msg})
+	}
+	if _, err := s.Changes.Commit(ctx, change); err != nil {
+		undo(context.WithoutCancel(ctx))
+		return wallet.Consent{}, err
+	}
+	if msg != nil {
+		s.Outbox.Kicked()
 	}
 	return withStatus(c, now), nil
+}
+
+// askedFor returns who decides a request about citizen: the citizen, or,
+// for a minor, their first legal representative the registry lists who is
+// an adult with a phone. EFORBIDDEN for a minor nobody can be asked for;
+// EUNAVAILABLE if the registry cannot be reached.
+func (s *Service) askedFor(ctx context.Context, citizen wallet.Citizen, now time.Time) (wallet.Citizen, error) {
+	if !wallet.IsMinor(citizen.BirthDate, now) {
+		return citizen, nil
+	}
+	reps, err := s.Directory.Guardians(ctx, citizen.IIN)
+	if err != nil && !wallet.IsCode(err, wallet.ENOTFOUND) {
+		return wallet.Citizen{}, err
+	}
+	for _, iin := range reps {
+		rep, err := s.Directory.Citizen(ctx, iin)
+		switch {
+		case wallet.IsCode(err, wallet.ENOTFOUND):
+			continue
+		case err != nil:
+			return wallet.Citizen{}, err
+		}
+		if rep.Phone != "" && !wallet.IsMinor(rep.BirthDate, now) {
+			return rep, nil
+		}
+	}
+	return wallet.Citizen{}, wallet.Errorf(wallet.EFORBIDDEN, "the citizen is a minor and the registry lists no legal representative who can be asked")
+}
+
+// firstName is the first word of a registered name ("Alikhan Nurlanov").
+func firstName(name string) string {
+	if f := strings.Fields(name); len(f) > 0 {
+		return f[0]
+	}
+	return "the child"
 }
 
 // hiddenInPurpose reports the characters a purpose must not have: controls
@@ -211,6 +276,13 @@ func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet
 		// list; a minute is a fair hint for a limit that is rarely hit.
 		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many consent requests from this client; try again later", RetryAfter: time.Minute}
 	}
+	n, err = s.Store.CountConsentsSince(ctx, clientID, iin, since)
+	if err != nil {
+		return err
+	}
+	if n >= s.perClientPerIIN() {
+		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many consent requests for this citizen; try again later", RetryAfter: time.Minute}
+	}
 	n, err = s.Store.CountConsentsSince(ctx, "", iin, since)
 	if err != nil {
 		return err
@@ -228,36 +300,72 @@ func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet
 	return nil
 }
 
-// ask sends the request to the citizen by its method.
-func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent) error {
+// ask prepares what asks the citizen by the request's method: for otp, a
+// code challenge (its send budgets spent) and its SMS; for sms_reply, a
+// reply number and its SMS; for app, nothing. It returns the message to
+// queue with the request (nil for app) and how to undo what it stored
+// should the request not be committed.
+func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent, whose string) (*wallet.Message, func(context.Context), error) {
 	what := describeTypes(c.DocumentTypes)
 	purpose := quotePurpose(c.Purpose)
+	var text string
+	// An SMS that arrives with less than half the request's time left is of
+	// little use; past this the outbox gives it up and the request is
+	// denied by the system (DeliveryFailed).
+	notAfter := c.CreatedAt.Add(s.requestTTL() / 2)
+	undo := func(context.Context) {}
 	switch c.Method {
 	case wallet.ConsentOTP:
-		ch, err := s.OTP.Issue(ctx, otpPurpose, c.ID, c.Phone, func(code string) string {
-			return fmt.Sprintf("%s asks for your %s for: %s. Code %s. Give it only to %s.",
-				client.Name, what, purpose, code, client.Name)
+		budgets := []otp.Budget{{Name: "client:" + client.ID, Limit: int64(s.perClientPerIIN())}, {Name: "all", Limit: int64(s.perIIN())}}
+		ch, t, err := s.OTP.Issue(ctx, otpPurpose, c.ID, c.Phone, budgets, func(code string) string {
+			return fmt.Sprintf("%s asks for %s %s for: %s. Code %s. Give it only to %s.",
+				client.Name, whose, what, purpose, code, client.Name)
 		})
 		if err != nil {
-			return err
+			return nil, nil, err
+		}
+		undo = func(ctx context.Context) {
+			_ = s.OTP.Cancel(ctx, otpPurpose, ch.ID)
+			_ = s.Codes.Delete(ctx, challengeKey(c.ID))
 		}
 		if err := s.Codes.Put(ctx, challengeKey(c.ID), []byte(ch.ID), s.requestTTL()); err != nil {
-			// The code went out but could not be tied to the request: kill it.
-			_ = s.OTP.Cancel(context.WithoutCancel(ctx), otpPurpose, ch.ID)
-			return err
+			undo(context.WithoutCancel(ctx))
+			return nil, nil, err
 		}
-		return nil
+		text, notAfter = t, ch.ExpiresAt
 	case wallet.ConsentSMSReply:
 		ref, err := s.newReplyRef(ctx, c)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES %s to agree or NO %s to refuse within %d minutes.",
-			client.Name, what, purpose, ref, ref, int(s.requestTTL()/time.Minute))
-		return s.SMS.Send(ctx, c.Phone, text)
+		undo = func(ctx context.Context) { _ = s.Codes.Delete(ctx, replyKey(s.Hasher, c.Phone, ref)) }
+		text = fmt.Sprintf("%s asks for %s %s for: %s. Reply YES %s to agree or NO %s to refuse within %d minutes.",
+			client.Name, whose, what, purpose, ref, ref, int(s.requestTTL()/time.Minute))
 	default: // app: it shows in the citizen's list
-		return nil
+		return nil, undo, nil
 	}
+	msg, err := s.Outbox.Message(otpPurpose, c.ID, c.Phone, text, notAfter)
+	if err != nil {
+		undo(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return &msg, undo, nil
+}
+
+// DeliveryFailed is told of a consent SMS the outbox gave up on (the
+// outbox worker's GaveUp): the request, if still pending, is marked denied
+// by the system, with details reason=delivery_failed, so that the
+// organisation learns at once and a request nobody could have seen is
+// never granted by a late reply. Messages of other purposes are ignored.
+func (s *Service) DeliveryFailed(ctx context.Context, m wallet.Message) {
+	if m.Purpose != otpPurpose || m.Ref == "" {
+		return
+	}
+	c, err := s.Store.Consent(ctx, m.Ref)
+	if err != nil || c.Status != wallet.ConsentPending {
+		return
+	}
+	_ = s.failDelivery(ctx, c, wallet.Errorf(wallet.EUNAVAILABLE, "the request could not be delivered"))
 }
 
 // failDelivery marks a request that could not reach the citizen denied by the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -29,10 +30,13 @@ type DocumentSource interface {
 // Default limits; a zero field of Limits means its default.
 const (
 	DefaultPerClientPerHour = 100
-	DefaultPerIINPerHour    = 5
-	DefaultRequestTTL       = 10 * time.Minute
-	DefaultValidFor         = 24 * time.Hour
-	DefaultMaxValidFor      = 90 * 24 * time.Hour
+	DefaultPerIINPerHour    = 6
+	// DefaultPerClientPerIINPerHour is how many requests one organisation
+	// may send one citizen per hour: its share of DefaultPerIINPerHour.
+	DefaultPerClientPerIINPerHour = 3
+	DefaultRequestTTL             = 10 * time.Minute
+	DefaultValidFor               = 24 * time.Hour
+	DefaultMaxValidFor            = 90 * 24 * time.Hour
 	// MinValidFor is the shortest grant a request may ask for.
 	MinValidFor = time.Minute
 )
@@ -45,6 +49,9 @@ type Limits struct {
 	// PerIINPerHour is how many requests one citizen may receive per hour,
 	// from all clients together: a citizen's phone is not a billboard.
 	PerIINPerHour int
+	// PerClientPerIINPerHour is how many of those one client may send, so
+	// that one organisation cannot use up what the others may ask.
+	PerClientPerIINPerHour int
 	// RequestTTL is how long a pending request waits for a decision.
 	RequestTTL time.Duration
 	// DefaultValidFor is the grant's validity when a request names none.
@@ -56,7 +63,7 @@ type Limits struct {
 // rateWindow is the fixed window of the rate-limit counters.
 const rateWindow = time.Hour
 
-// Service runs the consent flow. Store, Directory, OTP, SMS, Codes, Documents
+// Service runs the consent flow. Store, Directory, OTP, Outbox, Codes, Documents
 // and Hasher are required; Now defaults to time.Now, Rand to crypto/rand and
 // Limits to the defaults. A Service is safe for concurrent use.
 type Service struct {
@@ -66,7 +73,7 @@ type Service struct {
 	Changes   wallet.Committer
 	Directory wallet.Directory       // registered name and phone of citizens
 	OTP       *otp.Service           // codes of otp requests
-	SMS       otp.Sender             // messages of sms_reply requests
+	Outbox    *outbox.Queue          // builds the requests' SMS, queued with them
 	Codes     wallet.ShortLivedStore // rate-limit counters, consent → challenge
 	Documents DocumentSource
 	Hasher    *wallet.Hasher
@@ -105,6 +112,13 @@ func (s *Service) perIIN() int {
 		return s.Limits.PerIINPerHour
 	}
 	return DefaultPerIINPerHour
+}
+
+func (s *Service) perClientPerIIN() int {
+	if s.Limits.PerClientPerIINPerHour > 0 {
+		return s.Limits.PerClientPerIINPerHour
+	}
+	return DefaultPerClientPerIINPerHour
 }
 
 func (s *Service) requestTTL() time.Duration {

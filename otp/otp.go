@@ -21,23 +21,23 @@ import (
 
 // Defaults for the limits of a Service; a zero limit means its default.
 const (
-	DefaultTTL             = 5 * time.Minute
-	DefaultAttempts        = 3
-	DefaultMaxSendsPerHour = 5
+	DefaultTTL      = 5 * time.Minute
+	DefaultAttempts = 3
 )
 
 // CodeLength is the number of digits of a code.
 const CodeLength = 6
 
-// sendWindow is the fixed window of the per-phone send counter.
-const sendWindow = time.Hour
+// SendWindow is the fixed window of the send budgets.
+const SendWindow = time.Hour
 
-// Sender delivers a text message to a phone number (E.164).
-type Sender interface {
-	// Send delivers text to the phone to. It returns EUNAVAILABLE if the
-	// message could not be handed over. Implementations must not log text:
-	// it carries the code.
-	Send(ctx context.Context, to, text string) error
+// Budget is one limit on the codes sent to a phone: at most Limit codes of
+// a purpose per fixed hour on the counter Name ("all", "addr:<address>",
+// "client:<id>", ...). The callers choose their budgets, so that each
+// requester spends its own and nobody can spend someone else's.
+type Budget struct {
+	Name  string
+	Limit int64
 }
 
 // Challenge is what the caller of Issue learns: enough to tell the user where
@@ -48,32 +48,30 @@ type Challenge struct {
 	PhoneHint string    `json:"phone_hint"` // e.g. "+7 701 *** ** 67"
 }
 
-// Service issues and verifies challenges. Store, Hasher and Sender are
-// required; the other fields have defaults (time.Now, crypto/rand and the
-// Default… limits) when zero. A Service is safe for concurrent use.
+// Service issues and verifies challenges. Store and Hasher are required;
+// the other fields have defaults (time.Now, crypto/rand and the Default…
+// limits) when zero. A Service is safe for concurrent use. It sends
+// nothing: Issue returns the message, which the caller writes to the
+// durable outbox in its own transaction.
 type Service struct {
 	Store  wallet.ShortLivedStore
 	Hasher *wallet.Hasher
-	Sender Sender
 	Now    func() time.Time
 	Rand   io.Reader
 
-	TTL             time.Duration // how long a code lives
-	Attempts        int           // wrong codes allowed; the last one kills the challenge
-	MaxSendsPerHour int           // codes sent to one phone per fixed hour
+	TTL      time.Duration // how long a code lives
+	Attempts int           // wrong codes allowed; the last one kills the challenge
 }
 
 // NewService returns a Service with the default clock, random source and limits.
-func NewService(store wallet.ShortLivedStore, hasher *wallet.Hasher, sender Sender) *Service {
+func NewService(store wallet.ShortLivedStore, hasher *wallet.Hasher) *Service {
 	return &Service{
-		Store:           store,
-		Hasher:          hasher,
-		Sender:          sender,
-		Now:             time.Now,
-		Rand:            rand.Reader,
-		TTL:             DefaultTTL,
-		Attempts:        DefaultAttempts,
-		MaxSendsPerHour: DefaultMaxSendsPerHour,
+		Store:    store,
+		Hasher:   hasher,
+		Now:      time.Now,
+		Rand:     rand.Reader,
+		TTL:      DefaultTTL,
+		Attempts: DefaultAttempts,
 	}
 }
 
@@ -83,49 +81,47 @@ type payload struct {
 	Subject string `json:"subject"` // "" for a decoy
 }
 
-// Issue creates a challenge for subject, valid for purpose only, and sends
-// its code to phone in the message text(code). purpose is a fixed name chosen
-// by the caller ("signin", "consent"); a code issued for one purpose is never
+// Issue creates a challenge for subject, valid for purpose only, and
+// returns it with the message text(code) to send to phone. The caller
+// sends it (through the durable outbox) and cancels the challenge (Cancel)
+// if the message cannot be written. purpose is a fixed name chosen by the
+// caller ("signin", "consent"); a code issued for one purpose is never
 // accepted for another.
 //
-// It returns EINVALID for an empty purpose, subject or phone (or a purpose
-// longer than 64 bytes or with spaces or colons), ERATELIMITED with
-// RetryAfter when phone has had MaxSendsPerHour codes this hour (then nothing
-// is stored or sent), and EUNAVAILABLE when the store cannot be reached or the
-// SMS could not be sent (then the challenge is deleted again).
-func (s *Service) Issue(ctx context.Context, purpose, subject, phone string, text func(code string) string) (Challenge, error) {
+// Every budget is spent at once, before anything is stored, and only if
+// none is used up (see Budget): the counters are the phone's, per purpose.
+//
+// It returns EINVALID for an empty purpose, subject or phone, no budget
+// (or a purpose longer than 64 bytes or with spaces or colons),
+// ERATELIMITED with RetryAfter when a budget is used up for this hour
+// (then nothing is stored), and EUNAVAILABLE when the store cannot be
+// reached.
+func (s *Service) Issue(ctx context.Context, purpose, subject, phone string, budgets []Budget, text func(code string) string) (Challenge, string, error) {
 	switch {
 	case !validPurpose(purpose):
-		return Challenge{}, wallet.Errorf(wallet.EINVALID, "bad otp purpose")
+		return Challenge{}, "", wallet.Errorf(wallet.EINVALID, "bad otp purpose")
 	case subject == "":
-		return Challenge{}, wallet.Errorf(wallet.EINVALID, "otp subject is required")
+		return Challenge{}, "", wallet.Errorf(wallet.EINVALID, "otp subject is required")
 	case phone == "":
-		return Challenge{}, wallet.Errorf(wallet.EINVALID, "phone is required")
+		return Challenge{}, "", wallet.Errorf(wallet.EINVALID, "phone is required")
 	case text == nil:
-		return Challenge{}, wallet.Errorf(wallet.EINVALID, "message text is required")
+		return Challenge{}, "", wallet.Errorf(wallet.EINVALID, "message text is required")
 	}
-	if err := s.countSend(ctx, "otp-sends:"+phone); err != nil {
-		return Challenge{}, err
+	if err := s.spend(ctx, "{"+s.Hasher.Hash("otp-sends", phone)+"}:"+purpose, budgets); err != nil {
+		return Challenge{}, "", err
 	}
 	id, err := wallet.NewID(s.rand(), "otp_")
 	if err != nil {
-		return Challenge{}, err
+		return Challenge{}, "", err
 	}
 	code, err := wallet.RandomDigits(s.rand(), CodeLength)
 	if err != nil {
-		return Challenge{}, err
+		return Challenge{}, "", err
 	}
-	key := ticketKey(purpose, id)
-	if err := s.store(ctx, key, id, code, payload{Purpose: purpose, Subject: subject}); err != nil {
-		return Challenge{}, err
+	if err := s.store(ctx, ticketKey(purpose, id), id, code, payload{Purpose: purpose, Subject: subject}); err != nil {
+		return Challenge{}, "", err
 	}
-	if err := s.Sender.Send(ctx, phone, text(code)); err != nil {
-		// Best effort: a code nobody received must not stay guessable. The
-		// request context may be what failed, so the delete gets its own.
-		_ = s.Store.Delete(context.WithoutCancel(ctx), key)
-		return Challenge{}, wallet.Wrap(wallet.EUNAVAILABLE, err, "could not send the code by SMS")
-	}
-	return Challenge{ID: id, ExpiresAt: s.now().Add(s.ttl()), PhoneHint: PhoneHint(phone)}, nil
+	return Challenge{ID: id, ExpiresAt: s.now().Add(s.ttl()), PhoneHint: PhoneHint(phone)}, text(code), nil
 }
 
 // FakeChallenge is what the caller gives out instead of Issue when subject is
@@ -134,13 +130,14 @@ func (s *Service) Issue(ctx context.Context, purpose, subject, phone string, tex
 //
 //   - the phone hint is made up but the same for the same subject (keyed by
 //     the pepper), so asking twice does not expose it;
-//   - it counts against a send limit of its own, so the 6th request within
-//     the hour is refused with ERATELIMITED as a real one would be;
+//   - it spends budgets of its own, keyed by the subject instead of a
+//     phone, so that a request past a limit is refused with ERATELIMITED
+//     as a real one would be;
 //   - it stores a decoy ticket that no code opens, so Verify answers
 //     EINVALIDCODE with the attempts left, then EEXPIRED, like a real one.
 //
 // Nothing is sent. Errors are those of Issue.
-func (s *Service) FakeChallenge(ctx context.Context, purpose, subject string) (Challenge, error) {
+func (s *Service) FakeChallenge(ctx context.Context, purpose, subject string, budgets []Budget) (Challenge, error) {
 	switch {
 	case !validPurpose(purpose):
 		return Challenge{}, wallet.Errorf(wallet.EINVALID, "bad otp purpose")
@@ -148,7 +145,7 @@ func (s *Service) FakeChallenge(ctx context.Context, purpose, subject string) (C
 		return Challenge{}, wallet.Errorf(wallet.EINVALID, "otp subject is required")
 	}
 	// The key holds a hash of the subject rather than the subject itself.
-	if err := s.countSend(ctx, "otp-sends:decoy:"+s.Hasher.Hash("otp-decoy-sends", subject)); err != nil {
+	if err := s.spend(ctx, "{decoy:"+s.Hasher.Hash("otp-decoy-sends", subject)+"}:"+purpose, budgets); err != nil {
 		return Challenge{}, err
 	}
 	id, err := wallet.NewID(s.rand(), "otp_")
@@ -245,20 +242,24 @@ func (s *Service) store(ctx context.Context, key, id, secret string, p payload) 
 	}, s.ttl())
 }
 
-// countSend counts one more code for the counter at key and refuses it past
-// the hourly limit.
-func (s *Service) countSend(ctx context.Context, key string) error {
-	n, left, err := s.Store.Incr(ctx, key, sendWindow)
-	if err != nil {
-		return err
+// spend reserves one code on every budget of the counters under prefix
+// (which carries the hash-slot tag), or on none.
+func (s *Service) spend(ctx context.Context, prefix string, budgets []Budget) error {
+	if len(budgets) == 0 {
+		return wallet.Errorf(wallet.EINVALID, "otp: a code needs a send budget")
 	}
-	if n > int64(s.maxSends()) {
-		if left <= 0 {
-			left = time.Second
+	bs := make([]wallet.Budget, len(budgets))
+	for i, b := range budgets {
+		if b.Name == "" || b.Limit <= 0 {
+			return wallet.Errorf(wallet.EINVALID, "otp: bad send budget")
 		}
-		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many codes sent to this phone; try again later", RetryAfter: left}
+		bs[i] = wallet.Budget{Key: "otp-sends:" + prefix + ":" + b.Name, Limit: b.Limit, Window: SendWindow}
 	}
-	return nil
+	_, err := s.Store.Reserve(ctx, bs)
+	if e := wallet.AsError(err); e != nil && e.Code == wallet.ERATELIMITED {
+		return &wallet.Error{Code: wallet.ERATELIMITED, Message: "too many codes sent to this phone; try again later", RetryAfter: e.RetryAfter}
+	}
+	return err
 }
 
 func expired() *wallet.Error {
@@ -291,13 +292,6 @@ func (s *Service) attempts() int {
 		return DefaultAttempts
 	}
 	return s.Attempts
-}
-
-func (s *Service) maxSends() int {
-	if s.MaxSendsPerHour <= 0 {
-		return DefaultMaxSendsPerHour
-	}
-	return s.MaxSendsPerHour
 }
 
 func isCode(code string) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,35 +36,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type sentSMS struct{ to, text string }
-
-// phoneSender keeps what it sends; it fails while fail is set.
-type phoneSender struct {
-	mu   sync.Mutex
-	sent []sentSMS
-	fail error
-}
-
-func (p *phoneSender) Send(_ context.Context, to, text string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.fail != nil {
-		return p.fail
-	}
-	p.sent = append(p.sent, sentSMS{to, text})
-	return nil
-}
-
-func (p *phoneSender) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.sent)
-}
+// perHour is the budget the tests spend unless they say otherwise.
+var perHour = []otp.Budget{{Name: "all", Limit: 5}}
 
 type env struct {
 	clock  *clock
 	store  *recordingStore
-	sender *phoneSender
 	hasher *wallet.Hasher
 	svc    *otp.Service
 }
@@ -89,10 +65,9 @@ func eachStore(t *testing.T, test func(t *testing.T, e *env)) {
 			e := &env{
 				clock:  c,
 				store:  &recordingStore{ShortLivedStore: s.new(c.Now)},
-				sender: &phoneSender{},
 				hasher: wallet.NewHasher([]byte("test pepper")),
 			}
-			e.svc = otp.NewService(e.store, e.hasher, e.sender)
+			e.svc = otp.NewService(e.store, e.hasher)
 			e.svc.Now = c.Now
 			e.svc.Rand = rand.Reader
 			test(t, e)
@@ -108,23 +83,13 @@ var codeInText = regexp.MustCompile(`\d{6}$`)
 // SMS carried.
 func (e *env) issue(t *testing.T, purpose, to string) (otp.Challenge, string) {
 	t.Helper()
-	n := e.sender.count()
-	ch, err := e.svc.Issue(context.Background(), purpose, subject, to, message)
+	ch, text, err := e.svc.Issue(context.Background(), purpose, subject, to, perHour, message)
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
-	if e.sender.count() != n+1 {
-		t.Fatalf("Issue sent %d messages, want 1", e.sender.count()-n)
-	}
-	e.sender.mu.Lock()
-	last := e.sender.sent[len(e.sender.sent)-1]
-	e.sender.mu.Unlock()
-	if last.to != to {
-		t.Fatalf("sent to %q, want %q", last.to, to)
-	}
-	code := codeInText.FindString(last.text)
+	code := codeInText.FindString(text)
 	if code == "" {
-		t.Fatalf("no code in %q", last.text)
+		t.Fatalf("no code in %q", text)
 	}
 	return ch, code
 }
@@ -286,13 +251,10 @@ func TestIssue_SixthCodeToAPhoneInAnHourIsRefused(t *testing.T) {
 			e.clock.Advance(time.Minute)
 		}
 		stored := len(e.store.tickets())
-		_, err := e.svc.Issue(ctx, "signin", subject, phone, message)
+		_, _, err := e.svc.Issue(ctx, "signin", subject, phone, perHour, message)
 		retry := wantCode(t, err, wallet.ERATELIMITED).RetryAfter
 		if retry <= 0 || retry > time.Hour {
 			t.Fatalf("RetryAfter = %v", retry)
-		}
-		if e.sender.count() != 5 {
-			t.Fatalf("%d messages sent, want 5", e.sender.count())
 		}
 		if len(e.store.tickets()) != stored {
 			t.Fatal("a refused challenge was stored")
@@ -340,20 +302,36 @@ func TestIssue_StoresOnlyTheHashOfTheCode(t *testing.T) {
 	})
 }
 
-func TestIssue_SendFailureDeletesTheChallenge(t *testing.T) {
+// Budgets are separate per purpose and per name, and spent all at once or
+// not at all: a requester that used up its own budget spends nothing of
+// the shared one, and another requester still gets codes.
+func TestIssue_BudgetsAreSeparateAndSpentTogether(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		e.sender.fail = errors.New("gateway down")
-		var code string
-		_, err := e.svc.Issue(ctx, "signin", subject, phone, func(c string) string { code = c; return message(c) })
-		wantCode(t, err, wallet.EUNAVAILABLE)
-		puts := e.store.tickets()
-		if len(puts) != 1 {
-			t.Fatalf("%d tickets stored, want 1", len(puts))
+		fromA := []otp.Budget{{Name: "addr:a", Limit: 2}, {Name: "all", Limit: 3}}
+		fromB := []otp.Budget{{Name: "addr:b", Limit: 2}, {Name: "all", Limit: 3}}
+		for range 2 {
+			if _, _, err := e.svc.Issue(ctx, "signin", subject, phone, fromA, message); err != nil {
+				t.Fatal(err)
+			}
 		}
-		id := strings.TrimPrefix(puts[0].key, "otp:signin:")
-		_, err = e.svc.Verify(ctx, "signin", id, code)
-		wantCode(t, err, wallet.EEXPIRED)
+		for range 3 {
+			_, _, err := e.svc.Issue(ctx, "signin", subject, phone, fromA, message)
+			wantCode(t, err, wallet.ERATELIMITED)
+		}
+		// A's refusals spent nothing of "all": B gets the third.
+		if _, _, err := e.svc.Issue(ctx, "signin", subject, phone, fromB, message); err != nil {
+			t.Fatalf("B's first code: %v", err)
+		}
+		_, _, err := e.svc.Issue(ctx, "signin", subject, phone, fromB, message)
+		wantCode(t, err, wallet.ERATELIMITED)
+		// Another purpose has budgets of its own.
+		if _, _, err := e.svc.Issue(ctx, "consent", "cns_1", phone, []otp.Budget{{Name: "all", Limit: 1}}, message); err != nil {
+			t.Fatalf("a consent code: %v", err)
+		}
+		if n := len(e.store.tickets()); n != 4 {
+			t.Fatalf("%d challenges stored, want 4", n)
+		}
 	})
 }
 
@@ -371,10 +349,14 @@ func TestIssue_RefusesMissingInput(t *testing.T) {
 			{"signin", subject, "", message},
 			{"signin", subject, phone, nil},
 		} {
-			_, err := e.svc.Issue(ctx, c.purpose, c.subject, c.phone, c.text)
+			_, _, err := e.svc.Issue(ctx, c.purpose, c.subject, c.phone, perHour, c.text)
 			wantCode(t, err, wallet.EINVALID)
 		}
-		if e.sender.count() != 0 || len(e.store.tickets()) != 0 {
+		for _, b := range [][]otp.Budget{nil, {{Name: "", Limit: 1}}, {{Name: "all", Limit: 0}}} {
+			_, _, err := e.svc.Issue(ctx, "signin", subject, phone, b, message)
+			wantCode(t, err, wallet.EINVALID)
+		}
+		if len(e.store.tickets()) != 0 {
 			t.Fatal("refused input sent or stored something")
 		}
 	})
@@ -387,7 +369,7 @@ func TestFakeChallenge_LooksLikeARealOne(t *testing.T) {
 		ctx := context.Background()
 		real, _ := e.issue(t, "signin", phone)
 		const nobody = "850505400017"
-		fake, err := e.svc.FakeChallenge(ctx, "signin", nobody)
+		fake, err := e.svc.FakeChallenge(ctx, "signin", nobody, perHour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,15 +382,12 @@ func TestFakeChallenge_LooksLikeARealOne(t *testing.T) {
 		if !hintShape.MatchString(fake.PhoneHint) || !hintShape.MatchString(real.PhoneHint) {
 			t.Errorf("hints %q and %q", fake.PhoneHint, real.PhoneHint)
 		}
-		again, err := e.svc.FakeChallenge(ctx, "signin", nobody)
+		again, err := e.svc.FakeChallenge(ctx, "signin", nobody, perHour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if again.PhoneHint != fake.PhoneHint || again.ID == fake.ID {
 			t.Errorf("second fake %+v, first %+v", again, fake)
-		}
-		if e.sender.count() != 1 {
-			t.Errorf("a fake challenge sent an SMS")
 		}
 		// Verify answers as for a real challenge, and no code opens it.
 		for want := 2; want >= 0; want-- {
@@ -428,15 +407,15 @@ func TestFakeChallenge_SixthInAnHourIsRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		for i := 0; i < 5; i++ {
-			if _, err := e.svc.FakeChallenge(ctx, "signin", "850505400017"); err != nil {
+			if _, err := e.svc.FakeChallenge(ctx, "signin", "850505400017", perHour); err != nil {
 				t.Fatal(err)
 			}
 		}
-		_, err := e.svc.FakeChallenge(ctx, "signin", "850505400017")
+		_, err := e.svc.FakeChallenge(ctx, "signin", "850505400017", perHour)
 		if wantCode(t, err, wallet.ERATELIMITED).RetryAfter <= 0 {
 			t.Fatal("no RetryAfter")
 		}
-		if _, err := e.svc.FakeChallenge(ctx, "signin", "850505400028"); err != nil {
+		if _, err := e.svc.FakeChallenge(ctx, "signin", "850505400028", perHour); err != nil {
 			t.Fatalf("another subject: %v", err)
 		}
 	})
@@ -459,10 +438,9 @@ func TestCancel_CodeStopsWorking(t *testing.T) {
 
 func TestService_ZeroLimitsMeanDefaults(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	sender := &phoneSender{}
 	store := &recordingStore{ShortLivedStore: newMapStore(c.Now)}
-	svc := &otp.Service{Store: store, Hasher: wallet.NewHasher([]byte("p")), Sender: sender, Now: c.Now, Rand: rand.Reader}
-	ch, err := svc.Issue(context.Background(), "signin", subject, phone, message)
+	svc := &otp.Service{Store: store, Hasher: wallet.NewHasher([]byte("p")), Now: c.Now, Rand: rand.Reader}
+	ch, _, err := svc.Issue(context.Background(), "signin", subject, phone, perHour, message)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,8 +131,30 @@ func (s *mapStore) UseTicket(_ context.Context, key, name, hash string) (wallet.
 	return wallet.TicketUse{Payload: mt.t.Payload, UsesLeft: mt.t.Uses}, nil
 }
 
-func (s *mapStore) Reserve(context.Context, []wallet.Budget) ([]int64, error) {
-	return nil, wallet.Errorf(wallet.EINTERNAL, "not used by otp")
+func (s *mapStore) Reserve(_ context.Context, budgets []wallet.Budget) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var retry time.Duration
+	for _, b := range budgets {
+		if v, ok := s.values[b.Key]; ok && now.Before(v.expires) && v.n >= b.Limit {
+			retry = max(retry, v.expires.Sub(now))
+		}
+	}
+	if retry > 0 {
+		return nil, &wallet.Error{Code: wallet.ERATELIMITED, Message: "limit reached", RetryAfter: retry}
+	}
+	out := make([]int64, len(budgets))
+	for i, b := range budgets {
+		v, ok := s.values[b.Key]
+		if !ok || !now.Before(v.expires) {
+			v = mapValue{expires: now.Add(b.Window)}
+		}
+		v.n++
+		s.values[b.Key] = v
+		out[i] = v.n
+	}
+	return out, nil
 }
 
 func (s *mapStore) Unreserve(context.Context, ...string) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
@@ -65,9 +66,10 @@ type Parts struct {
 	TokenIssuer string
 	SealKey     []byte // seals share tokens for QR images
 
-	// SMS sends text messages; Outbox, if set, is the development outbox
-	// (the same sender, readable at /v1/dev/sms).
-	SMS              otp.Sender
+	// SMS delivers text messages (the outbox worker's sender); Outbox, if
+	// set, is the development outbox (the same sender, readable at
+	// /v1/dev/sms).
+	SMS              outbox.Sender
 	Outbox           *sms.Outbox
 	SMSInboundSecret []byte
 
@@ -95,11 +97,21 @@ type Service struct {
 	OTP       *otp.Service
 	SignIn    *signin.Service
 	Tokens    *api.TokenIssuer
+	// Messages delivers the durable outbox; Build starts it.
+	Messages *outbox.Worker
+
+	stopMessages context.CancelFunc
+	messagesDone chan struct{}
 }
 
-// Close stops the history log after the changes already queued are
+// Close stops the outbox worker (a message it was sending is recorded
+// first), then the history log after the changes already queued are
 // committed. It does not close the adapters: their opener does.
-func (s *Service) Close() error { return s.Log.Close() }
+func (s *Service) Close() error {
+	s.stopMessages()
+	<-s.messagesDone
+	return s.Log.Close()
+}
 
 // Build wires the graph. EINVALID if a required part is missing.
 func Build(p Parts) (*Service, error) {
@@ -132,16 +144,21 @@ func Build(p Parts) (*Service, error) {
 	guardianship := wallet.Guardianship{Directory: p.Directory, Now: p.Now}
 	documents := &wallet.DocumentService{Store: p.Store, Changes: changes, Sources: p.Sources, Keys: p.Keys, Now: p.Now}
 	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now}
-	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
+	otpSvc := otp.NewService(p.Short, hasher)
 	otpSvc.Now = p.Now
+	// Messages are written by the requests that send them and delivered
+	// by the worker.
+	sealer := outbox.NewSealer(hasher)
+	messages := &outbox.Worker{Store: p.Store, Sender: p.SMS, Seal: sealer, Now: p.Now, Log: p.Logger}
+	queue := &outbox.Queue{Store: p.Store, Seal: sealer, Now: p.Now, Rand: p.Rand, Kick: messages.Kick}
 	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
-	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
 	}
 	consents := &consent.Service{
-		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, SMS: p.SMS, Codes: p.Short,
+		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Codes: p.Short,
 		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
 	}
 	ready := p.ReadyChecks
@@ -177,11 +194,20 @@ func Build(p Parts) (*Service, error) {
 		DevCitizens:      p.DevCitizens,
 		NoCitizenLimits:  p.NoCitizenLimits,
 		DevOutbox:        p.Outbox,
+		DevFlush:         messages.Flush,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
 		TrustedProxies:   p.TrustedProxies,
 	})
+	messages.GaveUp = consents.DeliveryFailed
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		messages.Run(ctx)
+	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens}, nil
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Messages: messages,
+		stopMessages: stop, messagesDone: done}, nil
 }

@@ -2,13 +2,18 @@
 // It owns:
 //
 //   - the OTP sign-in: Start looks the IIN up in the population registry
-//     (wallet.Directory) and sends a one-time password to the phone the
-//     registry lists (otp.Service, purpose "signin"); Finish exchanges the
-//     challenge and its code for a token pair;
+//     (wallet.Directory) and writes a one-time password's SMS to the phone
+//     the registry lists to the durable outbox (otp.Service, purpose
+//     "signin"; outbox.Queue), which a worker delivers; Finish exchanges the
+//     challenge and its code for a token pair and a device token;
+//   - budgets: each request spends its requester's budgets (its address's,
+//     or a known device's) and a shared one of the phone, so that nobody
+//     can spend the owner's (CodesPerAddress);
 //   - decoys: an IIN the registry does not know gets an otp decoy challenge
 //     (otp.Service.FakeChallenge) instead of an error, the same in shape,
-//     limits and answers to wrong codes, and nothing is sent, so that the
-//     sign-in does not reveal who is registered;
+//     limits and answers to wrong codes, with a decoy message written the
+//     same way and never sent, so that the sign-in does not reveal who is
+//     registered, by its answer or by its timing;
 //   - token pairs: a short-lived access token, minted by an
 //     AccessTokenIssuer (the HTTP server's signer), and an opaque refresh
 //     token, kept only as its hash (wallet.Hasher) in a wallet.SessionStore;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
@@ -50,17 +51,28 @@ func (d directory) Guardians(context.Context, wallet.IIN) ([]wallet.IIN, error) 
 
 type sms struct{ to, text string }
 
-// phones keeps the messages it is asked to send.
+// phones keeps the messages it is asked to send; it refuses them while
+// down is set.
 type phones struct {
 	mu   sync.Mutex
 	sent []sms
+	down bool
 }
 
 func (p *phones) Send(_ context.Context, to, text string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.down {
+		return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
+	}
 	p.sent = append(p.sent, sms{to, text})
 	return nil
+}
+
+func (p *phones) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
 }
 
 func (p *phones) count() int {
@@ -115,6 +127,7 @@ type env struct {
 	hasher *wallet.Hasher
 	store  wallet.Store
 	svc    *signin.Service
+	worker *outbox.Worker
 
 	known   wallet.Citizen // in the registry
 	unknown wallet.IIN     // a valid IIN the registry does not know
@@ -138,11 +151,14 @@ func newEnv(t *testing.T) *env {
 		Phone: "+77011234567", BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 	e.unknown = mustIIN(t, time.Date(1977, 7, 7, 0, 0, 0, 0, time.UTC), 9001)
-	o := otp.NewService(memstore.New(c.Now), e.hasher, e.phones)
+	o := otp.NewService(memstore.New(c.Now), e.hasher)
 	o.Now = c.Now
+	seal := outbox.NewSealer(e.hasher)
+	e.worker = &outbox.Worker{Store: st, Sender: e.phones, Seal: seal, Now: c.Now}
 	e.svc = &signin.Service{
 		Directory: directory{e.known.IIN: e.known},
 		OTP:       o,
+		Outbox:    &outbox.Queue{Store: st, Seal: seal, Now: c.Now},
 		Sessions:  st,
 		Hasher:    e.hasher,
 		Access:    &accessTokens{},
@@ -164,11 +180,33 @@ func mustIIN(t *testing.T, birth time.Time, serial int) wallet.IIN {
 	return ""
 }
 
+// address is where the tests' requests come from unless they say otherwise.
+const address = "192.0.2.1"
+
+// start asks for a code for iin from address, as the API does, and lets
+// the outbox worker deliver what the request queued.
+func (e *env) start(ctx context.Context, iin wallet.IIN) (signin.Challenge, error) {
+	return e.startFrom(ctx, iin, signin.Requester{Address: address})
+}
+
+func (e *env) startFrom(ctx context.Context, iin wallet.IIN, from signin.Requester) (signin.Challenge, error) {
+	ch, err := e.svc.Start(ctx, iin, from)
+	e.deliver()
+	return ch, err
+}
+
+// deliver runs one pass of the outbox worker.
+func (e *env) deliver() {
+	if _, err := e.worker.Pass(context.Background()); err != nil {
+		panic(err)
+	}
+}
+
 // signIn signs the known citizen in and returns the pair.
 func (e *env) signIn(t *testing.T) signin.Pair {
 	t.Helper()
 	ctx := context.Background()
-	ch, err := e.svc.Start(ctx, e.known.IIN)
+	ch, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

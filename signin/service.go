@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -34,12 +35,13 @@ type AccessTokenIssuer interface {
 const revokedPrefix = "signin:revoked:"
 
 // Service signs citizens in and keeps them signed in. Directory, OTP,
-// Sessions, Hasher and Access are required; Now, Rand and RefreshTTL default
+// Outbox, Sessions, Hasher and Access are required; Now, Rand and RefreshTTL default
 // to time.Now, crypto/rand and DefaultRefreshTTL. A Service is safe for
 // concurrent use.
 type Service struct {
 	Directory wallet.Directory
 	OTP       *otp.Service
+	Outbox    *outbox.Queue // where the codes' SMS are written
 	Sessions  wallet.SessionStore
 	Hasher    *wallet.Hasher
 	Access    AccessTokenIssuer
@@ -70,6 +72,9 @@ type Pair struct {
 	AccessToken  string
 	AccessTTL    time.Duration // how long AccessToken is valid
 	RefreshToken string
+	// DeviceToken, given at sign-in (Finish), lets this device ask for
+	// later codes from the known devices' budget (Requester).
+	DeviceToken string
 }
 
 // Account is who a signed-in citizen is, as the registry knows them, with
@@ -81,24 +86,38 @@ type Account struct {
 	BirthDate time.Time
 }
 
-// Start begins a sign-in: it sends a code to the phone the registry lists
-// for iin and returns the challenge. For an IIN the registry does not know
-// it returns a decoy challenge that looks the same and that no code opens,
-// and sends nothing.
+// Start begins a sign-in: it writes an SMS with a code to the phone the
+// registry lists for iin to the durable outbox, in this request, and
+// returns the challenge; the outbox worker delivers it. For an IIN the
+// registry does not know it returns a decoy challenge that looks the same
+// and that no code opens, and writes a decoy message that is never sent:
+// both answers, and the work behind them, are the same, and neither waits
+// for the SMS gateway.
 //
-// EINVALID if iin is not a valid IIN; ERATELIMITED with RetryAfter when
-// the phone (or, for a decoy, the IIN) has had its codes for this hour;
-// EUNAVAILABLE when the registry, the short-lived store or the SMS gateway
-// cannot be reached.
-func (s *Service) Start(ctx context.Context, iin wallet.IIN) (Challenge, error) {
+// The codes are counted against the requester's budgets (see
+// CodesPerAddress).
+//
+// EINVALID if iin is not a valid IIN; ERATELIMITED with RetryAfter when a
+// budget of the phone (or, for a decoy, of the IIN) is used up for this
+// hour; EUNAVAILABLE when the registry, the short-lived store or the
+// durable store cannot be reached.
+func (s *Service) Start(ctx context.Context, iin wallet.IIN, from Requester) (Challenge, error) {
 	iin, err := wallet.ParseIIN(string(iin))
 	if err != nil {
 		return Challenge{}, err
 	}
+	budgets := s.budgets(iin, from)
 	citizen, err := s.Directory.Citizen(ctx, iin)
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		ch, err := s.OTP.FakeChallenge(ctx, otpPurpose, string(iin))
+		ch, err := s.OTP.FakeChallenge(ctx, otpPurpose, string(iin), budgets)
 		if err != nil {
+			return Challenge{}, err
+		}
+		decoy, err := s.Outbox.Decoy(otpPurpose, len(signInText("000000")), ch.ExpiresAt)
+		if err != nil {
+			return Challenge{}, err
+		}
+		if err := s.Outbox.Enqueue(ctx, decoy); err != nil {
 			return Challenge{}, err
 		}
 		return challenge(ch), nil
@@ -106,8 +125,18 @@ func (s *Service) Start(ctx context.Context, iin wallet.IIN) (Challenge, error) 
 	if err != nil {
 		return Challenge{}, err
 	}
-	ch, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, signInText)
+	ch, text, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, budgets, signInText)
 	if err != nil {
+		return Challenge{}, err
+	}
+	msg, err := s.Outbox.Message(otpPurpose, "", citizen.Phone, text, ch.ExpiresAt)
+	if err == nil {
+		err = s.Outbox.Enqueue(ctx, msg)
+	}
+	if err != nil {
+		// A code nobody will receive must not stay guessable. The
+		// request context may be what failed, so the cancel gets its own.
+		_ = s.OTP.Cancel(context.WithoutCancel(ctx), otpPurpose, ch.ID)
 		return Challenge{}, err
 	}
 	return challenge(ch), nil
@@ -145,7 +174,14 @@ func (s *Service) Finish(ctx context.Context, challengeID, code string) (Pair, e
 	if err != nil {
 		return Pair{}, err
 	}
-	return s.pair(iin, session, refresh)
+	p, err := s.pair(iin, session, refresh)
+	if err != nil {
+		return Pair{}, err
+	}
+	if p.DeviceToken, err = s.newDeviceToken(iin); err != nil {
+		return Pair{}, err
+	}
+	return p, nil
 }
 
 // Refresh exchanges a refresh token for the next one of its family and a

@@ -17,7 +17,7 @@ var ctx = context.Background()
 
 func TestStart_KnownIINGetsACodeOnItsRegisteredPhone(t *testing.T) {
 	e := newEnv(t)
-	ch, err := e.svc.Start(ctx, e.known.IIN)
+	ch, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestStart_InvalidIINIsRefusedAndSendsNothing(t *testing.T) {
 	e := newEnv(t)
 	bad := e.known.IIN[:11] + wallet.IIN(rune('0'+(e.known.IIN[11]-'0'+1)%10))
 	for _, iin := range []wallet.IIN{"", "12345", bad, "90010130012x"} {
-		_, err := e.svc.Start(ctx, iin)
+		_, err := e.start(ctx, iin)
 		wantCode(t, err, wallet.EINVALID)
 	}
 	if e.phones.count() != 0 {
@@ -77,7 +77,7 @@ func answers(t *testing.T, e *env, challengeID string) []wallet.Error {
 
 func TestStart_UnknownIINGetsADecoyThatLooksLikeAChallenge(t *testing.T) {
 	e := newEnv(t)
-	real, err := e.svc.Start(ctx, e.known.IIN)
+	real, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestStart_UnknownIINGetsADecoyThatLooksLikeAChallenge(t *testing.T) {
 	}
 	sent := e.phones.count()
 
-	decoy, err := e.svc.Start(ctx, e.unknown)
+	decoy, err := e.start(ctx, e.unknown)
 	if err != nil {
 		t.Fatalf("Start for an unknown IIN: %v", err)
 	}
@@ -104,7 +104,7 @@ func TestStart_UnknownIINGetsADecoyThatLooksLikeAChallenge(t *testing.T) {
 	if !hintShape.MatchString(decoy.PhoneHint) || !hintShape.MatchString(real.PhoneHint) {
 		t.Errorf("hints %q (decoy) and %q (real) are not of one shape", decoy.PhoneHint, real.PhoneHint)
 	}
-	again, err := e.svc.Start(ctx, e.unknown)
+	again, err := e.start(ctx, e.unknown)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +127,12 @@ func TestStart_UnknownIINGetsADecoyThatLooksLikeAChallenge(t *testing.T) {
 func TestStart_UnknownIINIsRateLimitedLikeAKnownOne(t *testing.T) {
 	e := newEnv(t)
 	for _, iin := range []wallet.IIN{e.known.IIN, e.unknown} {
-		for i := 0; i < otp.DefaultMaxSendsPerHour; i++ {
-			if _, err := e.svc.Start(ctx, iin); err != nil {
+		for i := 0; i < signin.CodesPerAddress; i++ {
+			if _, err := e.start(ctx, iin); err != nil {
 				t.Fatalf("%s: start %d: %v", iin, i+1, err)
 			}
 		}
-		_, err := e.svc.Start(ctx, iin)
+		_, err := e.start(ctx, iin)
 		if we := wantCode(t, err, wallet.ERATELIMITED); we.RetryAfter <= 0 {
 			t.Errorf("%s: no RetryAfter", iin)
 		}
@@ -141,7 +141,7 @@ func TestStart_UnknownIINIsRateLimitedLikeAKnownOne(t *testing.T) {
 
 func TestFinish_WrongCodesKillTheChallenge(t *testing.T) {
 	e := newEnv(t)
-	ch, err := e.svc.Start(ctx, e.known.IIN)
+	ch, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestFinish_WrongCodesKillTheChallenge(t *testing.T) {
 
 func TestFinish_MalformedInputSpendsNoAttempt(t *testing.T) {
 	e := newEnv(t)
-	ch, err := e.svc.Start(ctx, e.known.IIN)
+	ch, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestFinish_MalformedInputSpendsNoAttempt(t *testing.T) {
 
 func TestFinish_CodeExpires(t *testing.T) {
 	e := newEnv(t)
-	ch, err := e.svc.Start(ctx, e.known.IIN)
+	ch, err := e.start(ctx, e.known.IIN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
-	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
@@ -140,7 +140,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	}
 
 	// SMS: the outbox in development, an HTTP gateway in production.
-	var sender otp.Sender
+	var sender outbox.Sender
 	var outbox *sms.Outbox
 	switch cfg.SMSDriver {
 	case "http":

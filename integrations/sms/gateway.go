@@ -38,6 +38,7 @@ var defaultClient = &http.Client{
 }
 
 type gatewayRequest struct {
+	ID   string `json:"id,omitempty"`
 	To   string `json:"to"`
 	Text string `json:"text"`
 }
@@ -46,7 +47,14 @@ type gatewayRequest struct {
 // gateway cannot be reached, does not answer within the timeout or answers
 // anything but 2xx. Errors never contain the text (it carries a code).
 func (g *HTTPGateway) Send(ctx context.Context, to, text string) error {
-	body, err := json.Marshal(gatewayRequest{To: to, Text: text})
+	return g.SendID(ctx, "", to, text)
+}
+
+// SendID is Send with the message's id, sent as "id" and as the
+// Idempotency-Key header, so that the gateway can drop a second delivery
+// of one message (the outbox retries when an answer is lost).
+func (g *HTTPGateway) SendID(ctx context.Context, id, to, text string) error {
+	body, err := json.Marshal(gatewayRequest{ID: id, To: to, Text: text})
 	if err != nil {
 		return wallet.Wrap(wallet.EINTERNAL, err, "encode SMS")
 	}
@@ -62,6 +70,9 @@ func (g *HTTPGateway) Send(ctx context.Context, to, text string) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+g.Secret)
+	if id != "" {
+		req.Header.Set("Idempotency-Key", id)
+	}
 	client := g.Client
 	if client == nil {
 		client = defaultClient

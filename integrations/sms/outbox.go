@@ -1,5 +1,5 @@
 // Package sms delivers and receives text messages. Two drivers implement
-// otp.Sender: Outbox keeps messages in memory for development and tests (the
+// outbox.Sender, for the durable outbox's worker: Outbox keeps messages in memory for development and tests (the
 // embedded default, read through GET /v1/dev/sms), and HTTPGateway hands them
 // to an SMS gateway in production. Inbound messages (citizens' YES/NO replies
 // to consent requests) arrive from the gateway signed with HMAC-SHA256; this
@@ -11,13 +11,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/qujat/qujat/otp"
+	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/wallet"
 )
 
 var (
-	_ otp.Sender = (*Outbox)(nil)
-	_ otp.Sender = (*HTTPGateway)(nil)
+	_ outbox.Sender   = (*Outbox)(nil)
+	_ outbox.IDSender = (*HTTPGateway)(nil)
 )
 
 // DefaultOutboxCapacity is how many messages an Outbox keeps by default.
