@@ -13,9 +13,13 @@ import (
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/shortlived/redisstore"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/wallet/postgres"
 	"github.com/qujat/qujat/wallet/sqlite"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // clock is a fake clock that tests move by hand.
@@ -133,8 +137,19 @@ type env struct {
 	unknown wallet.IIN     // a valid IIN the registry does not know
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
+// backend is a durable store and a short-lived store to run the service on.
+type backend struct {
+	name    string
+	durable func(t testing.TB) wallet.Store
+	short   func(t testing.TB, now func() time.Time) wallet.ShortLivedStore
+}
+
+var (
+	embedded = backend{"sqlite+memory", sqliteStore, func(_ testing.TB, now func() time.Time) wallet.ShortLivedStore { return memstore.New(now) }}
+	backends = []backend{embedded, {"postgres+redis", postgresStore, redisShort}}
+)
+
+func sqliteStore(t testing.TB) wallet.Store {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qujat.db"))
 	if err != nil {
@@ -144,6 +159,45 @@ func newEnv(t *testing.T) *env {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func postgresStore(t testing.TB) wallet.Store {
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, wallettest.PostgresSchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// redisShort is a store on TEST_REDIS_URL under a prefix of its own. Redis
+// keeps its own time: tests on it must not wait for a window to end.
+func redisShort(t testing.TB, _ func() time.Time) wallet.ShortLivedStore {
+	opened, err := redisstore.Open(context.Background(), shortlivedtest.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { opened.Close() })
+	return redisstore.New(opened.Client(), shortlivedtest.UniquePrefix(t))
+}
+
+// eachBackend runs test on a fresh env on every backend.
+func eachBackend(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, newEnvOn(t, b)) })
+	}
+}
+
+func newEnv(t *testing.T) *env { return newEnvOn(t, embedded) }
+
+func newEnvOn(t testing.TB, b backend) *env {
+	t.Helper()
+	st := b.durable(t)
 	c := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	e := &env{clock: c, phones: &phones{}, hasher: wallet.NewHasher([]byte("test pepper")), store: st}
 	e.known = wallet.Citizen{
@@ -151,7 +205,7 @@ func newEnv(t *testing.T) *env {
 		Phone: "+77011234567", BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 	e.unknown = mustIIN(t, time.Date(1977, 7, 7, 0, 0, 0, 0, time.UTC), 9001)
-	o := otp.NewService(memstore.New(c.Now), e.hasher)
+	o := otp.NewService(b.short(t, c.Now), e.hasher)
 	o.Now = c.Now
 	seal := outbox.NewSealer(e.hasher)
 	e.worker = &outbox.Worker{Store: st, Sender: e.phones, Seal: seal, Now: c.Now}
@@ -169,7 +223,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func mustIIN(t *testing.T, birth time.Time, serial int) wallet.IIN {
+func mustIIN(t testing.TB, birth time.Time, serial int) wallet.IIN {
 	t.Helper()
 	for ; serial < 10000; serial++ {
 		if iin, ok := wallet.MakeIIN(birth, false, serial); ok {
