@@ -16,6 +16,7 @@ type Store interface {
 	ConsentStore
 	EventStore
 	IdempotencyStore
+	PreferenceStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error
