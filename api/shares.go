@@ -151,6 +151,10 @@ func (s *Server) redeemShare(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
@@ -173,7 +177,7 @@ func (s *Server) redeemShare(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := redeemResponse{ViewID: red.View.ID, Document: red.Document}
+	out := redeemResponse{ViewID: red.View.ID, Document: displayForm(lang, red.Document)}
 	if red.View.LogIndex >= 0 {
 		li := red.View.LogIndex
 		out.LogIndex = &li
