@@ -63,7 +63,9 @@ func (s *testServer) inbound(from, text string, secret []byte) response {
 	return s.inboundMessage(map[string]any{"message_id": fmt.Sprintf("gw-%d", inboundSeq.Add(1)), "from": from, "text": text, "received_at": s.Clock.Now()}, secret)
 }
 
-var replyRefRE = regexp.MustCompile(`Reply YES ([0-9]{4}) `)
+// replyRefRE reads the reply number of an sms_reply SMS in any language
+// (Kazakh unless the citizen chose another).
+var replyRefRE = regexp.MustCompile(`(?:YES|ИӘ|ДА) ([0-9]{4})\b`)
 
 // lastRef reads the reply number of the newest SMS to phone.
 func (s *testServer) lastRef(phone string) string {
@@ -160,8 +162,9 @@ func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 	citizen := s.signIn(demoAllTypes).Access
 	phone := s.citizen(demoAllTypes).Phone
 	id := s.askConsent(bank, demoAllTypes, "sms_reply", "id_card")
-	if msg := s.Outbox.Messages(phone)[0].Text; !strings.Contains(strings.ToUpper(msg), "YES") {
-		t.Fatalf("SMS does not ask for YES: %q", msg)
+	// The citizen chose no language: the SMS is in Kazakh.
+	if msg := s.Outbox.Messages(phone)[0].Text; !strings.Contains(msg, "ИӘ ") || !strings.Contains(msg, "құжаттарыңызды сұрайды") {
+		t.Fatalf("SMS does not ask for ИӘ in Kazakh: %q", msg)
 	}
 	ref := s.lastRef(phone)
 	// Unsigned, wrongly signed, and from another phone: refused.

@@ -53,6 +53,8 @@ type Deps struct {
 	SMSInboundSecret []byte
 	// PublicURL is the base of links given out (qr_url).
 	PublicURL string
+	// Preferences keeps citizens' preferences (their language).
+	Preferences wallet.PreferenceStore
 	// ClientName returns an organisation's name for history pages.
 	ClientName func(ctx context.Context, clientID string) string
 
@@ -147,6 +149,8 @@ func (s *Server) routes() {
 	v1.POST("/auth/refresh", s.refreshSession)
 	v1.POST("/auth/logout", s.logout)
 	v1.GET("/me", s.me, s.citizenOnly)
+	v1.GET("/me/preferences", s.myPreferences, s.citizenOnly)
+	v1.PUT("/me/preferences", s.setPreferences, s.citizenOnly)
 
 	e.GET("/.well-known/jwks.json", s.jwks)
 	v1.POST("/verify", s.verify)

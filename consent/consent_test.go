@@ -44,6 +44,7 @@ func TestConsent(t *testing.T) {
 		"DisabledClientCanNeitherAskNorRelease":      testDisabledClient,
 		"CreateClientValidatesAndHidesTheSecretHash": testCreateClient,
 		"RevokeNeedsALiveGrant":                      testRevokeStates,
+		"SMSInTheCitizensLanguage":                   testSMSLanguage,
 	})
 }
 
@@ -966,5 +967,49 @@ func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
 	must(t, err)
 	if len(rel) != 2 {
 		t.Fatalf("released %d documents, want 2", len(rel))
+	}
+}
+
+// testSMSLanguage: a citizen who chose no language is asked in Kazakh, one
+// who chose Russian in Russian; either answers in their own words.
+func testSMSLanguage(t *testing.T, e *env) {
+	ctx := context.Background()
+	ask := func(method string) wallet.Consent {
+		t.Helper()
+		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+			IIN: e.citizen2.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
+			Purpose: "ағымдағы шот ашу", Method: method,
+		})
+		must(t, err)
+		return c
+	}
+	says := func(want ...string) {
+		t.Helper()
+		msgs := e.outbox.Messages(e.citizen2.Phone)
+		if len(msgs) == 0 {
+			t.Fatal("no SMS")
+		}
+		for _, w := range want {
+			if !strings.Contains(msgs[0].Text, w) {
+				t.Errorf("SMS %q does not say %q", msgs[0].Text, w)
+			}
+		}
+	}
+
+	c := ask(wallet.ConsentOTP)
+	says("Halyk Bank сіздің құжаттарыңызды сұрайды: жеке куәлік және паспорт", "Мақсаты: ағымдағы шот ашу", "Оны тек Halyk Bank ұйымына беріңіз")
+	got, err := e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, e.lastCode(t, e.citizen2.Phone))
+	must(t, err)
+	if got.Status != wallet.ConsentGranted {
+		t.Fatalf("Kazakh otp: %+v", got)
+	}
+
+	must(t, e.store.SavePreferences(ctx, wallet.Preferences{IIN: e.citizen2.IIN, Language: "ru", UpdatedAt: e.clock.Now()}))
+	c = ask(wallet.ConsentSMSReply)
+	says("Halyk Bank запрашивает ваши документы: удостоверение личности и паспорт", "Ответьте ДА ", "НЕТ ")
+	got, err = e.inbound(e.citizen2.Phone, "да "+e.lastRef(t, e.citizen2.Phone), e.clock.Now())
+	must(t, err)
+	if got.ID != c.ID || got.Status != wallet.ConsentGranted {
+		t.Fatalf("Russian reply: %+v", got)
 	}
 }

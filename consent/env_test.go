@@ -16,6 +16,7 @@ import (
 	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
@@ -207,9 +208,15 @@ func newEnv(t *testing.T, b backend) *env {
 		Hasher:    hasher,
 		Now:       clk.Now,
 		Rand:      rand.Reader,
+		Language:  locale.Stored(store),
 	}
 	citizens := demo.Citizens()
 	e.citizen, e.citizen2 = citizens[0], citizens[1]
+	// The first citizen reads English (the tests quote the texts); the
+	// second chose nothing, so Kazakh.
+	if err := store.SavePreferences(ctx, wallet.Preferences{IIN: e.citizen.IIN, Language: "en", UpdatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	e.bank, e.secret, err = e.svc.CreateClient(ctx, "Halyk Bank", consent.KindBank, []wallet.DocumentType{wallet.IDCard, wallet.Passport})
 	if err != nil {
 		t.Fatal(err)
@@ -254,9 +261,11 @@ func (e *env) request(t *testing.T, method string) wallet.Consent {
 	return c
 }
 
-var codeRE = regexp.MustCompile(`Code ([0-9]{6})`)
+// codeRE and refRE read the code and the reply reference of a consent SMS
+// in any of its languages.
+var codeRE = regexp.MustCompile(`(?:Code|Код) ([0-9]{6})`)
 
-var refRE = regexp.MustCompile(`Reply YES ([0-9]{4}) to agree or NO ([0-9]{4}) `)
+var refRE = regexp.MustCompile(`(?:YES|ИӘ|ДА) ([0-9]{4})\b.*?(?:NO|ЖОҚ|НЕТ) ([0-9]{4})`)
 
 // lastRef reads the reply reference of the newest message to phone.
 func (e *env) lastRef(t *testing.T, phone string) string {

@@ -3,7 +3,6 @@ package consent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -228,15 +227,14 @@ func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet
 	return nil
 }
 
-// ask sends the request to the citizen by its method.
+// ask sends the request to the citizen by its method, in the citizen's
+// language.
 func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent) error {
-	what := describeTypes(c.DocumentTypes)
-	purpose := quotePurpose(c.Purpose)
+	lang := s.Language.Of(ctx, c.SubjectIIN)
 	switch c.Method {
 	case wallet.ConsentOTP:
 		ch, err := s.OTP.Issue(ctx, otpPurpose, c.ID, c.Phone, func(code string) string {
-			return fmt.Sprintf("%s asks for your %s for: %s. Code %s. Give it only to %s.",
-				client.Name, what, purpose, code, client.Name)
+			return otpText(lang, client, c, code)
 		})
 		if err != nil {
 			return err
@@ -252,8 +250,7 @@ func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consen
 		if err != nil {
 			return err
 		}
-		text := fmt.Sprintf("%s asks for your %s for: %s. Reply YES %s to agree or NO %s to refuse within %d minutes.",
-			client.Name, what, purpose, ref, ref, int(s.requestTTL()/time.Minute))
+		text := replyText(lang, client, c, ref, int(s.requestTTL()/time.Minute))
 		return s.SMS.Send(ctx, c.Phone, text)
 	default: // app: it shows in the citizen's list
 		return nil
@@ -335,19 +332,6 @@ func randomDigits(r io.Reader, n int) (string, error) {
 // challengeKey is where the id of an otp request's challenge is kept.
 func challengeKey(consentID string) string { return "consent-otp:" + consentID }
 
-// describeTypes names document types for a message: "identity card",
-// "identity card and passport", "identity card, passport and diploma".
-func describeTypes(types []wallet.DocumentType) string {
-	names := make([]string, len(types))
-	for i, t := range types {
-		names[i] = strings.ToLower(t.Title())
-	}
-	if len(names) == 1 {
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
 // joinTypes lists types for an event's details.
 func joinTypes(types []wallet.DocumentType) string {
 	s := make([]string, len(types))
@@ -355,13 +339,4 @@ func joinTypes(types []wallet.DocumentType) string {
 		s[i] = string(t)
 	}
 	return strings.Join(s, ",")
-}
-
-// quotePurpose shortens a long purpose for an SMS.
-func quotePurpose(p string) string {
-	if utf8.RuneCountInString(p) <= smsPurposeMax {
-		return p
-	}
-	r := []rune(p)
-	return strings.TrimSpace(string(r[:smsPurposeMax-1])) + "…"
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
@@ -135,7 +136,10 @@ func Build(p Parts) (*Service, error) {
 	otpSvc := otp.NewService(p.Short, hasher, p.SMS)
 	otpSvc.Now = p.Now
 	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
-	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
+	// Each citizen's SMS are in the language they chose (Kazakh unless
+	// they chose another).
+	language := locale.Stored(p.Store)
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short, Language: language}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -143,29 +147,31 @@ func Build(p Parts) (*Service, error) {
 	consents := &consent.Service{
 		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, SMS: p.SMS, Codes: p.Short,
 		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
+		Language: language,
 	}
 	ready := p.ReadyChecks
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
 	}
 	server := api.New(api.Deps{
-		Logger:     p.Logger,
-		Now:        p.Now,
-		Tokens:     tokens,
-		Directory:  p.Directory,
-		SignIn:     signIn,
-		Rand:       p.Rand,
-		Documents:  documents,
-		Verifier:   verifier,
-		Keys:       p.Keys,
-		Views:      p.Store,
-		Changes:    changes,
-		Events:     p.Store,
-		HistoryLog: hlog,
-		Counters:   p.Short,
-		Sharing:    shares,
-		PublicURL:  publicURL,
-		Consents:   consents,
+		Logger:      p.Logger,
+		Now:         p.Now,
+		Tokens:      tokens,
+		Directory:   p.Directory,
+		SignIn:      signIn,
+		Rand:        p.Rand,
+		Documents:   documents,
+		Verifier:    verifier,
+		Keys:        p.Keys,
+		Views:       p.Store,
+		Changes:     changes,
+		Events:      p.Store,
+		HistoryLog:  hlog,
+		Counters:    p.Short,
+		Sharing:     shares,
+		PublicURL:   publicURL,
+		Consents:    consents,
+		Preferences: p.Store,
 		ClientName: func(ctx context.Context, id string) string {
 			c, err := consents.Client(ctx, id)
 			if err != nil {

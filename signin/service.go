@@ -3,10 +3,10 @@ package signin
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"time"
 
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/wallet"
 )
@@ -52,6 +52,9 @@ type Service struct {
 	// logging out, or a refresh token's reuse, ends the access tokens too
 	// (SessionRevoked).
 	Revoked wallet.ShortLivedStore
+	// Language tells the language of a citizen's SMS (their preference);
+	// Kazakh for everyone if nil.
+	Language locale.OfCitizen
 }
 
 // Challenge is what a caller of Start learns, for a registered IIN and an
@@ -106,15 +109,18 @@ func (s *Service) Start(ctx context.Context, iin wallet.IIN) (Challenge, error) 
 	if err != nil {
 		return Challenge{}, err
 	}
-	ch, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, signInText)
+	ch, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, signInText(s.Language.Of(ctx, iin)))
 	if err != nil {
 		return Challenge{}, err
 	}
 	return challenge(ch), nil
 }
 
-func signInText(code string) string {
-	return fmt.Sprintf("Qujat: your sign-in code is %s. Do not tell it to anyone.", code)
+// signInText returns the text of a sign-in code's SMS in lang.
+func signInText(lang locale.Lang) func(code string) string {
+	return func(code string) string {
+		return locale.Format(lang, "sms.signin", map[string]string{"code": code})
+	}
 }
 
 func challenge(ch otp.Challenge) Challenge {

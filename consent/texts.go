@@ -1,0 +1,41 @@
+package consent
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/qujat/qujat/locale"
+	"github.com/qujat/qujat/wallet"
+)
+
+// The texts of the SMS that ask a citizen, in the citizen's language
+// (locale's catalogue: sms.consent.otp, sms.consent.reply). The reply words
+// of sms_reply (YES/NO, ИӘ/ЖОҚ, ДА/НЕТ) are all understood by
+// sms.ParseReply, whatever the language of the request.
+
+// otpText is the SMS of an otp request, carrying code.
+func otpText(lang locale.Lang, client wallet.Client, c wallet.Consent, code string) string {
+	return locale.Format(lang, "sms.consent.otp", map[string]string{
+		"client": client.Name, "documents": locale.ListTypes(lang, c.DocumentTypes),
+		"purpose": quotePurpose(c.Purpose), "code": code,
+	})
+}
+
+// replyText is the SMS of an sms_reply request, asking for ref back within
+// minutes.
+func replyText(lang locale.Lang, client wallet.Client, c wallet.Consent, ref string, minutes int) string {
+	return locale.Format(lang, "sms.consent.reply", map[string]string{
+		"client": client.Name, "documents": locale.ListTypes(lang, c.DocumentTypes),
+		"purpose": quotePurpose(c.Purpose), "ref": ref, "minutes": strconv.Itoa(minutes),
+	})
+}
+
+// quotePurpose shortens a long purpose for an SMS.
+func quotePurpose(p string) string {
+	if utf8.RuneCountInString(p) <= smsPurposeMax {
+		return p
+	}
+	r := []rune(p)
+	return strings.TrimSpace(string(r[:smsPurposeMax-1])) + "…"
+}
