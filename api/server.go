@@ -167,7 +167,7 @@ func (s *Server) routes() {
 	v1.GET("/shares", s.listShares, s.citizenOnly)
 	v1.DELETE("/shares/:id", s.revokeShare, s.citizenOnly)
 	v1.GET("/shares/:id/qr", s.shareQR, s.citizenOnly, s.limitByCitizen("qr", qrImagesPerCitizen, qrImagesWindow))
-	v1.POST("/shares/redeem", s.redeemShare, s.citizenOnly)
+	v1.POST("/shares/redeem", s.redeemShare, s.eitherParty)
 	e.GET("/s/:token", s.shareLink)
 	v1.GET("/me/history", s.history, s.citizenOnly)
 

@@ -49,7 +49,8 @@ const smsPurposeMax = 160
 //     formatting characters: hiddenInPurpose), no,
 //     unknown or repeated document types, an unknown method, or a ValidFor
 //     outside MinValidFor..Limits.MaxValidFor;
-//   - EFORBIDDEN naming the first type the client is not admitted for;
+//   - EFORBIDDEN for a bank asking for an identity document (inPersonOnly),
+//     or naming the first type the client is not admitted for;
 //   - ERATELIMITED with RetryAfter when the client has made
 //     Limits.PerClientPerHour requests this hour, or the citizen has received
 //     Limits.PerIINPerHour (or the OTP service's per-phone limit is reached:
@@ -67,6 +68,12 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	client, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return wallet.Consent{}, err
+	}
+	for _, t := range r.DocumentTypes {
+		if inPersonOnly(client.Kind, t) {
+			return wallet.Consent{}, wallet.Errorf(wallet.EFORBIDDEN,
+				"identity documents (%s) are presented to banks in person, by QR code or short code (POST /v1/shares/redeem), not by remote consent", t)
+		}
 	}
 	for _, t := range r.DocumentTypes {
 		if !slices.Contains(client.DocumentTypes, t) {
