@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,6 +71,16 @@ func TestCounter_BankRedeemsAPresentedQRAndBothHistoriesNameIt(t *testing.T) {
 	got := s.views(bank, "viewer")
 	if len(got) != 1 || got[0]["id"] != out.ViewID || got[0]["document_id"] != card.ID {
 		t.Fatalf("bank's history: %v", got)
+	}
+	// Its leaf in the history log names the bank as a party: the bank may
+	// fetch it, another organisation may not.
+	leaf := fmt.Sprintf("/v1/log/leaves/%d", *out.LogIndex)
+	if r := s.do("GET", leaf, bank, nil); r.Status != http.StatusOK {
+		t.Fatalf("bank's leaf: %d %s", r.Status, r.Body)
+	}
+	_, other := s.bank("Another Bank", wallet.VehicleRegistration)
+	if r := s.do("GET", leaf, other, nil); r.Status == http.StatusOK {
+		t.Fatalf("another bank got the leaf: %s", r.Body)
 	}
 
 	// By short code and the owner's IIN, at the counter.
