@@ -141,3 +141,48 @@ func TestDocuments_UnknownLangIsInvalid(t *testing.T) {
 		t.Errorf("no token: %d", r.Status)
 	}
 }
+
+// The other ways a document leaves: a ward's documents to a guardian and a
+// consent's release to an organisation, each in the language asked, and a
+// bad lang there records nothing.
+func TestDocuments_WardsAndConsentReleasesInTheLanguageAsked(t *testing.T) {
+	s := newTestServer(t)
+	aidos := s.signIn(demoAllTypes).Access
+	r := s.do("GET", "/v1/wards/"+string(demoAlikhan)+"/documents?lang=fr", aidos, nil)
+	if r.Status != http.StatusBadRequest {
+		t.Fatalf("ward, bad lang: %d %s", r.Status, r.Body)
+	}
+	if views := s.views(s.signIn(demoAlikhan).Access, "owner"); len(views) != 0 {
+		t.Fatalf("a refused read was recorded: %v", views)
+	}
+	r = s.doWith("GET", "/v1/wards/"+string(demoAlikhan)+"/documents", aidos, nil, map[string]string{"Accept-Language": "ru"})
+	var ward struct{ Documents []wallet.Document }
+	if err := json.Unmarshal(r.Body, &ward); err != nil || r.Status != http.StatusOK || len(ward.Documents) == 0 {
+		t.Fatalf("ward: %d %s", r.Status, r.Body)
+	}
+	for _, d := range ward.Documents {
+		if d.Title != locale.Title(locale.RU, d.Type) || len(d.FieldLabels) != len(d.Fields) {
+			t.Errorf("ward's %s: %q %v", d.Type, d.Title, d.FieldLabels)
+		}
+	}
+
+	_, bank := s.bank("Lang Bank", wallet.VehicleRegistration)
+	id := s.askConsent(bank, demoAllTypes, "app", "vehicle_registration")
+	if r := s.do("POST", "/v1/me/consents/"+id+"/approve", aidos, nil); r.Status != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/consents/"+id+"/documents?lang=de", bank, nil); r.Status != http.StatusBadRequest {
+		t.Fatalf("release, bad lang: %d %s", r.Status, r.Body)
+	}
+	if got := s.views(bank, "viewer"); len(got) != 0 {
+		t.Fatalf("a refused release was recorded: %v", got)
+	}
+	r = s.do("GET", "/v1/consents/"+id+"/documents?lang=en", bank, nil)
+	var rel struct{ Documents []wallet.Document }
+	if err := json.Unmarshal(r.Body, &rel); err != nil || r.Status != http.StatusOK || len(rel.Documents) != 1 {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	if d := rel.Documents[0]; d.Title != "Vehicle registration certificate" || d.FieldLabels["plate"] != "Registration plate" {
+		t.Errorf("released: %q %v", d.Title, d.FieldLabels)
+	}
+}
