@@ -178,13 +178,17 @@ type releasedDocument struct {
 // consentDocuments releases the covered documents while the consent is
 // granted; each release is recorded before anything leaves.
 func (s *Server) consentDocuments(c echo.Context) error {
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	rel, err := s.Consents.Release(c.Request().Context(), clientOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	out := make([]releasedDocument, 0, len(rel))
 	for _, r := range rel {
-		d := releasedDocument{Document: r.Document, ViewID: r.View.ID}
+		d := releasedDocument{Document: displayForm(lang, r.Document), ViewID: r.View.ID}
 		if r.View.LogIndex >= 0 {
 			li := r.View.LogIndex
 			d.LogIndex = &li

@@ -20,7 +20,14 @@ import (
 // the client-credentials grant.
 func (s *testServer) bank(name string, types ...wallet.DocumentType) (clientID, token string) {
 	s.t.Helper()
-	cl, secret, err := s.Consents.CreateClient(s.t.Context(), name, "bank", types)
+	return s.organisation(name, "bank", types...)
+}
+
+// organisation registers a client of the kind and returns its id and an
+// access token.
+func (s *testServer) organisation(name, kind string, types ...wallet.DocumentType) (clientID, token string) {
+	s.t.Helper()
+	cl, secret, err := s.Consents.CreateClient(s.t.Context(), name, kind, types)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -63,7 +70,9 @@ func (s *testServer) inbound(from, text string, secret []byte) response {
 	return s.inboundMessage(map[string]any{"message_id": fmt.Sprintf("gw-%d", inboundSeq.Add(1)), "from": from, "text": text, "received_at": s.Clock.Now()}, secret)
 }
 
-var replyRefRE = regexp.MustCompile(`Reply YES ([0-9]{4}) `)
+// replyRefRE reads the reply number of an sms_reply SMS in any language
+// (Kazakh unless the citizen chose another).
+var replyRefRE = regexp.MustCompile(`(?:YES|ИӘ|ДА) ([0-9]{4})\b`)
 
 // lastRef reads the reply number of the newest SMS to phone.
 func (s *testServer) lastRef(phone string) string {
@@ -107,7 +116,7 @@ func releaseAndCheck(t *testing.T, s *testServer, bankID, bankToken, consentID s
 	}
 	var out struct{ Documents []wallet.Document }
 	json.Unmarshal(r.Body, &out)
-	if len(out.Documents) != 1 || out.Documents[0].Type != wallet.IDCard || out.Documents[0].JWS == "" {
+	if len(out.Documents) != 1 || out.Documents[0].Type != wallet.VehicleRegistration || out.Documents[0].JWS == "" {
 		t.Fatalf("released: %s", r.Body)
 	}
 	if v := s.do("POST", "/v1/verify", "", map[string]string{"jws": out.Documents[0].JWS}).JSON(t); v["valid"] != true {
@@ -135,9 +144,9 @@ func revokeAndCheck(t *testing.T, s *testServer, bankToken, consentID, citizen s
 
 func TestConsent_OTPAsANewUserWould(t *testing.T) {
 	s := newTestServer(t)
-	bankID, bank := s.bank("Halyk Test Bank", wallet.IDCard, wallet.Passport)
+	bankID, bank := s.bank("Halyk Test Bank", wallet.VehicleRegistration, wallet.DrivingLicence)
 	citizen := s.signIn(demoAllTypes).Access
-	id := s.askConsent(bank, demoAllTypes, "otp", "id_card")
+	id := s.askConsent(bank, demoAllTypes, "otp", "vehicle_registration")
 	msg := s.Outbox.Messages(s.citizen(demoAllTypes).Phone)[0].Text
 	if !strings.Contains(msg, "Halyk Test Bank") || !strings.Contains(msg, "Opening a current account") {
 		t.Fatalf("the SMS does not name the bank and purpose: %q", msg)
@@ -156,12 +165,13 @@ func TestConsent_OTPAsANewUserWould(t *testing.T) {
 
 func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 	s := newTestServer(t)
-	bankID, bank := s.bank("Kaspi Test", wallet.IDCard)
+	bankID, bank := s.bank("Kaspi Test", wallet.VehicleRegistration)
 	citizen := s.signIn(demoAllTypes).Access
 	phone := s.citizen(demoAllTypes).Phone
-	id := s.askConsent(bank, demoAllTypes, "sms_reply", "id_card")
-	if msg := s.Outbox.Messages(phone)[0].Text; !strings.Contains(strings.ToUpper(msg), "YES") {
-		t.Fatalf("SMS does not ask for YES: %q", msg)
+	id := s.askConsent(bank, demoAllTypes, "sms_reply", "vehicle_registration")
+	// The citizen chose no language: the SMS is in Kazakh.
+	if msg := s.Outbox.Messages(phone)[0].Text; !strings.Contains(msg, "ИӘ ") || !strings.Contains(msg, "құжаттарыңызды сұрайды") {
+		t.Fatalf("SMS does not ask for ИӘ in Kazakh: %q", msg)
 	}
 	ref := s.lastRef(phone)
 	// Unsigned, wrongly signed, and from another phone: refused.
@@ -184,7 +194,7 @@ func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 	revokeAndCheck(t, s, bank, id, citizen)
 
 	// NO denies.
-	id2 := s.askConsent(bank, demoAllTypes, "sms_reply", "id_card")
+	id2 := s.askConsent(bank, demoAllTypes, "sms_reply", "vehicle_registration")
 	if r := s.inbound(phone, "NO "+s.lastRef(phone), []byte("gateway secret")); r.Status != 200 {
 		t.Fatalf("NO: %d %s", r.Status, r.Body)
 	}
@@ -199,13 +209,13 @@ func TestConsent_SMSReplyAsANewUserWould(t *testing.T) {
 // is refused; a bare YES answers nothing.
 func TestConsent_SMSReplyAnswersOneRequestOnce(t *testing.T) {
 	s := newTestServer(t)
-	_, bankA := s.bank("Bank A", wallet.IDCard)
-	_, bankB := s.bank("Bank B", wallet.IDCard, wallet.Passport)
+	_, bankA := s.bank("Bank A", wallet.VehicleRegistration)
+	_, bankB := s.bank("Bank B", wallet.VehicleRegistration, wallet.DrivingLicence)
 	phone := s.citizen(demoAllTypes).Phone
 	secret := []byte("gateway secret")
-	a := s.askConsent(bankA, demoAllTypes, "sms_reply", "id_card")
+	a := s.askConsent(bankA, demoAllTypes, "sms_reply", "vehicle_registration")
 	refA := s.lastRef(phone)
-	b := s.askConsent(bankB, demoAllTypes, "sms_reply", "id_card", "passport")
+	b := s.askConsent(bankB, demoAllTypes, "sms_reply", "vehicle_registration", "driving_licence")
 	refB := s.lastRef(phone)
 	if refA == refB {
 		t.Fatalf("two open requests share the number %s", refA)
@@ -239,9 +249,9 @@ func TestConsent_SMSReplyAnswersOneRequestOnce(t *testing.T) {
 
 func TestConsent_AppAsANewUserWould(t *testing.T) {
 	s := newTestServer(t)
-	bankID, bank := s.bank("Insurer Test", wallet.IDCard)
+	bankID, bank := s.bank("Insurer Test", wallet.VehicleRegistration)
 	citizen := s.signIn(demoAllTypes).Access
-	id := s.askConsent(bank, demoAllTypes, "app", "id_card")
+	id := s.askConsent(bank, demoAllTypes, "app", "vehicle_registration")
 	r := s.do("GET", "/v1/me/consents", citizen, nil)
 	var list struct{ Consents []map[string]any }
 	json.Unmarshal(r.Body, &list)
@@ -265,29 +275,29 @@ func TestConsent_AppAsANewUserWould(t *testing.T) {
 
 func TestConsent_RefusedCases(t *testing.T) {
 	s := newTestServer(t)
-	_, bank := s.bank("Bank One", wallet.IDCard)
-	_, bank2 := s.bank("Bank Two", wallet.IDCard)
+	_, bank := s.bank("Bank One", wallet.VehicleRegistration)
+	_, bank2 := s.bank("Bank Two", wallet.VehicleRegistration)
 	citizen := s.signIn(demoAllTypes).Access
 	phone := s.citizen(demoAllTypes).Phone
 
 	// A document type the client was not admitted for.
-	r := s.do("POST", "/v1/consents", bank, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"passport"}, "purpose": "KYC", "method": "app"})
+	r := s.do("POST", "/v1/consents", bank, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"driving_licence"}, "purpose": "KYC", "method": "app"})
 	if r.Status != http.StatusForbidden || r.ErrorCode(t) != "forbidden" {
 		t.Fatalf("type not admitted: %d %s", r.Status, r.Body)
 	}
 	for name, body := range map[string]any{
-		"bad method":     map[string]any{"iin": string(demoAllTypes), "document_types": []string{"id_card"}, "purpose": "KYC", "method": "carrier pigeon"},
-		"bad iin":        map[string]any{"iin": "880412310008", "document_types": []string{"id_card"}, "purpose": "KYC", "method": "app"},
+		"bad method":     map[string]any{"iin": string(demoAllTypes), "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "carrier pigeon"},
+		"bad iin":        map[string]any{"iin": "880412310008", "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "app"},
 		"no types":       map[string]any{"iin": string(demoAllTypes), "document_types": []string{}, "purpose": "KYC", "method": "app"},
-		"too long valid": map[string]any{"iin": string(demoAllTypes), "document_types": []string{"id_card"}, "purpose": "KYC", "method": "app", "valid_for_seconds": 91 * 24 * 3600},
-		"phone supplied": map[string]any{"iin": string(demoAllTypes), "document_types": []string{"id_card"}, "purpose": "KYC", "method": "otp", "phone": "+77770000000"},
+		"too long valid": map[string]any{"iin": string(demoAllTypes), "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "app", "valid_for_seconds": 91 * 24 * 3600},
+		"phone supplied": map[string]any{"iin": string(demoAllTypes), "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "otp", "phone": "+77770000000"},
 	} {
 		if r := s.do("POST", "/v1/consents", bank, body); r.Status != http.StatusBadRequest {
 			t.Fatalf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
 	// A wrong OTP three times, then the code is dead.
-	id := s.askConsent(bank, demoAllTypes, "otp", "id_card")
+	id := s.askConsent(bank, demoAllTypes, "otp", "vehicle_registration")
 	code := s.lastCode(phone)
 	wrong := "000000"
 	if code == wrong {
@@ -311,7 +321,7 @@ func TestConsent_RefusedCases(t *testing.T) {
 		t.Fatalf("other bank otp: %d", r.Status)
 	}
 	// A citizen token on organisation endpoints, and the other way round.
-	if r := s.do("POST", "/v1/consents", citizen, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"id_card"}, "purpose": "KYC", "method": "app"}); r.Status != http.StatusUnauthorized {
+	if r := s.do("POST", "/v1/consents", citizen, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "app"}); r.Status != http.StatusUnauthorized {
 		t.Fatalf("citizen token on organisation endpoint: %d", r.Status)
 	}
 	if r := s.do("GET", "/v1/consents/"+id, citizen, nil); r.Status != http.StatusUnauthorized {
@@ -323,7 +333,7 @@ func TestConsent_RefusedCases(t *testing.T) {
 		}
 	}
 	// An expired consent releases nothing.
-	r = s.do("POST", "/v1/consents", bank, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"id_card"}, "purpose": "KYC", "method": "app", "valid_for_seconds": 600})
+	r = s.do("POST", "/v1/consents", bank, map[string]any{"iin": string(demoAllTypes), "document_types": []string{"vehicle_registration"}, "purpose": "KYC", "method": "app", "valid_for_seconds": 600})
 	id3 := r.JSON(t)["id"].(string)
 	s.do("POST", "/v1/me/consents/"+id3+"/approve", citizen, nil)
 	if r := s.do("GET", "/v1/consents/"+id3+"/documents", bank, nil); r.Status != 200 {
@@ -351,9 +361,9 @@ func TestConsent_RefusedCases(t *testing.T) {
 // looks the client up.
 func TestConsent_DisabledOrganisationRefusedOnEveryCall(t *testing.T) {
 	s := newTestServer(t)
-	bankID, bank := s.bank("Disabled Bank", wallet.IDCard)
+	bankID, bank := s.bank("Disabled Bank", wallet.VehicleRegistration)
 	citizen := s.signIn(demoAllTypes).Access
-	id := s.askConsent(bank, demoAllTypes, "app", "id_card")
+	id := s.askConsent(bank, demoAllTypes, "app", "vehicle_registration")
 	if r := s.do("POST", "/v1/me/consents/"+id+"/approve", citizen, nil); r.Status != 200 {
 		t.Fatalf("approve: %d %s", r.Status, r.Body)
 	}

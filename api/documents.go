@@ -17,11 +17,15 @@ type documentsResponse struct {
 // listDocuments returns the caller's own documents. The first call after
 // sign-in assembles them from the sources.
 func (s *Server) listDocuments(c echo.Context) error {
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	docs, err := s.documentsOf(c, citizenOf(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, documentsResponse{Documents: docs})
+	return c.JSON(http.StatusOK, documentsResponse{Documents: displayForms(lang, docs)})
 }
 
 // documentsOf returns the subject's documents, assembling them first if the
@@ -40,11 +44,15 @@ func nonNil(d []wallet.Document) []wallet.Document {
 
 // refreshDocuments asks the sources again and reports which failed.
 func (s *Server) refreshDocuments(c echo.Context) error {
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.Documents.Refresh(c.Request().Context(), citizenOf(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, documentsResponse{Documents: nonNil(res.Documents), FailedSources: res.FailedSources})
+	return c.JSON(http.StatusOK, documentsResponse{Documents: displayForms(lang, nonNil(res.Documents)), FailedSources: res.FailedSources})
 }
 
 // readableDocument loads a document the caller may read: their own, or a
@@ -68,11 +76,15 @@ func (s *Server) readableDocument(c echo.Context, id string) (wallet.Document, e
 }
 
 func (s *Server) getDocument(c echo.Context) error {
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	doc, err := s.reads().Document(c.Request().Context(), citizenOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, doc)
+	return c.JSON(http.StatusOK, displayForm(lang, doc))
 }
 
 type versionItem struct {

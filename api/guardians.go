@@ -55,6 +55,10 @@ func (s *Server) wardDocuments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	lang, err := answerLanguage(c)
+	if err != nil {
+		return err
+	}
 	caller := citizenOf(c)
 	if ward == caller {
 		return wallet.Errorf(wallet.ENOTFOUND, "no such ward")
@@ -63,8 +67,7 @@ func (s *Server) wardDocuments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	docs = nonNil(docs)
-	return c.JSON(http.StatusOK, documentsResponse{Documents: docs})
+	return c.JSON(http.StatusOK, documentsResponse{Documents: displayForms(lang, nonNil(docs))})
 }
 
 // reads is the domain service of document reads by citizens and guardians.

@@ -53,6 +53,8 @@ type Deps struct {
 	SMSInboundSecret []byte
 	// PublicURL is the base of links given out (qr_url).
 	PublicURL string
+	// Preferences keeps citizens' preferences (their language).
+	Preferences wallet.PreferenceStore
 	// ClientName returns an organisation's name for history pages.
 	ClientName func(ctx context.Context, clientID string) string
 
@@ -150,6 +152,8 @@ func (s *Server) routes() {
 	v1.POST("/auth/refresh", s.refreshSession)
 	v1.POST("/auth/logout", s.logout)
 	v1.GET("/me", s.me, s.citizenOnly)
+	v1.GET("/me/preferences", s.myPreferences, s.citizenOnly)
+	v1.PUT("/me/preferences", s.setPreferences, s.citizenOnly)
 
 	e.GET("/.well-known/jwks.json", s.jwks)
 	v1.POST("/verify", s.verify)
@@ -166,7 +170,7 @@ func (s *Server) routes() {
 	v1.GET("/shares", s.listShares, s.citizenOnly)
 	v1.DELETE("/shares/:id", s.revokeShare, s.citizenOnly)
 	v1.GET("/shares/:id/qr", s.shareQR, s.citizenOnly, s.limitByCitizen("qr", qrImagesPerCitizen, qrImagesWindow))
-	v1.POST("/shares/redeem", s.redeemShare, s.citizenOnly)
+	v1.POST("/shares/redeem", s.redeemShare, s.eitherParty)
 	e.GET("/s/:token", s.shareLink)
 	v1.GET("/me/history", s.history, s.citizenOnly)
 

@@ -145,10 +145,16 @@ type redeemResponse struct {
 }
 
 // redeemShare releases a shared document to an authenticated viewer, only
-// after the view is durably recorded.
+// after the view is durably recorded: a citizen, or an organisation at its
+// counter to which the citizen presents the QR or the short code (the view
+// then names the organisation in both histories).
 func (s *Server) redeemShare(c echo.Context) error {
 	var req redeemRequest
 	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	lang, err := answerLanguage(c)
+	if err != nil {
 		return err
 	}
 	key, err := idempotencyKey(c)
@@ -156,7 +162,7 @@ func (s *Server) redeemShare(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	viewer := sharing.Viewer{IIN: citizenOf(c), IP: c.RealIP()}
+	viewer := sharing.Viewer{IIN: citizenOf(c), Organisation: clientOf(c), IP: c.RealIP()}
 	var red sharing.Redemption
 	switch {
 	case req.Token != "" && req.ShortCode == "" && req.OwnerIIN == "":
@@ -173,7 +179,7 @@ func (s *Server) redeemShare(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := redeemResponse{ViewID: red.View.ID, Document: red.Document}
+	out := redeemResponse{ViewID: red.View.ID, Document: displayForm(lang, red.Document)}
 	if red.View.LogIndex >= 0 {
 		li := red.View.LogIndex
 		out.LogIndex = &li

@@ -16,6 +16,16 @@ const (
 	KindGov     = "gov"
 )
 
+// inPersonOnly reports whether an organisation of the kind may have a
+// document of type t only when the citizen presents it (a QR code or a short
+// code redeemed at the counter), never by remote consent. Banks get identity
+// documents this way only: the rules of the digital-documents service say a
+// financial organisation identifies its customer in person. Other types, and
+// other kinds of organisation, keep remote consent.
+func inPersonOnly(kind string, t wallet.DocumentType) bool {
+	return kind == KindBank && (t == wallet.IDCard || t == wallet.Passport)
+}
+
 // MaxClientName is the longest client name, in characters.
 const MaxClientName = 200
 

@@ -46,6 +46,8 @@ func TestConsent(t *testing.T) {
 		"DisabledClientCanNeitherAskNorRelease":      testDisabledClient,
 		"CreateClientValidatesAndHidesTheSecretHash": testCreateClient,
 		"RevokeNeedsALiveGrant":                      testRevokeStates,
+		"SMSInTheCitizensLanguage":                   testSMSLanguage,
+		"BankGetsIdentityDocumentsOnlyInPerson":      testBankIdentityInPerson,
 	})
 }
 
@@ -53,7 +55,7 @@ func testOTPHappyPath(t *testing.T, e *env) {
 	ctx := context.Background()
 	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
 		IIN:           e.citizen.IIN,
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence},
 		Purpose:       "opening a current account",
 		Method:        wallet.ConsentOTP,
 		ValidFor:      2 * time.Hour,
@@ -69,7 +71,7 @@ func testOTPHappyPath(t *testing.T, e *env) {
 	if len(msgs) != 1 || msgs[0].To != e.citizen.Phone {
 		t.Fatalf("messages %+v, want one to %s", msgs, e.citizen.Phone)
 	}
-	for _, want := range []string{"Halyk Bank asks for your identity card and passport", "opening a current account", "Give it only to Halyk Bank"} {
+	for _, want := range []string{"Halyk Bank asks for your vehicle registration certificate and driving licence", "opening a current account", "Give it only to Halyk Bank"} {
 		if !strings.Contains(msgs[0].Text, want) {
 			t.Errorf("SMS %q does not say %q", msgs[0].Text, want)
 		}
@@ -93,7 +95,7 @@ func testOTPHappyPath(t *testing.T, e *env) {
 	for _, r := range rel {
 		types = append(types, r.Document.Type)
 	}
-	if !slices.Equal(types, []wallet.DocumentType{wallet.IDCard, wallet.Passport}) {
+	if !slices.Equal(types, []wallet.DocumentType{wallet.DrivingLicence, wallet.VehicleRegistration}) {
 		t.Fatalf("released %v", types)
 	}
 	if kinds := e.eventKinds(t, e.citizen.IIN, c.ID); !slices.Equal(kinds, []string{wallet.EventConsentRequested, wallet.EventConsentGranted}) {
@@ -264,7 +266,7 @@ func testSMSReplyAnswersOneRequestOnce(t *testing.T, e *env) {
 	e.clock.Advance(time.Minute)
 	b, err := e.svc.Request(ctx, e.insurer.ID, consent.Request{
 		IIN:           e.citizen.IIN,
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport},
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence},
 		Purpose:       "a much wider request",
 		Method:        wallet.ConsentSMSReply,
 	})
@@ -437,7 +439,7 @@ func testNotAdmitted(t *testing.T, e *env) {
 	ctx := context.Background()
 	_, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
 		IIN:           e.citizen.IIN,
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Diploma},
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.Diploma},
 		Purpose:       "checking qualifications",
 		Method:        wallet.ConsentApp,
 	})
@@ -456,7 +458,7 @@ func testInvalidRequests(t *testing.T, e *env) {
 	e.svc.Limits.PerClientPerIINPerHour = 10 // the bank asks four times
 	ok := consent.Request{
 		IIN:           e.citizen.IIN,
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration},
 		Purpose:       "opening a current account",
 		Method:        wallet.ConsentApp,
 	}
@@ -475,7 +477,9 @@ func testInvalidRequests(t *testing.T, e *env) {
 		"purpose DEL":        func(r *consent.Request) { r.Purpose = "opening a\x7f current account" },
 		"no types":           func(r *consent.Request) { r.DocumentTypes = nil },
 		"unknown type":       func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{"tax_return"} },
-		"repeated type":      func(r *consent.Request) { r.DocumentTypes = []wallet.DocumentType{wallet.IDCard, wallet.IDCard} },
+		"repeated type": func(r *consent.Request) {
+			r.DocumentTypes = []wallet.DocumentType{wallet.VehicleRegistration, wallet.VehicleRegistration}
+		},
 		"unknown method":     func(r *consent.Request) { r.Method = "email" },
 		"validity too long":  func(r *consent.Request) { r.ValidFor = 91 * 24 * time.Hour },
 		"validity too short": func(r *consent.Request) { r.ValidFor = 30 * time.Second },
@@ -517,7 +521,7 @@ func testUnknownIIN(t *testing.T, e *env) {
 		t.Skip("the demo registry happens to know the made-up IIN")
 	}
 	_, err := e.svc.Request(context.Background(), e.bank.ID, consent.Request{
-		IIN: iin, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
+		IIN: iin, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
 	})
 	wantCode(t, err, wallet.ENOTFOUND)
 	if n := len(e.outbox.Messages("")); n != 0 {
@@ -555,7 +559,7 @@ func testPendingExpires(t *testing.T, e *env) {
 func testExpiredGrant(t *testing.T, e *env) {
 	ctx := context.Background()
 	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "a one-hour check",
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "a one-hour check",
 		Method: wallet.ConsentApp, ValidFor: time.Hour,
 	})
 	must(t, err)
@@ -674,7 +678,7 @@ func testOtherClient(t *testing.T, e *env) {
 func testReleaseViews(t *testing.T, e *env) {
 	ctx := context.Background()
 	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.Passport, wallet.IDCard}, Purpose: "know your customer",
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.DrivingLicence, wallet.VehicleRegistration}, Purpose: "know your customer",
 		Method: wallet.ConsentApp,
 	})
 	must(t, err)
@@ -724,7 +728,7 @@ func testRateLimitClient(t *testing.T, e *env) {
 	ctx := context.Background()
 	e.svc.Limits.PerClientPerHour = 3
 	r := consent.Request{
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentApp,
 	}
 	citizens := e.demo.Citizens()
 	for i := range 3 {
@@ -745,7 +749,7 @@ func testRateLimitClient(t *testing.T, e *env) {
 func testRateLimitIIN(t *testing.T, e *env) {
 	ctx := context.Background()
 	r := consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentApp,
 	}
 	for i := range consent.DefaultPerIINPerHour {
 		client := e.bank.ID
@@ -771,7 +775,7 @@ func testRateLimitIIN(t *testing.T, e *env) {
 func testRateLimitPerClientPerIIN(t *testing.T, e *env) {
 	ctx := context.Background()
 	r := consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentOTP,
 	}
 	for range consent.DefaultPerClientPerIINPerHour {
 		_, err := e.svc.Request(ctx, e.bank.ID, r)
@@ -797,7 +801,7 @@ func testDurableLimit(t *testing.T, e *env) {
 	ctx := context.Background()
 	e.svc.Limits.PerIINPerHour = 2
 	r := consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentApp,
 	}
 	for range 2 {
 		_, err := e.svc.Request(ctx, e.bank.ID, r)
@@ -827,7 +831,7 @@ func testFailedSMS(t *testing.T, e *env) {
 	e.gateway.setDown(true)
 	for _, method := range []string{wallet.ConsentSMSReply, wallet.ConsentOTP} {
 		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-			IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: method,
+			IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: method,
 		})
 		must(t, err)
 		if c.Status != wallet.ConsentPending {
@@ -910,7 +914,7 @@ func testDisabledClient(t *testing.T, e *env) {
 	_, err = e.svc.Release(ctx, e.bank.ID, c.ID)
 	wantCode(t, err, wallet.EUNAUTHORIZED)
 	_, err = e.svc.Request(ctx, e.bank.ID, consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account", Method: wallet.ConsentApp,
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account", Method: wallet.ConsentApp,
 	})
 	wantCode(t, err, wallet.EUNAUTHORIZED)
 	_, err = e.svc.Get(ctx, e.bank.ID, c.ID)
@@ -999,7 +1003,7 @@ func TestRelease_ViewThatCannotBeRecordedReleasesNothing(t *testing.T) {
 	e := newEnv(t, backends[0])
 	ctx := context.Background()
 	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport}, Purpose: "know your customer",
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence}, Purpose: "know your customer",
 		Method: wallet.ConsentApp,
 	})
 	must(t, err)
@@ -1040,7 +1044,7 @@ func testMinorAskedThroughRepresentative(t *testing.T, e *env) {
 	ask := func(method string) wallet.Consent {
 		t.Helper()
 		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-			IIN: child.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a child's savings account", Method: method,
+			IIN: child.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a child's savings account", Method: method,
 		})
 		must(t, err)
 		return c
@@ -1054,7 +1058,7 @@ func testMinorAskedThroughRepresentative(t *testing.T, e *env) {
 		t.Fatalf("the child's phone got %d SMS", n)
 	}
 	msgs := e.outbox.Messages(e.citizen.Phone)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Alikhan's identity card") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Alikhan's vehicle registration") {
 		t.Fatalf("the representative's SMS: %+v", msgs)
 	}
 	_, err = e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, e.lastCode(t, e.citizen.Phone))
@@ -1097,4 +1101,89 @@ func testMinorAskedThroughRepresentative(t *testing.T, e *env) {
 	own := e.request(t, wallet.ConsentApp)
 	_, err = e.svc.Approve(ctx, e.citizen.IIN, own.ID)
 	must(t, err)
+}
+
+// testSMSLanguage: a citizen who chose no language is asked in Kazakh, one
+// who chose Russian in Russian; either answers in their own words.
+func testSMSLanguage(t *testing.T, e *env) {
+	ctx := context.Background()
+	ask := func(method string) wallet.Consent {
+		t.Helper()
+		c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
+			IIN: e.citizen2.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence},
+			Purpose: "ағымдағы шот ашу", Method: method,
+		})
+		must(t, err)
+		return c
+	}
+	says := func(want ...string) {
+		t.Helper()
+		msgs := e.outbox.Messages(e.citizen2.Phone)
+		if len(msgs) == 0 {
+			t.Fatal("no SMS")
+		}
+		for _, w := range want {
+			if !strings.Contains(msgs[0].Text, w) {
+				t.Errorf("SMS %q does not say %q", msgs[0].Text, w)
+			}
+		}
+	}
+
+	c := ask(wallet.ConsentOTP)
+	says("Halyk Bank сіздің құжаттарыңызды сұрайды: көлік құралын тіркеу туралы куәлік және жүргізуші куәлігі", "Мақсаты: ағымдағы шот ашу", "Оны тек Halyk Bank ұйымына беріңіз")
+	got, err := e.svc.SubmitOTP(ctx, e.bank.ID, c.ID, e.lastCode(t, e.citizen2.Phone))
+	must(t, err)
+	if got.Status != wallet.ConsentGranted {
+		t.Fatalf("Kazakh otp: %+v", got)
+	}
+
+	must(t, e.store.SavePreferences(ctx, wallet.Preferences{IIN: e.citizen2.IIN, Language: "ru", UpdatedAt: e.clock.Now()}))
+	c = ask(wallet.ConsentSMSReply)
+	says("Halyk Bank запрашивает ваши документы: свидетельство о регистрации транспортного средства и водительское удостоверение", "Ответьте ДА ", "НЕТ ")
+	got, err = e.inbound(e.citizen2.Phone, "да "+e.lastRef(t, e.citizen2.Phone), e.clock.Now())
+	must(t, err)
+	if got.ID != c.ID || got.Status != wallet.ConsentGranted {
+		t.Fatalf("Russian reply: %+v", got)
+	}
+}
+
+// testBankIdentityInPerson: a bank asking remotely for an identity card or
+// a passport is refused before anything is stored or sent, even when it is
+// admitted for them; other types, and an insurer, are asked as usual.
+func testBankIdentityInPerson(t *testing.T, e *env) {
+	ctx := context.Background()
+	kyc, _, err := e.svc.CreateClient(ctx, "KYC Bank", consent.KindBank,
+		[]wallet.DocumentType{wallet.IDCard, wallet.Passport, wallet.VehicleRegistration})
+	must(t, err)
+	ask := func(client string, types ...wallet.DocumentType) (wallet.Consent, error) {
+		return e.svc.Request(ctx, client, consent.Request{
+			IIN: e.citizen.IIN, DocumentTypes: types, Purpose: "opening a current account", Method: wallet.ConsentOTP,
+		})
+	}
+	for _, types := range [][]wallet.DocumentType{
+		{wallet.IDCard}, {wallet.Passport}, {wallet.VehicleRegistration, wallet.IDCard},
+	} {
+		_, err := ask(kyc.ID, types...)
+		we := wantCode(t, err, wallet.EFORBIDDEN)
+		if !strings.Contains(we.Message, "in person") || !strings.Contains(we.Message, "QR") {
+			t.Errorf("%v: message %q does not say they are presented in person", types, we.Message)
+		}
+	}
+	if n := len(e.outbox.Messages("")); n != 0 {
+		t.Fatalf("%d SMS sent for refused requests", n)
+	}
+	if cs, err := e.store.ConsentsOfClient(ctx, kyc.ID); err != nil || len(cs) != 0 {
+		t.Fatalf("refused requests stored: %v %v", cs, err)
+	}
+
+	c, err := ask(kyc.ID, wallet.VehicleRegistration)
+	must(t, err)
+	if c.Status != wallet.ConsentPending {
+		t.Fatalf("bank + vehicle registration: %+v", c)
+	}
+	c, err = ask(e.insurer.ID, wallet.IDCard, wallet.Passport)
+	must(t, err)
+	if c.Status != wallet.ConsentPending {
+		t.Fatalf("insurer + identity card: %+v", c)
+	}
 }

@@ -20,6 +20,10 @@
 //     for longer than InboundWindow, and older messages are refused);
 //   - app: nothing is sent; the request shows in the citizen's list.
 //
+// The SMS are written in the citizen's language (Service.Language: their
+// stored preference, Kazakh by default), from package locale's catalogue;
+// a reply is understood in any of the three (YES/NO, ИӘ/ЖОҚ, ДА/НЕТ).
+//
 // The citizen may also approve or deny any pending request in the app,
 // whatever its method: an authenticated citizen in the app is at least as
 // sure a sign of consent as a code read out over the phone.
@@ -35,6 +39,14 @@
 // appends an event to the citizen's history.
 //
 // # Choices
+//
+// Identity documents and banks. A bank (client kind bank) asking for an
+// identity card or a passport is refused (EFORBIDDEN) even if it is admitted
+// for them: the rules of the service say financial organisations identify
+// their customers by documents presented in person, so a bank receives them
+// only when the citizen presents a QR code or a short code at its counter
+// (sharing, with the bank's client credentials as the viewer). Other types,
+// and other kinds of organisation, keep remote consent.
 //
 // Unknown IIN. Request answers ENOTFOUND for an IIN the registry does not
 // know. That tells an organisation whether someone is registered, which the

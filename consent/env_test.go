@@ -16,6 +16,7 @@ import (
 	"github.com/qujat/qujat/historylog/historylogtest"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/shortlived/memstore"
@@ -45,14 +46,14 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// fakeDocuments gives every citizen an identity card, a passport and a
-// driving licence. before, if set, runs at the start of each call.
+// fakeDocuments gives every citizen an identity card, a passport, a
+// driving licence and a vehicle registration. before, if set, runs at the start of each call.
 type fakeDocuments struct {
 	mu     sync.Mutex
 	before func()
 }
 
-var fakeTypes = []wallet.DocumentType{wallet.IDCard, wallet.Passport, wallet.DrivingLicence}
+var fakeTypes = []wallet.DocumentType{wallet.IDCard, wallet.Passport, wallet.DrivingLicence, wallet.VehicleRegistration}
 
 func (f *fakeDocuments) setBefore(fn func()) {
 	f.mu.Lock()
@@ -196,8 +197,10 @@ func redisCodes(t *testing.T, now func() time.Time) wallet.ShortLivedStore {
 	return redisstore.New(opened.Client(), shortlivedtest.UniquePrefix(t))
 }
 
-// env is one service wired from real parts, with two organisations admitted
-// for identity cards and passports, and a third only for diplomas.
+// env is one service wired from real parts, with a bank admitted for
+// vehicle registrations and driving licences (banks get identity documents
+// only in person), an insurer for these and identity cards and passports, and a third
+// organisation only for diplomas.
 type env struct {
 	svc      *consent.Service
 	store    durableStore
@@ -260,15 +263,22 @@ func newEnv(t *testing.T, b backend) *env {
 		Hasher:    hasher,
 		Now:       clk.Now,
 		Rand:      rand.Reader,
+		Language:  locale.Stored(store),
 	}
 	worker.GaveUp = e.svc.DeliveryFailed
 	citizens := demo.Citizens()
 	e.citizen, e.citizen2 = citizens[0], citizens[1]
-	e.bank, e.secret, err = e.svc.CreateClient(ctx, "Halyk Bank", consent.KindBank, []wallet.DocumentType{wallet.IDCard, wallet.Passport})
+	// The first citizen reads English (the tests quote the texts); the
+	// second chose nothing, so Kazakh.
+	if err := store.SavePreferences(ctx, wallet.Preferences{IIN: e.citizen.IIN, Language: "en", UpdatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.bank, e.secret, err = e.svc.CreateClient(ctx, "Halyk Bank", consent.KindBank, []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.insurer, _, err = e.svc.CreateClient(ctx, "Nomad Insurance", consent.KindInsurer, []wallet.DocumentType{wallet.IDCard, wallet.Passport})
+	e.insurer, _, err = e.svc.CreateClient(ctx, "Nomad Insurance", consent.KindInsurer,
+		[]wallet.DocumentType{wallet.IDCard, wallet.Passport, wallet.VehicleRegistration, wallet.DrivingLicence})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,12 +303,12 @@ func runAll(t *testing.T, behaviours map[string]func(t *testing.T, e *env)) {
 	}
 }
 
-// request makes a request of the bank for the citizen's identity card.
+// request makes a request of the bank for the citizen's vehicle registration.
 func (e *env) request(t *testing.T, method string) wallet.Consent {
 	t.Helper()
 	c, err := e.svc.Request(context.Background(), e.bank.ID, consent.Request{
 		IIN:           e.citizen.IIN,
-		DocumentTypes: []wallet.DocumentType{wallet.IDCard},
+		DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration},
 		Purpose:       "opening a current account",
 		Method:        method,
 	})
@@ -308,9 +318,11 @@ func (e *env) request(t *testing.T, method string) wallet.Consent {
 	return c
 }
 
-var codeRE = regexp.MustCompile(`Code ([0-9]{6})`)
+// codeRE and refRE read the code and the reply reference of a consent SMS
+// in any of its languages.
+var codeRE = regexp.MustCompile(`(?:Code|Код) ([0-9]{6})`)
 
-var refRE = regexp.MustCompile(`Reply YES ([0-9]{4}) to agree or NO ([0-9]{4}) `)
+var refRE = regexp.MustCompile(`(?:YES|ИӘ|ДА) ([0-9]{4})\b.*?(?:NO|ЖОҚ|НЕТ) ([0-9]{4})`)
 
 // lastRef reads the reply reference of the newest message to phone.
 func (e *env) lastRef(t *testing.T, phone string) string {

@@ -35,7 +35,7 @@ func testLeafFailRequest(t *testing.T, e *env) {
 	ctx := context.Background()
 	e.log.FailCommits(true)
 	r := consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard}, Purpose: "opening a current account",
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration}, Purpose: "opening a current account",
 		Method: wallet.ConsentOTP,
 	}
 	c, err := e.svc.Request(ctx, e.bank.ID, r)
@@ -146,7 +146,7 @@ func testLeafFailRevoke(t *testing.T, e *env) {
 func testLeafFailRelease(t *testing.T, e *env) {
 	ctx := context.Background()
 	c, err := e.svc.Request(ctx, e.bank.ID, consent.Request{
-		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.IDCard, wallet.Passport}, Purpose: "know your customer",
+		IIN: e.citizen.IIN, DocumentTypes: []wallet.DocumentType{wallet.VehicleRegistration, wallet.DrivingLicence}, Purpose: "know your customer",
 		Method: wallet.ConsentApp,
 	})
 	must(t, err)

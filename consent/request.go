@@ -3,7 +3,6 @@ package consent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -51,7 +50,8 @@ const smsPurposeMax = 160
 //     formatting characters: hiddenInPurpose), no,
 //     unknown or repeated document types, an unknown method, or a ValidFor
 //     outside MinValidFor..Limits.MaxValidFor;
-//   - EFORBIDDEN naming the first type the client is not admitted for;
+//   - EFORBIDDEN for a bank asking for an identity document (inPersonOnly),
+//     or naming the first type the client is not admitted for;
 //   - ERATELIMITED with RetryAfter when the client has made
 //     Limits.PerClientPerHour requests this hour, or sent this citizen
 //     Limits.PerClientPerIINPerHour, or the citizen has received
@@ -69,6 +69,12 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	client, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return wallet.Consent{}, err
+	}
+	for _, t := range r.DocumentTypes {
+		if inPersonOnly(client.Kind, t) {
+			return wallet.Consent{}, wallet.Errorf(wallet.EFORBIDDEN,
+				"identity documents (%s) are presented to banks in person, by QR code or short code (POST /v1/shares/redeem), not by remote consent", t)
+		}
 	}
 	for _, t := range r.DocumentTypes {
 		if !slices.Contains(client.DocumentTypes, t) {
@@ -144,11 +150,11 @@ func (s *Service) Request(ctx context.Context, clientID string, r Request) (wall
 	// change: the citizen is never asked about a request that is not in
 	// their history, and a stored request always has its message queued.
 	change := wallet.Change{Ops: []wallet.Op{wallet.CreateConsent{Consent: c}}, Events: []wallet.Event{requested}}
-	whose := "your"
+	child := ""
 	if asked.IIN != citizen.IIN {
-		whose = firstName(citizen.Name) + "'s"
+		child = firstName(citizen.Name)
 	}
-	msg, undo, err := s.ask(ctx, client, c, whose)
+	msg, undo, err := s.ask(ctx, client, c, asked.IIN, child)
 	if err != nil {
 		return wallet.Consent{}, err
 	}
@@ -300,14 +306,15 @@ func (s *Service) durableLimits(ctx context.Context, clientID string, iin wallet
 	return nil
 }
 
-// ask prepares what asks the citizen by the request's method: for otp, a
-// code challenge (its send budgets spent) and its SMS; for sms_reply, a
-// reply number and its SMS; for app, nothing. It returns the message to
-// queue with the request (nil for app) and how to undo what it stored
-// should the request not be committed.
-func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent, whose string) (*wallet.Message, func(context.Context), error) {
-	what := describeTypes(c.DocumentTypes)
-	purpose := quotePurpose(c.Purpose)
+// ask prepares what asks the citizen (or, for a minor, the representative
+// asked) by the request's method, in the language of the person asked: for
+// otp, a code challenge (its send budgets spent) and its SMS; for
+// sms_reply, a reply number and its SMS; for app, nothing. child is the
+// minor's first name when a representative is asked, "" otherwise. It
+// returns the message to queue with the request (nil for app) and how to
+// undo what it stored should the request not be committed.
+func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consent, asked wallet.IIN, child string) (*wallet.Message, func(context.Context), error) {
+	lang := s.Language.Of(ctx, asked)
 	var text string
 	// An SMS that arrives with less than half the request's time left is of
 	// little use; past this the outbox gives it up and the request is
@@ -318,8 +325,7 @@ func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consen
 	case wallet.ConsentOTP:
 		budgets := []otp.Budget{{Name: "client:" + client.ID, Limit: int64(s.perClientPerIIN())}, {Name: "all", Limit: int64(s.perIIN())}}
 		ch, t, err := s.OTP.Issue(ctx, otpPurpose, c.ID, c.Phone, budgets, func(code string) string {
-			return fmt.Sprintf("%s asks for %s %s for: %s. Code %s. Give it only to %s.",
-				client.Name, whose, what, purpose, code, client.Name)
+			return otpText(lang, client, c, code, child)
 		})
 		if err != nil {
 			return nil, nil, err
@@ -339,8 +345,7 @@ func (s *Service) ask(ctx context.Context, client wallet.Client, c wallet.Consen
 			return nil, nil, err
 		}
 		undo = func(ctx context.Context) { _ = s.Codes.Delete(ctx, replyKey(s.Hasher, c.Phone, ref)) }
-		text = fmt.Sprintf("%s asks for %s %s for: %s. Reply YES %s to agree or NO %s to refuse within %d minutes.",
-			client.Name, whose, what, purpose, ref, ref, int(s.requestTTL()/time.Minute))
+		text = replyText(lang, client, c, ref, int(s.requestTTL()/time.Minute), child)
 	default: // app: it shows in the citizen's list
 		return nil, undo, nil
 	}
@@ -443,19 +448,6 @@ func randomDigits(r io.Reader, n int) (string, error) {
 // challengeKey is where the id of an otp request's challenge is kept.
 func challengeKey(consentID string) string { return "consent-otp:" + consentID }
 
-// describeTypes names document types for a message: "identity card",
-// "identity card and passport", "identity card, passport and diploma".
-func describeTypes(types []wallet.DocumentType) string {
-	names := make([]string, len(types))
-	for i, t := range types {
-		names[i] = strings.ToLower(t.Title())
-	}
-	if len(names) == 1 {
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
 // joinTypes lists types for an event's details.
 func joinTypes(types []wallet.DocumentType) string {
 	s := make([]string, len(types))
@@ -463,13 +455,4 @@ func joinTypes(types []wallet.DocumentType) string {
 		s[i] = string(t)
 	}
 	return strings.Join(s, ",")
-}
-
-// quotePurpose shortens a long purpose for an SMS.
-func quotePurpose(p string) string {
-	if utf8.RuneCountInString(p) <= smsPurposeMax {
-		return p
-	}
-	r := []rune(p)
-	return strings.TrimSpace(string(r[:smsPurposeMax-1])) + "…"
 }

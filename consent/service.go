@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/wallet"
@@ -80,6 +81,9 @@ type Service struct {
 	Now       func() time.Time
 	Rand      io.Reader
 	Limits    Limits
+	// Language tells the language of a citizen's SMS (their preference);
+	// Kazakh for everyone if nil.
+	Language locale.OfCitizen
 }
 
 // Actor kinds of the events this service appends (ViewerCitizen and

@@ -55,7 +55,10 @@ func Up(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	var (
 		gd   goose.Dialect
 		fsys fs.FS
-		opts = []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+		// Series may gain a migration numbered below one already
+		// applied (changes made in parallel, merged in either order): it
+		// is applied then instead of stopping the start.
+		opts = []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	)
 	switch dialect {
 	case DialectPostgres:

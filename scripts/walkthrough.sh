@@ -42,12 +42,12 @@ SID=$(curl -sf -XPOST "$B/v1/documents/$DOC/shares" -H "Authorization: Bearer $A
 [ "$(status -XDELETE "$B/v1/shares/$SID" -H "Authorization: Bearer $A")" = 204 ] || fail "revoke a share"
 curl -sf "$B/v1/views?as=owner" -H "Authorization: Bearer $A" | jq -e '.views | length >= 2' >/dev/null || fail "owner's views"
 
-CLIENT=$($QUJAT clients create --name "Demo Bank" --kind bank --document-types id_card,passport)
+CLIENT=$($QUJAT clients create --name "Demo Bank" --kind bank --document-types vehicle_registration,driving_licence)
 ID=$(echo "$CLIENT" | awk '/^client_id:/ {print $2}')
 SECRET=$(echo "$CLIENT" | awk '/^client_secret:/ {print $2}')
 BANK=$(curl -sf -XPOST "$B/v1/oauth/token" -d grant_type=client_credentials -d "client_id=$ID" -d "client_secret=$SECRET" | jq -r .access_token)
 C=$(curl -sf -XPOST "$B/v1/consents" -H "Authorization: Bearer $BANK" -H 'Content-Type: application/json' \
-  -d '{"iin":"880412310009","document_types":["id_card"],"purpose":"Loan application","method":"otp"}' | jq -r .id)
+  -d '{"iin":"880412310009","document_types":["vehicle_registration"],"purpose":"Car loan application","method":"otp"}' | jq -r .id)
 OTP=$(curl -sf "$B/v1/dev/sms?to=%2B77011234567" | jq -r '.messages[0].text' | grep -o '[0-9]\{6\}')
 curl -sf -XPOST "$B/v1/consents/$C/otp" -H "Authorization: Bearer $BANK" -H 'Content-Type: application/json' -d "{\"code\":\"$OTP\"}" >/dev/null
 curl -sf "$B/v1/consents/$C/documents" -H "Authorization: Bearer $BANK" | jq -e '.documents | length == 1' >/dev/null || fail "consent release"

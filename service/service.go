@@ -23,6 +23,7 @@ import (
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/sharing"
@@ -152,7 +153,10 @@ func Build(p Parts) (*Service, error) {
 	messages := &outbox.Worker{Store: p.Store, Sender: p.SMS, Seal: sealer, Now: p.Now, Log: p.Logger}
 	queue := &outbox.Queue{Store: p.Store, Seal: sealer, Now: p.Now, Rand: p.Rand, Kick: messages.Kick}
 	tokens := &api.TokenIssuer{Key: p.TokenKey, Issuer: p.TokenIssuer, Now: p.Now}
-	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short}
+	// Each citizen's SMS are in the language they chose (Kazakh unless
+	// they chose another).
+	language := locale.Stored(p.Store)
+	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short, Language: language}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -160,29 +164,31 @@ func Build(p Parts) (*Service, error) {
 	consents := &consent.Service{
 		Store: p.Store, Changes: changes, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Codes: p.Short,
 		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
+		Language: language,
 	}
 	ready := p.ReadyChecks
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
 	}
 	server := api.New(api.Deps{
-		Logger:     p.Logger,
-		Now:        p.Now,
-		Tokens:     tokens,
-		Directory:  p.Directory,
-		SignIn:     signIn,
-		Rand:       p.Rand,
-		Documents:  documents,
-		Verifier:   verifier,
-		Keys:       p.Keys,
-		Views:      p.Store,
-		Changes:    changes,
-		Events:     p.Store,
-		HistoryLog: hlog,
-		Counters:   p.Short,
-		Sharing:    shares,
-		PublicURL:  publicURL,
-		Consents:   consents,
+		Logger:      p.Logger,
+		Now:         p.Now,
+		Tokens:      tokens,
+		Directory:   p.Directory,
+		SignIn:      signIn,
+		Rand:        p.Rand,
+		Documents:   documents,
+		Verifier:    verifier,
+		Keys:        p.Keys,
+		Views:       p.Store,
+		Changes:     changes,
+		Events:      p.Store,
+		HistoryLog:  hlog,
+		Counters:    p.Short,
+		Sharing:     shares,
+		PublicURL:   publicURL,
+		Consents:    consents,
+		Preferences: p.Store,
 		ClientName: func(ctx context.Context, id string) string {
 			c, err := consents.Client(ctx, id)
 			if err != nil {

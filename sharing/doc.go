@@ -1,6 +1,8 @@
 // Package sharing opens temporary access to one document: share grants, QR
 // tokens and six-digit short codes kept in a wallet.ShortLivedStore, and
-// their redemption by an authenticated viewer. The short-lived store has two
+// their redemption by an authenticated viewer: a citizen, or an
+// organisation at its counter to which the citizen presents the QR or the
+// code (the view then names the organisation, as a consent release does). The short-lived store has two
 // implementations, shortlived/redisstore (production) and shortlived/memstore (the
 // embedded default), both held to the suite in shortlived/shortlivedtest.
 //
@@ -22,7 +24,8 @@
 // may open a new share at once: its code is stored under the generation
 // current once it is stored (re-read after the store, so a share opened
 // during a void gets a code that works). Wrong codes are also counted per viewer
-// (rl:{codeguess}:viewer15m:, rl:{codeguess}:viewerday:) and per network
+// (rl:{codeguess}:viewer15m:, rl:{codeguess}:viewerday:, then the citizen's
+// IIN or "org:" and the organisation's client id) and per network
 // address (rl:{codeguess}:ip:). Each code entered is reserved against all
 // these counters and the owner's at once (ShortLivedStore.Reserve, one
 // script) before it is looked up, and a right code gives its reservation

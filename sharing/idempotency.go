@@ -49,7 +49,7 @@ type idem struct {
 	hash        string // of the operation and what it asks
 }
 
-func (s *Service) newIdem(caller wallet.IIN, key string, request ...string) (*idem, error) {
+func (s *Service) newIdem(caller string, key string, request ...string) (*idem, error) {
 	if err := CheckIdempotencyKey(key); err != nil {
 		return nil, err
 	}
@@ -182,10 +182,10 @@ func (s *Service) RedeemTokenOnce(ctx context.Context, viewer Viewer, token, key
 	if key == "" {
 		return s.RedeemToken(ctx, viewer, token)
 	}
-	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
+	if err := viewer.check(); err != nil {
 		return Redemption{}, err
 	}
-	k, err := s.newIdem(viewer.IIN, key, "redeem", "token", token)
+	k, err := s.newIdem(viewer.key(), key, "redeem", "token", token)
 	if err != nil {
 		return Redemption{}, err
 	}
@@ -199,10 +199,10 @@ func (s *Service) RedeemCodeOnce(ctx context.Context, viewer Viewer, ownerIIN wa
 	if key == "" {
 		return s.RedeemCode(ctx, viewer, ownerIIN, code)
 	}
-	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
+	if err := viewer.check(); err != nil {
 		return Redemption{}, err
 	}
-	k, err := s.newIdem(viewer.IIN, key, "redeem", "code", string(ownerIIN), code)
+	k, err := s.newIdem(viewer.key(), key, "redeem", "code", string(ownerIIN), code)
 	if err != nil {
 		return Redemption{}, err
 	}
@@ -318,7 +318,7 @@ func (s *Service) OpenOnce(ctx context.Context, doc wallet.Document, createdBy w
 	if _, err := wallet.ParseIIN(string(createdBy)); err != nil {
 		return Opened{}, err
 	}
-	k, err := s.newIdem(createdBy, key, "open", doc.ID, strconv.FormatInt(int64(ttl), 10), strconv.Itoa(maxViews))
+	k, err := s.newIdem(string(createdBy), key, "open", doc.ID, strconv.FormatInt(int64(ttl), 10), strconv.Itoa(maxViews))
 	if err != nil {
 		return Opened{}, err
 	}

@@ -12,12 +12,56 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// Viewer is the authenticated citizen who presents a token or a code, and
-// the network address the request came from (as the API sees it; requests
-// without one share a single address counter).
+// Viewer is who presents a token or a code: an authenticated citizen, or
+// an organisation at its counter (a bank's or an insurer's system, by its
+// client credentials) to which the citizen presents the QR or the code. IP
+// is the network address the request came from (as the API sees it;
+// requests without one share a single address counter).
 type Viewer struct {
 	IIN wallet.IIN
-	IP  string
+	// Organisation is the client id of an organisation viewer; IIN is
+	// empty then.
+	Organisation string
+	IP           string
+}
+
+// check accepts a viewer that is exactly one of a citizen with a valid IIN
+// or an organisation. EINVALID otherwise.
+func (v Viewer) check() error {
+	switch {
+	case v.Organisation != "" && v.IIN != "":
+		return wallet.Errorf(wallet.EINVALID, "a viewer is a citizen or an organisation, not both")
+	case v.Organisation != "":
+		return nil
+	}
+	_, err := wallet.ParseIIN(string(v.IIN))
+	return err
+}
+
+// kind and id name the viewer in the view (wallet.View.ViewerKind and
+// ViewerID), as consent releases name organisations.
+func (v Viewer) kind() string {
+	if v.Organisation != "" {
+		return wallet.ViewerOrganisation
+	}
+	return wallet.ViewerCitizen
+}
+
+func (v Viewer) id() string {
+	if v.Organisation != "" {
+		return v.Organisation
+	}
+	return string(v.IIN)
+}
+
+// key is the viewer's name in counters and idempotency records: a
+// citizen's IIN, an organisation's client id prefixed so that it can never
+// meet an IIN.
+func (v Viewer) key() string {
+	if v.Organisation != "" {
+		return "org:" + v.Organisation
+	}
+	return string(v.IIN)
 }
 
 // Redemption is what a successful redemption releases: the durably recorded
@@ -35,10 +79,10 @@ type Redemption struct {
 // Cluster (where keys of different slots cannot meet in one script). That
 // puts every guessing counter in one slot, on one node: a few small commands
 // per code entered, far below what one node serves.
-func viewer15mKey(iin wallet.IIN) string { return "rl:{codeguess}:viewer15m:" + string(iin) }
-func viewerDayKey(iin wallet.IIN) string { return "rl:{codeguess}:viewerday:" + string(iin) }
-func addressKey(ip string) string        { return "rl:{codeguess}:ip:" + ip }
-func ownerKey(owner wallet.IIN) string   { return "rl:{codeguess}:owner:" + string(owner) }
+func viewer15mKey(viewer string) string { return "rl:{codeguess}:viewer15m:" + viewer }
+func viewerDayKey(viewer string) string { return "rl:{codeguess}:viewerday:" + viewer }
+func addressKey(ip string) string       { return "rl:{codeguess}:ip:" + ip }
+func ownerKey(owner wallet.IIN) string  { return "rl:{codeguess}:owner:" + string(owner) }
 
 // voidPendingKey marks an owner whose codes were voided without the event
 // reaching the history yet.
@@ -59,7 +103,7 @@ func (s *Service) RedeemToken(ctx context.Context, viewer Viewer, token string) 
 
 // redeemToken is RedeemToken, storing the outcome with k if set.
 func (s *Service) redeemToken(ctx context.Context, viewer Viewer, token string, k *idem) (Redemption, error) {
-	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
+	if err := viewer.check(); err != nil {
 		return Redemption{}, err
 	}
 	shareID, ok := parseToken(token)
@@ -99,7 +143,7 @@ func (s *Service) RedeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet
 
 // redeemCode is RedeemCode, storing the outcome with k if set.
 func (s *Service) redeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet.IIN, code string, k *idem) (Redemption, error) {
-	if _, err := wallet.ParseIIN(string(viewer.IIN)); err != nil {
+	if err := viewer.check(); err != nil {
 		return Redemption{}, err
 	}
 	owner, err := wallet.ParseIIN(string(ownerIIN))
@@ -163,8 +207,8 @@ func (s *Service) redeemCode(ctx context.Context, viewer Viewer, ownerIIN wallet
 // owner's in 15 minutes.
 func guessBudgets(lim Limits, viewer Viewer, owner wallet.IIN) []wallet.Budget {
 	return []wallet.Budget{
-		{Key: viewer15mKey(viewer.IIN), Limit: int64(lim.ViewerWrongCodes15m), Window: viewerWindow15m},
-		{Key: viewerDayKey(viewer.IIN), Limit: int64(lim.ViewerWrongCodesDay), Window: viewerWindowDay},
+		{Key: viewer15mKey(viewer.key()), Limit: int64(lim.ViewerWrongCodes15m), Window: viewerWindow15m},
+		{Key: viewerDayKey(viewer.key()), Limit: int64(lim.ViewerWrongCodesDay), Window: viewerWindowDay},
 		{Key: addressKey(viewer.IP), Limit: int64(lim.AddressWrongCodesMinute), Window: addressWindow},
 		{Key: ownerKey(owner), Limit: int64(lim.OwnerWrongCodes), Window: ownerWindow},
 	}
@@ -288,7 +332,7 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 	if err != nil {
 		return Redemption{}, err
 	}
-	if viewer.IIN == sh.OwnerIIN || viewer.IIN == sh.CreatedBy {
+	if viewer.IIN != "" && (viewer.IIN == sh.OwnerIIN || viewer.IIN == sh.CreatedBy) {
 		return Redemption{}, wallet.Errorf(wallet.ECONFLICT, "you cannot redeem a share of your own")
 	}
 	now := s.now()
@@ -341,8 +385,8 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		DocumentID:   sh.DocumentID,
 		DocumentType: doc.Type,
 		OwnerIIN:     sh.OwnerIIN,
-		ViewerKind:   wallet.ViewerCitizen,
-		ViewerID:     string(viewer.IIN),
+		ViewerKind:   viewer.kind(),
+		ViewerID:     viewer.id(),
 		Channel:      channel,
 		ShareID:      shareID,
 		At:           now,

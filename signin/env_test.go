@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/shortlived/memstore"
@@ -86,6 +87,17 @@ func (p *phones) count() int {
 }
 
 var codeInText = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// lastText is the newest message.
+func (p *phones) lastText(t *testing.T) string {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.sent) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	return p.sent[len(p.sent)-1].text
+}
 
 // lastCode is the code of the newest message, sent to phone.
 func (p *phones) lastCode(t *testing.T, phone string) string {
@@ -219,6 +231,7 @@ func newEnvOn(t testing.TB, b backend) *env {
 		Now:       c.Now,
 		Rand:      rand.Reader,
 		Revoked:   memstore.New(c.Now),
+		Language:  locale.Stored(st),
 	}
 	return e
 }

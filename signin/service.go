@@ -3,10 +3,10 @@ package signin
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"time"
 
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/wallet"
@@ -54,6 +54,9 @@ type Service struct {
 	// logging out, or a refresh token's reuse, ends the access tokens too
 	// (SessionRevoked).
 	Revoked wallet.ShortLivedStore
+	// Language tells the language of a citizen's SMS (their preference);
+	// Kazakh for everyone if nil.
+	Language locale.OfCitizen
 }
 
 // Challenge is what a caller of Start learns, for a registered IIN and an
@@ -107,13 +110,16 @@ func (s *Service) Start(ctx context.Context, iin wallet.IIN, from Requester) (Ch
 		return Challenge{}, err
 	}
 	budgets := s.budgets(iin, from)
+	// The language is looked up for an unknown IIN too (it has none, so
+	// Kazakh): the same work, and a decoy text of the same length.
+	lang := s.Language.Of(ctx, iin)
 	citizen, err := s.Directory.Citizen(ctx, iin)
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
 		ch, err := s.OTP.FakeChallenge(ctx, otpPurpose, string(iin), budgets)
 		if err != nil {
 			return Challenge{}, err
 		}
-		decoy, err := s.Outbox.Decoy(otpPurpose, len(signInText("000000")), ch.ExpiresAt)
+		decoy, err := s.Outbox.Decoy(otpPurpose, len(signInText(lang)("000000")), ch.ExpiresAt)
 		if err != nil {
 			return Challenge{}, err
 		}
@@ -125,7 +131,7 @@ func (s *Service) Start(ctx context.Context, iin wallet.IIN, from Requester) (Ch
 	if err != nil {
 		return Challenge{}, err
 	}
-	ch, text, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, budgets, signInText)
+	ch, text, err := s.OTP.Issue(ctx, otpPurpose, string(iin), citizen.Phone, budgets, signInText(lang))
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -142,8 +148,11 @@ func (s *Service) Start(ctx context.Context, iin wallet.IIN, from Requester) (Ch
 	return challenge(ch), nil
 }
 
-func signInText(code string) string {
-	return fmt.Sprintf("Qujat: your sign-in code is %s. Do not tell it to anyone.", code)
+// signInText returns the text of a sign-in code's SMS in lang.
+func signInText(lang locale.Lang) func(code string) string {
+	return func(code string) string {
+		return locale.Format(lang, "sms.signin", map[string]string{"code": code})
+	}
 }
 
 func challenge(ch otp.Challenge) Challenge {

@@ -158,14 +158,17 @@ type Document struct {
 	Issuer     string            `json:"issuer"`
 	Number     string            `json:"number"`
 	Fields     map[string]string `json:"fields"`
-	Status     string            `json:"status"`
-	IssuedAt   time.Time         `json:"issued_at"`
-	ValidUntil *time.Time        `json:"valid_until"`
-	Version    int               `json:"version"`
-	UpdatedAt  time.Time         `json:"updated_at"` // when the latest version was made
-	FetchedAt  time.Time         `json:"fetched_at"` // when its source last answered
-	Source     string            `json:"source"`
-	JWS        string            `json:"jws"`
+	// FieldLabels name the fields in the reader's language (set by the
+	// API; Title is then in that language too).
+	FieldLabels map[string]string `json:"field_labels,omitempty"`
+	Status      string            `json:"status"`
+	IssuedAt    time.Time         `json:"issued_at"`
+	ValidUntil  *time.Time        `json:"valid_until"`
+	Version     int               `json:"version"`
+	UpdatedAt   time.Time         `json:"updated_at"` // when the latest version was made
+	FetchedAt   time.Time         `json:"fetched_at"` // when its source last answered
+	Source      string            `json:"source"`
+	JWS         string            `json:"jws"`
 }
 
 // DocumentView builds the Document of a stored document at now. EINTERNAL

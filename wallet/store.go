@@ -17,6 +17,7 @@ type Store interface {
 	EventStore
 	IdempotencyStore
 	OutboxStore
+	PreferenceStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

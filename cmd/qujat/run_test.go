@@ -412,7 +412,7 @@ func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
 	env := map[string]string{"QUJAT_DATA_DIR": dir, "QUJAT_SMS_INBOUND_SECRET": "gateway-secret-for-tests"}
 	getenv := func(k string) string { return env[k] }
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"clients", "create", "--name", "Test Bank", "--kind", "bank", "--document-types", "id_card,passport"}, getenv, &out)
+	err := run(context.Background(), []string{"clients", "create", "--name", "Test Bank", "--kind", "bank", "--document-types", "vehicle_registration,driving_licence"}, getenv, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
 		t.Fatalf("oauth: %d %v", res.StatusCode, tok)
 	}
 	citizen := c.signIn("880412310009", "+77011234567")
-	st, cs := c.call("POST", "/v1/consents", bank, map[string]any{"iin": "880412310009", "document_types": []string{"id_card"}, "purpose": "Loan application", "method": "otp"})
+	st, cs := c.call("POST", "/v1/consents", bank, map[string]any{"iin": "880412310009", "document_types": []string{"vehicle_registration"}, "purpose": "Car loan application", "method": "otp"})
 	if st != 201 {
 		t.Fatalf("consent: %d %v", st, cs)
 	}

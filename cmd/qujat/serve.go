@@ -63,6 +63,12 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 	} else {
 		logger.Info("development endpoints are off (QUJAT_DEV=1 turns them on)")
 	}
+	if phonesCannotOpen(cfg.PublicURL) {
+		logger.Warn("QUJAT_PUBLIC_URL is a loopback or unspecified address: phones cannot open the links that QR codes encode; "+
+			"set it to an address phones reach, e.g. QUJAT_PUBLIC_URL=http://192.168.1.20:8080 (this machine on the local network) "+
+			"or the https URL of the deployment (see the README)",
+			slog.String("public_url", cfg.PublicURL))
+	}
 	fmt.Fprintf(stdout, "qujat %s listening on http://%s (%s)\n", versionString(), addr, a.mode)
 
 	if cfg.MetricsAddr != "" {

@@ -67,6 +67,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"RedeemShare_SpoiledBatchStoresNothingNextBatchSameIndex", testRedeemSpoiledBatch},
 		{"Views_OfOwnerAndByViewerNewestFirstWithLogIndexes", testViews},
 		{"Client_CreateReadListDisable", testClients},
+		{"Preferences_SaveReplacesAndReadsBack", testPreferences},
 		{"ZeroTimes_RoundTrip", testZeroTimes},
 		{"Consent_CreateAndRead", testConsentCreate},
 		{"Consents_OfSubjectAndOfClientNewestFirst", testConsentsList},
@@ -1115,6 +1116,31 @@ func testClients(t *testing.T, s *logged) {
 	got, err = s.Client(ctx, "bank-1")
 	must(t, err)
 	equal(t, "disabled at", got.DisabledAt, usp(at))
+}
+
+func testPreferences(t *testing.T, s *logged) {
+	ctx := context.Background()
+	_, err := s.Preferences(ctx, alice)
+	wantCode(t, err, wallet.ENOTFOUND)
+	wantCode(t, s.SavePreferences(ctx, wallet.Preferences{Language: "ru", UpdatedAt: t0}), wallet.EINVALID)
+	wantCode(t, s.SavePreferences(ctx, wallet.Preferences{IIN: alice, UpdatedAt: t0}), wallet.EINVALID)
+
+	must(t, s.SavePreferences(ctx, wallet.Preferences{IIN: alice, Language: "ru", UpdatedAt: t0}))
+	must(t, s.SavePreferences(ctx, wallet.Preferences{IIN: bob, Language: "en", UpdatedAt: t0}))
+	got, err := s.Preferences(ctx, alice)
+	must(t, err)
+	equal(t, "preferences", got, wallet.Preferences{IIN: alice, Language: "ru", UpdatedAt: us(t0)})
+
+	// A second save replaces the first, and only the citizen's own.
+	must(t, s.SavePreferences(ctx, wallet.Preferences{IIN: alice, Language: "kk", UpdatedAt: t0.Add(time.Hour)}))
+	got, err = s.Preferences(ctx, alice)
+	must(t, err)
+	equal(t, "replaced preferences", got, wallet.Preferences{IIN: alice, Language: "kk", UpdatedAt: us(t0.Add(time.Hour))})
+	got, err = s.Preferences(ctx, bob)
+	must(t, err)
+	equal(t, "another citizen's preferences", got.Language, "en")
+	_, err = s.Preferences(ctx, carol)
+	wantCode(t, err, wallet.ENOTFOUND)
 }
 
 func testZeroTimes(t *testing.T, s *logged) {

@@ -1,0 +1,26 @@
+package wallet
+
+import (
+	"context"
+	"time"
+)
+
+// Preferences are a citizen's choices about how Qujat speaks to them.
+type Preferences struct {
+	IIN IIN
+	// Language is "kk", "ru" or "en" (package locale checks it): the
+	// language of the SMS Qujat sends the citizen.
+	Language  string
+	UpdatedAt time.Time
+}
+
+// PreferenceStore keeps citizens' preferences. They are settings, not
+// history: a change replaces what was there and adds no event.
+type PreferenceStore interface {
+	// Preferences returns the citizen's preferences. ENOTFOUND if the
+	// citizen never set any.
+	Preferences(ctx context.Context, iin IIN) (Preferences, error)
+	// SavePreferences stores p as the citizen's preferences, replacing any.
+	// EINVALID if p has no IIN or no language.
+	SavePreferences(ctx context.Context, p Preferences) error
+}
