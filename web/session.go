@@ -17,17 +17,23 @@ import (
 	"github.com/qujat/qujat/wallet"
 )
 
-// Web sessions. The cookie holds a random session id (256 bits); the
-// short-lived store holds the session under the id's keyed hash
-// (wallet.Hasher, purpose secretWebSession), so a copy of the store does
-// not give anyone a cookie. Every request that finds the session writes it
-// back with a fresh TTL: it ends after SessionIdle without a request, or at
-// sign-out. Signing in replaces the id and the CSRF token (no fixation).
+// Web sessions. The cookie holds a random session id (256 bits). The CSRF
+// token of the session's forms is the id's keyed hash (wallet.Hasher,
+// purpose secretWebCSRF): tied to the session, unknown to another site, and
+// nothing to store. What the session holds (a sign-in under way, the
+// signed-in viewer, a short code waiting, the views it made) is kept in the
+// short-lived store under another keyed hash of the id (purpose
+// secretWebSession), so a copy of the store gives nobody a cookie; a page
+// that only shows a form stores nothing, so anonymous visits cost no
+// storage. Every request that finds stored state writes it back with a
+// fresh TTL: it ends after SessionIdle without a request, or at sign-out.
+// Signing in replaces the id, and so the CSRF token (no fixation).
 const (
 	// SessionIdle is how long a web session lives without a request.
 	SessionIdle = 15 * time.Minute
 
 	secretWebSession = "web-session"
+	secretWebCSRF    = "web-csrf"
 	sessionKeyPrefix = "websession:"
 	// maxSessionViews bounds the views a session keeps to show again.
 	maxSessionViews = 20
@@ -35,8 +41,9 @@ const (
 
 type session struct {
 	id string
-	// CSRF is the token every form of the session carries back.
-	CSRF string `json:"csrf"`
+	// CSRF is the token every form of the session carries back, derived
+	// from the id.
+	CSRF string `json:"-"`
 	// IIN is the signed-in viewer; empty before sign-in.
 	IIN wallet.IIN `json:"iin,omitempty"`
 	// Challenge is the sign-in challenge waiting for its code.
@@ -80,33 +87,58 @@ func (p *Pages) storeKey(id string) string {
 	return sessionKeyPrefix + p.Hasher.Hash(secretWebSession, id)
 }
 
-// loadSession returns the request's session, or nil if it has none (no
-// cookie, or ended). EUNAVAILABLE if the store cannot be reached.
+// loadSession returns the request's session, or nil if it has no session
+// cookie. A session whose state ended (or never was stored) comes back
+// empty. EUNAVAILABLE if the store cannot be reached.
 func (p *Pages) loadSession(c echo.Context) (*session, error) {
 	ck, err := c.Cookie(p.cookieName())
-	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
+	if err != nil || !validSessionID(ck.Value) {
 		return nil, nil
 	}
+	s := &session{}
 	raw, err := p.Sessions.Get(c.Request().Context(), p.storeKey(ck.Value))
-	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		return nil, nil
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+	case err != nil:
+		return nil, err
+	default:
+		if json.Unmarshal(raw, s) != nil {
+			s = &session{}
+		}
 	}
+	s.id, s.CSRF = ck.Value, p.csrfToken(ck.Value)
+	return s, nil
+}
+
+// validSessionID: 32 random bytes in unpadded base64url.
+func validSessionID(id string) bool {
+	if len(id) != 43 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pages) csrfToken(id string) string { return p.Hasher.Hash(secretWebCSRF, id) }
+
+// empty reports whether s holds nothing worth storing.
+func (s *session) empty() bool {
+	return s.IIN == "" && s.Challenge == "" && s.Pending == nil && len(s.Views) == 0
+}
+
+// session returns the request's session, starting one (a cookie, nothing
+// stored) if it has none.
+func (p *Pages) session(c echo.Context) (*session, error) {
+	s, err := p.loadSession(c)
 	if err != nil {
 		return nil, err
 	}
-	var s session
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, nil
-	}
-	s.id = ck.Value
-	return &s, nil
-}
-
-// session returns the request's session, starting one if it has none.
-func (p *Pages) session(c echo.Context) (*session, error) {
-	s, err := p.loadSession(c)
-	if err != nil || s != nil {
-		if s != nil {
+	if s != nil {
+		if !s.empty() {
 			err = p.saveSession(c, s) // a request: the idle time starts again
 		}
 		return s, err
@@ -118,23 +150,23 @@ func (p *Pages) session(c echo.Context) (*session, error) {
 	return s, nil
 }
 
-// renew gives s a new id and CSRF token (dropping the old id's entry), saves
-// it and sets the cookie.
+// renew gives s a new id (and so CSRF token), dropping the old id's state,
+// stores what s holds and sets the cookie.
 func (p *Pages) renew(c echo.Context, s *session) error {
 	id, err := wallet.RandomToken(p.rand(), 32)
 	if err != nil {
 		return wallet.Wrap(wallet.EINTERNAL, err, "could not start a session")
 	}
-	csrf, err := wallet.RandomToken(p.rand(), 32)
-	if err != nil {
-		return wallet.Wrap(wallet.EINTERNAL, err, "could not start a session")
-	}
 	if s.id != "" {
-		_ = p.Sessions.Delete(c.Request().Context(), p.storeKey(s.id))
+		if err := p.Sessions.Delete(c.Request().Context(), p.storeKey(s.id)); err != nil {
+			return err
+		}
 	}
-	s.id, s.CSRF = id, csrf
-	if err := p.saveSession(c, s); err != nil {
-		return err
+	s.id, s.CSRF = id, p.csrfToken(id)
+	if !s.empty() {
+		if err := p.saveSession(c, s); err != nil {
+			return err
+		}
 	}
 	c.SetCookie(&http.Cookie{
 		Name: p.cookieName(), Value: id, Path: "/",
@@ -178,7 +210,7 @@ func crossSite(r *http.Request) bool {
 
 // validCSRF compares the form's token with the session's, in constant time.
 func validCSRF(s *session, got string) bool {
-	return s != nil && s.CSRF != "" && got != "" &&
+	return s != nil && s.CSRF != "" && len(got) == len(s.CSRF) &&
 		subtle.ConstantTimeCompare([]byte(s.CSRF), []byte(got)) == 1
 }
 
