@@ -239,3 +239,26 @@ func TestSession_CookieIsSecureWithTheHostPrefixOnHTTPS(t *testing.T) {
 		t.Errorf("cookie %q", ck)
 	}
 }
+
+func TestSignIn_PageKeepsThePerPhoneLimitOfTheAPI(t *testing.T) {
+	s := newSite(t, embedded)
+	b := s.browser()
+	pg := b.get("/verify?lang=en")
+	tok := pg.csrf(t)
+	send := func() page {
+		return b.post("/verify", url.Values{"csrf": {tok}, "lang": {"en"}, "step": {"iin"}, "iin": {string(viewerIIN)}})
+	}
+	for i := 0; i < 5; i++ {
+		if r := send(); r.Status != http.StatusSeeOther {
+			t.Fatalf("code %d: %d\n%s", i+1, r.Status, r.Body)
+		}
+	}
+	r := send()
+	r.want(t, http.StatusTooManyRequests, "Too many attempts")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if n := len(s.Outbox.Messages(s.phone(viewerIIN))); n != 5 {
+		t.Errorf("%d codes sent, want 5", n)
+	}
+}
