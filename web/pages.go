@@ -505,7 +505,7 @@ func (p *Pages) sealCodeAfterRenew(c echo.Context, s *session, owner wallet.IIN,
 // redeemed keeps the view in the session and sends the browser to it.
 func (p *Pages) redeemed(c echo.Context, s *session, lang string, red sharing.Redemption) error {
 	s.Pending = nil
-	s.addView(sessionView{ID: red.View.ID, DocumentID: red.View.DocumentID, LogIndex: red.View.LogIndex, At: red.View.At})
+	s.addView(sessionView{ID: red.View.ID, DocumentID: red.View.DocumentID, Version: red.Document.Version, LogIndex: red.View.LogIndex, At: red.View.At})
 	if err := p.saveSession(c, s); err != nil {
 		// The view is recorded; only showing it again needs the session.
 		return p.failure(c, lang, err)
@@ -658,6 +658,11 @@ func (p *Pages) View(c echo.Context) error {
 	doc, err := p.Documents.Document(ctx, v.DocumentID)
 	if err != nil {
 		return p.failure(c, lang, err)
+	}
+	if doc.Version != v.Version {
+		// The view released the version it was of; a newer one needs a
+		// view of its own.
+		return p.message(c, lang, http.StatusGone, "gone_heading", "doc_changed")
 	}
 	pg := p.newPage(lang)
 	pg.CSRF, pg.Viewer = s.CSRF, p.viewerName(ctx, s.IIN)

@@ -66,6 +66,7 @@ type pendingCode struct {
 type sessionView struct {
 	ID         string    `json:"id"`
 	DocumentID string    `json:"document_id"`
+	Version    int       `json:"version"`
 	LogIndex   int64     `json:"log_index"`
 	At         time.Time `json:"at"`
 }
