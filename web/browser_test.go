@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
@@ -131,6 +133,31 @@ func screen(t *testing.T, ctx context.Context, shot bool, name string) {
 	}
 }
 
+// fontsOf returns the platform fonts that drew the text of the first
+// element sel matches, and how many glyphs each drew.
+func fontsOf(t *testing.T, ctx context.Context, sel string) map[string]float64 {
+	t.Helper()
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(sel)))
+	if err != nil || len(nodes) == 0 {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	out := map[string]float64{}
+	err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, css.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		r, err := cdp.Call(ctx, tg, css.GetPlatformFontsForNode, css.GetPlatformFontsForNodeParams{NodeID: nodes[0].NodeID})
+		for _, f := range r.Fonts {
+			out[f.FamilyName] += f.GlyphCount
+		}
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("fonts of %s: %v", sel, err)
+	}
+	return out
+}
+
 // scanQR fetches the share's QR image as its owner and decodes it.
 func (s *site) scanQR(t *testing.T, ownerToken string, sh share) string {
 	t.Helper()
@@ -176,6 +203,11 @@ func TestBrowser_QRLinkSignInDocumentInKazakhAndRussianThenUsed(t *testing.T) {
 				t.Fatalf("link: %d", st)
 			}
 			wantText(t, ctx, "Кіру", "Сіздің ЖСН", "Қазақша")
+			// Kazakh letters (ө, ң, ұ, і, ғ, ...) drawn by DejaVu Sans, with no
+			// fallback font: a font without them would show boxes or mix fonts.
+			if fonts := fontsOf(t, ctx, "main p"); len(fonts) != 1 || fonts["DejaVu Sans"] == 0 {
+				t.Fatalf("the Kazakh text is drawn with %v, want DejaVu Sans alone", fonts)
+			}
 			screen(t, ctx, shot, "1-share-sign-in")
 			do(t, ctx,
 				chromedp.SendKeys(chromedp.CSS("#iin"), string(viewerIIN)),
