@@ -158,6 +158,20 @@ func fontsOf(t *testing.T, ctx context.Context, sel string) map[string]float64 {
 	return out
 }
 
+// ov0LogIndex is the log index of the owner's newest view.
+func ov0LogIndex(t *testing.T, s *site, owner string) int64 {
+	t.Helper()
+	vs := s.views(owner, "owner")
+	if len(vs) == 0 {
+		t.Fatal("the owner has no views")
+	}
+	f, ok := vs[0]["log_index"].(float64)
+	if !ok {
+		t.Fatalf("view without log_index: %v", vs[0])
+	}
+	return int64(f)
+}
+
 // scanQR fetches the share's QR image as its owner and decodes it.
 func (s *site) scanQR(t *testing.T, ownerToken string, sh share) string {
 	t.Helper()
@@ -226,6 +240,10 @@ func TestBrowser_QRLinkSignInDocumentInKazakhAndRussianThenUsed(t *testing.T) {
 			fields, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#fields")))
 			if err != nil || !strings.Contains(fields, "Nurlanov") {
 				t.Fatalf("fields %q: %v", fields, err)
+			}
+			if entry, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#log-entry"))); err != nil ||
+				!strings.Contains(entry, fmt.Sprint(ov0LogIndex(t, s, owner))) {
+				t.Fatalf("log entry %q: %v", entry, err)
 			}
 			screen(t, ctx, shot, "3-document-kk")
 			do(t, ctx,
