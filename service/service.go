@@ -151,7 +151,7 @@ func Build(p Parts) (*Service, error) {
 	}
 	pages := &web.Pages{
 		SignIn: signIn, Sharing: shares, Documents: documents, Verifier: verifier,
-		Sessions: p.Short, Hasher: hasher, PublicURL: publicURL, Logger: p.Logger, Now: p.Now, Rand: p.Rand,
+		Sessions: p.Short, Hasher: hasher, PublicURL: publicURL, Logger: p.Logger, Rand: p.Rand,
 	}
 	server := api.New(api.Deps{
 		Logger:     p.Logger,

@@ -48,7 +48,6 @@ type Pages struct {
 	// PublicURL decides whether cookies are Secure (https).
 	PublicURL string
 	Logger    *slog.Logger
-	Now       func() time.Time
 	Rand      io.Reader
 
 	// signInLimit, set by Mount, counts a sign-in request against the
