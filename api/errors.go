@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/web"
 )
 
 // statusOf is the one table from domain error codes to HTTP statuses.
@@ -41,6 +42,11 @@ type errorDetail struct {
 // middleware or echo itself, leaves as API.md's error shape.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if s.Pages != nil && web.IsPage(c.Request()) {
+		// Raised before a page's handler (body limit, routing): a page too.
+		_ = s.Pages.RenderError(c, err)
 		return
 	}
 	code, status, msg := wallet.EINTERNAL, http.StatusInternalServerError, "internal error"

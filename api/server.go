@@ -22,6 +22,7 @@ import (
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/web"
 )
 
 // Deps are what the server is built from. Optional parts may be nil; their
@@ -79,6 +80,10 @@ type Deps struct {
 	ReadyCheckTimeout time.Duration
 	// Metrics is where request metrics are registered (a new registry if nil).
 	Metrics *prometheus.Registry
+	// Pages, if set, are the web pages for browsers (GET /s/{token} with
+	// Accept: text/html, /verify, /view/{id}).
+	Pages *web.Pages
+
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
 	// MetricsHandler on an address of its own instead).
@@ -191,6 +196,11 @@ func (s *Server) routes() {
 	v1.GET("/log/leaves/:index", s.logLeaf, s.eitherParty)
 	v1.GET("/log/proof/inclusion", s.logInclusion)
 	v1.GET("/log/proof/consistency", s.logConsistency)
+
+	if s.Pages != nil {
+		signInLimit := s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow)
+		s.Pages.Mount(e, func(c echo.Context) error { return signInLimit(func(echo.Context) error { return nil })(c) })
+	}
 
 	v1.GET("/dev/citizens", s.devCitizens)
 	v1.GET("/dev/sms", s.devSMS)

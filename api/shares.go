@@ -10,6 +10,7 @@ import (
 
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/wallet"
+	"github.com/qujat/qujat/web"
 )
 
 type openShareRequest struct {
@@ -211,8 +212,12 @@ func idempotencyKey(c echo.Context) (string, error) {
 }
 
 // shareLink is what the QR image encodes. The app reads the token from it
-// and redeems it; a browser gets this hint.
+// and redeems it; a browser (Accept: text/html) gets the web page, other
+// clients this hint.
 func (s *Server) shareLink(c echo.Context) error {
+	if s.Pages != nil && web.WantsHTML(c.Request()) {
+		return s.Pages.Share(c)
+	}
 	return c.JSON(http.StatusOK, map[string]string{
 		"message": "Open this link in the Qujat app to view the shared document.",
 		"redeem":  "POST /v1/shares/redeem with {\"token\": \"<the last part of this link>\"}",

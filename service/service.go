@@ -30,6 +30,7 @@ import (
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
+	"github.com/qujat/qujat/web"
 )
 
 // Store is the durable store: the wallet's tables and the history log's,
@@ -170,6 +171,10 @@ func Build(p Parts) (*Service, error) {
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
 	}
+	pages := &web.Pages{
+		SignIn: signIn, Sharing: shares, Documents: documents, Verifier: verifier,
+		Sessions: p.Short, Hasher: hasher, PublicURL: publicURL, Logger: p.Logger, Rand: p.Rand,
+	}
 	server := api.New(api.Deps{
 		Logger:      p.Logger,
 		Now:         p.Now,
@@ -205,6 +210,7 @@ func Build(p Parts) (*Service, error) {
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
 		TrustedProxies:   p.TrustedProxies,
+		Pages:            pages,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	ctx, stop := context.WithCancel(context.Background())

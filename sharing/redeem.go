@@ -445,3 +445,44 @@ func validCode(code string) bool {
 	}
 	return true
 }
+
+// TokenState says what the token of a QR link leads to, without spending
+// or counting anything: wallet.ShareActive, ShareExpired, ShareRevoked or
+// ShareUsed. It lets a web page answer "no such link" or "this link is
+// used" before the viewer signs in; only a redemption releases anything.
+// The share id in a token has 130 random bits, so telling a dead share from
+// an unknown one reveals nothing guessable.
+//
+// ENOTFOUND if the token is malformed, names no share or its secret is
+// wrong (while the short-lived store still knows the share); EUNAVAILABLE
+// if a store cannot be reached.
+func (s *Service) TokenState(ctx context.Context, token string) (string, error) {
+	shareID, ok := parseToken(token)
+	if !ok {
+		return "", wallet.Errorf(wallet.ENOTFOUND, "no such share")
+	}
+	sh, err := s.Store.Share(ctx, shareID)
+	if err != nil {
+		return "", err
+	}
+	raw, err := s.Codes.Get(ctx, entryKey(shareID))
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		// Gone from the short-lived store: expired, revoked, or lost with it.
+		if st := sh.State(s.now()); st != wallet.ShareActive {
+			return st, nil
+		}
+		return wallet.ShareExpired, nil
+	case err != nil:
+		return "", err
+	}
+	var entry shareEntry
+	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID {
+		return "", wallet.Errorf(wallet.EINTERNAL, "share entry does not match the share")
+	}
+	hash := s.Hasher.Hash(wallet.SecretShareToken, token)
+	if entry.TokenHash == "" || subtle.ConstantTimeCompare([]byte(entry.TokenHash), []byte(hash)) != 1 {
+		return "", wallet.Errorf(wallet.ENOTFOUND, "no such share")
+	}
+	return sh.State(s.now()), nil
+}

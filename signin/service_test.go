@@ -394,3 +394,34 @@ func TestRefresh_ReuseRevokesTheSessionsAccessTokens(t *testing.T) {
 		t.Fatalf("after reuse: revoked %v, %v", r, err)
 	}
 }
+
+func TestConfirm_SignsInWithoutTokensAndTheCodeWorksOnce(t *testing.T) {
+	e := newEnv(t)
+	ch, err := e.start(ctx, e.known.IIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := e.phones.lastCode(t, e.known.Phone)
+	_, err = e.svc.Confirm(ctx, ch.ID, wrongCode(code))
+	if we := wantCode(t, err, wallet.EINVALIDCODE); we.AttemptsLeft != 2 {
+		t.Errorf("attempts left %d, want 2", we.AttemptsLeft)
+	}
+	iin, err := e.svc.Confirm(ctx, ch.ID, code)
+	if err != nil || iin != e.known.IIN {
+		t.Fatalf("Confirm = %q, %v", iin, err)
+	}
+	if n := e.svc.Access.(*accessTokens).n; n != 0 {
+		t.Errorf("%d access tokens minted", n)
+	}
+	_, err = e.svc.Confirm(ctx, ch.ID, code)
+	wantCode(t, err, wallet.EEXPIRED)
+	_, err = e.svc.Confirm(ctx, "", code)
+	wantCode(t, err, wallet.EINVALID)
+
+	decoy, err := e.start(ctx, e.unknown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Confirm(ctx, decoy.ID, "123456")
+	wantCode(t, err, wallet.EINVALIDCODE)
+}

@@ -34,6 +34,9 @@ const (
 	// PostgresServer is a PostgreSQL server (initdb and postgres) the test
 	// starts as a child process.
 	PostgresServer = "postgres-server"
+	// Chromium is Debian's chromium, which the browser tests of the web
+	// pages drive headless.
+	Chromium = "chromium"
 )
 
 // SummaryEnv names the file Summary appends its lines to.
