@@ -18,6 +18,10 @@ import (
 // maxBody is the largest request body accepted (API.md: 64 KiB).
 const maxBody = 64 << 10
 
+// BindJSON is bindJSON, for an HTTP baseline that must bind requests
+// exactly as the API does (qujat bench's http-echo-post).
+func BindJSON(c echo.Context, v any) error { return bindJSON(c, v) }
+
 // bindJSON decodes the request body into v strictly: the content type must be
 // JSON, the body one JSON object with no unknown fields, where field names
 // must match exactly (encoding/json alone would accept "IIN" for "iin").

@@ -23,7 +23,8 @@ var benchProgress io.Writer = os.Stderr
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("bench", `qujat bench --url URL [flags]
 load a running service on this machine, phase by phase, and measure the raw
-servers it uses (insert-commit and round-trip baselines) in the same run`, stdout)
+servers it uses (insert-commit and round-trip baselines) and the HTTP ceiling
+(an in-process echo server binding and answering as a redemption does) in the same run`, stdout)
 	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service (loopback only)")
 	duration := fs.Duration("duration", 10*time.Second, "how long each phase and baseline runs (at most 2m)")
 	conc := fs.Int("concurrency", 16, "concurrent requests of each phase and baseline")

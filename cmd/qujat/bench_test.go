@@ -35,7 +35,8 @@ func TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("bench --json printed no report: %v\n%s", err, out.String())
 	}
-	if len(rep.Baselines) != 1 || rep.Baselines[0].Name != loadgen.BaselineSQLite || rep.Baselines[0].OKPerSecond <= 0 {
+	if len(rep.Baselines) != 2 || rep.Baselines[0].Name != loadgen.BaselineSQLite || rep.Baselines[0].OKPerSecond <= 0 ||
+		rep.Baselines[1].Name != loadgen.BaselineHTTP || rep.Baselines[1].OKPerSecond <= 0 || len(rep.Baselines[1].Errors) > 0 {
 		t.Errorf("baselines %+v", rep.Baselines)
 	}
 	want := []string{"issue", "redeem-token", "redeem-code", "qr", "list", "redeem-token@0.5"}
@@ -55,8 +56,8 @@ func TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault(t *testing.T) {
 		if len(p.Errors) > 0 {
 			t.Errorf("phase %s: errors %v", p.Name, p.Errors)
 		}
-		if p.Ratios[loadgen.BaselineSQLite] <= 0 {
-			t.Errorf("phase %s: no ratio to the baseline: %v", p.Name, p.Ratios)
+		if p.Ratios[loadgen.BaselineSQLite] <= 0 || p.Ratios[loadgen.BaselineHTTP] <= 0 {
+			t.Errorf("phase %s: no ratio to the baselines: %v", p.Name, p.Ratios)
 		}
 	}
 	if !strings.Contains(progress.String(), "bench: issue") {

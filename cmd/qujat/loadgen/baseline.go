@@ -6,12 +6,16 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	qapi "github.com/qujat/qujat/api"
 	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite" // the driver the service's SQLite store uses
 )
@@ -187,6 +191,77 @@ func redisBaseline(ctx context.Context, redisURL string, conc int) (*baseline, e
 			defer cancel()
 			_ = client.Del(ctx, keys...).Err()
 			client.Close()
+		},
+	}, nil
+}
+
+// BaselineHTTP is the HTTP ceiling: an in-process echo server that does
+// what the API's framework does for a redemption and nothing else.
+const BaselineHTTP = "http-echo-post"
+
+// echoRequest is a redemption request's body.
+type echoRequest struct {
+	Token     string `json:"token,omitempty"`
+	ShortCode string `json:"short_code,omitempty"`
+	OwnerIIN  string `json:"owner_iin,omitempty"`
+}
+
+// echoDocument is shaped like a redeemed document: about 2 KB of JSON, the
+// size of a redemption's answer (1.7–2.3 KB for the demo documents).
+type echoDocument struct {
+	ViewID   string            `json:"view_id"`
+	ID       string            `json:"id"`
+	Type     string            `json:"type"`
+	Title    string            `json:"title"`
+	Status   string            `json:"status"`
+	Fields   map[string]string `json:"fields"`
+	JWS      string            `json:"jws"`
+	ViewedAt time.Time         `json:"viewed_at"`
+}
+
+// httpBaseline starts an echo server on a loopback port whose one route
+// binds a redemption request with the API's own binding (api.BindJSON) and
+// answers a redemption-sized JSON document, marshalled per request, and
+// drives it with the load generator's own HTTP client.
+func httpBaseline(ctx context.Context, conc int) (*baseline, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	doc := echoDocument{
+		ViewID: "view_" + strings.Repeat("v", 26), ID: "doc_" + strings.Repeat("d", 26), Type: "id_card",
+		Title: "Identity card", Status: "valid", JWS: strings.Repeat("J", 1150),
+		Fields: map[string]string{"surname": "Nurlanov", "given_name": "Aidos", "patronymic": "Serikuly",
+			"birth_date": "1988-04-12", "birth_place": "Almaty", "nationality": "Kazakh", "citizenship": "Republic of Kazakhstan",
+			"sex": "M", "issuer": "Ministry of Internal Affairs", "number": "041238137", "issued_on": "2017-01-01", "expires_on": "2026-12-31"},
+	}
+	e.POST("/redeem", func(c echo.Context) error {
+		var req echoRequest
+		if err := qapi.BindJSON(c, &req); err != nil {
+			return err
+		}
+		d := doc
+		d.ViewedAt = time.Now().UTC()
+		return c.JSON(http.StatusOK, d)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("http baseline: %w", err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	client := newAPI("http://"+ln.Addr().String(), conc)
+	body := mustJSON(echoRequest{Token: strings.Repeat("t", 43)})
+	return &baseline{
+		name: BaselineHTTP,
+		what: "an in-process echo server binding a redemption's JSON body as the API does and answering a 2 KB JSON document, over loopback with the load generator's client",
+		op: func(ctx context.Context, w int) (int, bool, bool) {
+			st, err := client.do(ctx, "POST", "/redeem", "", body, nil)
+			return st, err == nil && st == http.StatusOK, false
+		},
+		close: func() {
+			client.close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
 		},
 	}, nil
 }

@@ -205,6 +205,11 @@ func runBaselines(ctx context.Context, cfg Config, progress io.Writer) ([]Result
 		}
 		bls = append(bls, rb)
 	}
+	hb, err := httpBaseline(ctx, cfg.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	bls = append(bls, hb)
 	var out []Result
 	for _, bl := range bls {
 		fmt.Fprintf(progress, "bench: baseline %s: %s\n", bl.name, bl.what)
