@@ -43,28 +43,13 @@ func (c *clock) Advance(d time.Duration) {
 }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-// devPhones is the development SMS outbox as the tests read it: each read
-// first delivers what the requests queued in the durable outbox (as
-// /v1/dev/sms does), so that a test sees the SMS its request sent.
-type devPhones struct {
-	*sms.Outbox
-	flush func(context.Context) error
-}
-
-func (d devPhones) Messages(to string) []sms.Message {
-	if err := d.flush(context.Background()); err != nil {
-		panic(err)
-	}
-	return d.Outbox.Messages(to)
-}
-
 // testServer is the API built from the real parts of the embedded default:
 // SQLite, the in-memory short-lived store, the demo registry and the outbox.
 type testServer struct {
 	t        *testing.T
 	URL      string
 	Clock    *clock
-	Outbox   devPhones
+	Outbox   *sms.Outbox
 	Demo     *sources.Demo
 	Store    wallet.Store
 	Short    wallet.ShortLivedStore
@@ -82,7 +67,7 @@ type stack struct {
 	srv      *api.Server
 	tokens   *api.TokenIssuer
 	tokenKey ed25519.PrivateKey
-	outbox   devPhones
+	outbox   *sms.Outbox
 	demo     *sources.Demo
 	store    wallet.Store
 	short    wallet.ShortLivedStore
@@ -146,8 +131,7 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 		f(svc)
 	}
 	srv, tokens, consents, hlog := svc.Server, svc.Tokens, svc.Consents, svc.Log
-	phones := devPhones{Outbox: outbox, flush: svc.Messages.Flush}
-	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: phones, demo: demo, store: st, short: short, consents: consents, log: hlog}
+	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
 }
 
 func newTestServer(t *testing.T, adjust ...func(*service.Service)) *testServer {

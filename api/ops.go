@@ -121,11 +121,6 @@ func (s *Server) devSMS(c echo.Context) error {
 	if s.DevOutbox == nil {
 		return wallet.Errorf(wallet.ENOTFOUND, "no such resource")
 	}
-	if s.DevFlush != nil {
-		if err := s.DevFlush(c.Request().Context()); err != nil {
-			return err
-		}
-	}
 	out := []devMessage{}
 	for _, m := range s.DevOutbox.Messages(c.QueryParam("to")) {
 		out = append(out, devMessage{m.To, m.Text, m.At.UTC()})

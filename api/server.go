@@ -62,9 +62,6 @@ type Deps struct {
 	// Development only: the demo registry's citizens and the SMS outbox.
 	DevCitizens func() []wallet.Citizen
 	DevOutbox   *sms.Outbox
-	// DevFlush delivers the durable outbox's due messages before
-	// /v1/dev/sms answers, so that it shows what a request just queued.
-	DevFlush func(context.Context) error
 	// NoCitizenLimits turns the per-citizen limits (limitByCitizen) off:
 	// development only, for load generation.
 	NoCitizenLimits bool

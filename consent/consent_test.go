@@ -841,7 +841,7 @@ func testFailedSMS(t *testing.T, e *env) {
 	e.deliver(t)
 	e.clock.Advance(time.Minute)
 	e.deliver(t)
-	if n := len(e.outbox.Outbox.Messages("")); n != 0 {
+	if n := len(e.outbox.Messages("")); n != 0 {
 		t.Fatalf("%d SMS delivered by a dead gateway", n)
 	}
 	list, err := e.svc.ConsentsOf(ctx, e.citizen.IIN)

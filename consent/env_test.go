@@ -92,21 +92,6 @@ func (failingSender) Send(ctx context.Context, to, text string) error {
 	return wallet.Errorf(wallet.EUNAVAILABLE, "gateway down")
 }
 
-// devPhones is the development SMS outbox as the tests read it: each read
-// first runs a pass of the outbox worker, so that what the requests queued
-// is delivered.
-type devPhones struct {
-	*sms.Outbox
-	worker *outbox.Worker
-}
-
-func (d devPhones) Messages(to string) []sms.Message {
-	if _, err := d.worker.Pass(context.Background()); err != nil {
-		panic(err)
-	}
-	return d.Outbox.Messages(to)
-}
-
 // deliver runs a pass of the outbox worker.
 func (e *env) deliver(t *testing.T) {
 	t.Helper()
@@ -206,7 +191,7 @@ type env struct {
 	store    durableStore
 	log      *historylogtest.Faults // the history log's store: store, with faults a test may arm
 	changes  wallet.Committer       // the Recorder on log
-	outbox   devPhones              // reading it delivers what is queued first
+	outbox   *sms.Outbox            // reading it delivers what is queued first
 	gateway  *switchable
 	worker   *outbox.Worker
 	clock    *clock
@@ -240,7 +225,7 @@ func newEnv(t *testing.T, b backend) *env {
 		store:   store,
 		log:     faulty,
 		changes: startLog(t, store, faulty),
-		outbox:  devPhones{Outbox: phones, worker: worker},
+		outbox:  phones,
 		gateway: gateway,
 		worker:  worker,
 		clock:   clk,
@@ -266,6 +251,7 @@ func newEnv(t *testing.T, b backend) *env {
 		Language:  locale.Stored(store),
 	}
 	worker.GaveUp = e.svc.DeliveryFailed
+	phones.DeliverFirst(func(ctx context.Context) error { _, err := worker.Pass(ctx); return err })
 	citizens := demo.Citizens()
 	e.citizen, e.citizen2 = citizens[0], citizens[1]
 	// The first citizen reads English (the tests quote the texts); the

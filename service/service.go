@@ -205,7 +205,6 @@ func Build(p Parts) (*Service, error) {
 		DevCitizens:      p.DevCitizens,
 		NoCitizenLimits:  p.NoCitizenLimits,
 		DevOutbox:        p.Outbox,
-		DevFlush:         messages.Flush,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
@@ -213,6 +212,10 @@ func Build(p Parts) (*Service, error) {
 		Pages:            pages,
 	})
 	messages.GaveUp = consents.DeliveryFailed
+	if p.Outbox != nil {
+		// /v1/dev/sms shows what a request just queued.
+		p.Outbox.DeliverFirst(messages.Flush)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

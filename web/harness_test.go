@@ -62,7 +62,7 @@ type site struct {
 	t      testing.TB
 	URL    string
 	Clock  *clock
-	Outbox devPhones
+	Outbox *sms.Outbox
 	Demo   *sources.Demo
 }
 
@@ -159,21 +159,7 @@ func newSite(t testing.TB, b backend, opts ...siteOptions) *site {
 	mu.Lock()
 	handler = svc.Server.Handler()
 	mu.Unlock()
-	return &site{t: t, URL: hs.URL, Clock: clk, Outbox: devPhones{Outbox: outbox, flush: svc.Messages.Flush}, Demo: demo}
-}
-
-// devPhones is the development SMS outbox as the tests read it: each read
-// first delivers what the requests queued in the durable outbox.
-type devPhones struct {
-	*sms.Outbox
-	flush func(context.Context) error
-}
-
-func (d devPhones) Messages(to string) []sms.Message {
-	if err := d.flush(context.Background()); err != nil {
-		panic(err)
-	}
-	return d.Outbox.Messages(to)
+	return &site{t: t, URL: hs.URL, Clock: clk, Outbox: outbox, Demo: demo}
 }
 
 func testLogger() *slog.Logger {

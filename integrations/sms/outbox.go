@@ -37,6 +37,9 @@ type Message struct {
 // for anyone with access to the development endpoint.
 type Outbox struct {
 	now func() time.Time
+	// deliverFirst, if set, delivers what is on its way to the outbox
+	// (the durable outbox's due messages) before a read.
+	deliverFirst func(context.Context) error
 
 	mu   sync.Mutex
 	ring []Message // ring buffer of capacity cap(ring) once full
@@ -73,10 +76,21 @@ func (o *Outbox) Send(ctx context.Context, to, text string) error {
 	return nil
 }
 
+// DeliverFirst makes every read (Messages) first run deliver, which hands
+// the outbox what is on its way: the service sets the durable outbox's
+// Flush, so that a read shows the SMS a request just queued, not only what
+// the worker has delivered so far. Call it before the outbox is shared.
+func (o *Outbox) DeliverFirst(deliver func(context.Context) error) { o.deliverFirst = deliver }
+
 // Messages returns the kept messages sent to to (all of them if to is ""),
 // newest first. The phone is compared as given and, failing that, in its
 // normalised form, so "8 701 123 45 67" finds "+77011234567".
 func (o *Outbox) Messages(to string) []Message {
+	if o.deliverFirst != nil {
+		// What could not be delivered now shows later; a read still
+		// answers with what there is.
+		_ = o.deliverFirst(context.Background())
+	}
 	norm := ""
 	if to != "" {
 		norm, _ = NormalizePhone(to)

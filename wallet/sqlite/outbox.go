@@ -55,16 +55,22 @@ func scanMessage(row scanner) (wallet.Message, error) {
 
 // ClaimMessages leases up to max due messages to the caller.
 func (s *Store) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, max int) ([]wallet.Message, error) {
+	return s.updateMessages(ctx, "claim messages", `UPDATE outbox_messages
+		SET attempts = attempts + 1, lease_until = ?
+		WHERE id IN (SELECT id FROM outbox_messages
+			WHERE status = 'pending' AND next_attempt_at <= ? AND not_after > ?
+			AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at LIMIT ?)
+		RETURNING `+messageColumns,
+		micros(now.Add(lease)), micros(now), micros(now), micros(now), max)
+}
+
+// updateMessages runs an UPDATE ... RETURNING of messages in a write
+// transaction and returns the rows.
+func (s *Store) updateMessages(ctx context.Context, what, query string, args ...any) ([]wallet.Message, error) {
 	var out []wallet.Message
-	err := s.write(ctx, "claim messages", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox_messages
-			SET attempts = attempts + 1, lease_until = ?
-			WHERE id IN (SELECT id FROM outbox_messages
-				WHERE status = 'pending' AND next_attempt_at <= ? AND not_after > ?
-				AND (lease_until IS NULL OR lease_until <= ?)
-				ORDER BY next_attempt_at LIMIT ?)
-			RETURNING `+messageColumns,
-			micros(now.Add(lease)), micros(now), micros(now), micros(now), max)
+	err := s.write(ctx, what, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -112,29 +118,13 @@ func (s *Store) finishMessage(ctx context.Context, what, query string, args ...a
 
 // ExpireMessages fails the pending messages past their NotAfter.
 func (s *Store) ExpireMessages(ctx context.Context, now time.Time, max int) ([]wallet.Message, error) {
-	var out []wallet.Message
-	err := s.write(ctx, "expire messages", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox_messages
-			SET status = 'failed', done_at = ?, to_phone = NULL, sealed = NULL, lease_until = NULL
-			WHERE id IN (SELECT id FROM outbox_messages
-				WHERE status = 'pending' AND not_after <= ? AND (lease_until IS NULL OR lease_until <= ?)
-				ORDER BY not_after LIMIT ?)
-			RETURNING `+messageColumns,
-			micros(now), micros(now), micros(now), max)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return s.updateMessages(ctx, "expire messages", `UPDATE outbox_messages
+		SET status = 'failed', done_at = ?, to_phone = NULL, sealed = NULL, lease_until = NULL
+		WHERE id IN (SELECT id FROM outbox_messages
+			WHERE status = 'pending' AND not_after <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY not_after LIMIT ?)
+		RETURNING `+messageColumns,
+		micros(now), micros(now), micros(now), max)
 }
 
 // OutboxMessage returns one message. ENOTFOUND.
