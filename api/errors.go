@@ -8,24 +8,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/qujat/qujat/internal/httpstatus"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/web"
 )
-
-// statusOf is the one table from domain error codes to HTTP statuses.
-var statusOf = map[string]int{
-	wallet.EINVALID:      http.StatusBadRequest,
-	wallet.EUNAUTHORIZED: http.StatusUnauthorized,
-	wallet.EINVALIDCODE:  http.StatusUnauthorized,
-	wallet.EFORBIDDEN:    http.StatusForbidden,
-	wallet.ENOTFOUND:     http.StatusNotFound,
-	wallet.ECONFLICT:     http.StatusConflict,
-	wallet.EEXPIRED:      http.StatusGone,
-	wallet.ERATELIMITED:  http.StatusTooManyRequests,
-	wallet.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
-	wallet.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	wallet.EINTERNAL:     http.StatusInternalServerError,
-}
 
 // errorBody is the shape of every error response.
 type errorBody struct {
@@ -79,9 +65,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		code = wallet.ErrorCode(err)
 		msg = wallet.ErrorMessage(err)
-		if st, ok := statusOf[code]; ok {
-			status = st
-		}
+		status = httpstatus.Of(code)
 		if e := wallet.AsError(err); e != nil {
 			if e.Code == wallet.ERATELIMITED && e.RetryAfter > 0 {
 				secs := int(e.RetryAfter.Seconds() + 0.999)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/qujat/qujat/internal/httpstatus"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
@@ -202,28 +203,7 @@ func (p *Pages) message(c echo.Context, lang string, status int, heading, body s
 	return p.render(c, status, "message", pg)
 }
 
-// statusOf is the pages' copy of the API's table from domain error codes to
-// HTTP statuses.
-var statusOf = map[string]int{
-	wallet.EINVALID:      http.StatusBadRequest,
-	wallet.EUNAUTHORIZED: http.StatusUnauthorized,
-	wallet.EINVALIDCODE:  http.StatusUnauthorized,
-	wallet.EFORBIDDEN:    http.StatusForbidden,
-	wallet.ENOTFOUND:     http.StatusNotFound,
-	wallet.ECONFLICT:     http.StatusConflict,
-	wallet.EEXPIRED:      http.StatusGone,
-	wallet.ERATELIMITED:  http.StatusTooManyRequests,
-	wallet.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
-	wallet.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	wallet.EINTERNAL:     http.StatusInternalServerError,
-}
-
-func statusFor(err error) int {
-	if st, ok := statusOf[wallet.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
+func statusFor(err error) int { return httpstatus.Of(wallet.ErrorCode(err)) }
 
 // failure renders an error no form can answer better.
 func (p *Pages) failure(c echo.Context, lang string, err error) error {
