@@ -258,3 +258,21 @@ func TestSealer_BindsTheTextToItsMessage(t *testing.T) {
 		t.Fatal("opened a short text")
 	}
 }
+
+func TestWorker_PurgesFinishedMessagesPastKeep(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.worker.Keep = time.Hour
+		m := e.enqueue(t, "code 555555", time.Minute)
+		e.pass(t) // delivered
+		e.clock.Advance(30 * time.Minute)
+		e.pass(t)
+		if _, err := e.store.OutboxMessage(context.Background(), m.ID); err != nil {
+			t.Fatalf("purged before Keep: %v", err)
+		}
+		e.clock.Advance(31 * time.Minute)
+		e.pass(t)
+		if _, err := e.store.OutboxMessage(context.Background(), m.ID); wallet.ErrorCode(err) != wallet.ENOTFOUND {
+			t.Fatalf("kept past Keep: %v", err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qujat/qujat/wallet"
@@ -15,7 +16,13 @@ const (
 	DefaultLease = 30 * time.Second // longer than a gateway call may take
 	DefaultBatch = 32
 	DefaultPoll  = 500 * time.Millisecond
+	// DefaultKeep is how long a finished message (delivered, given up or
+	// a decoy, its phone and text already erased) stays in the outbox.
+	DefaultKeep = 30 * 24 * time.Hour
 )
+
+// purgeEvery is how often a worker deletes finished messages past Keep.
+const purgeEvery = time.Minute
 
 // Worker delivers the outbox's messages. Store, Sender and Seal are
 // required. Several workers (one per instance) may run on one store: a
@@ -40,9 +47,12 @@ type Worker struct {
 	// (phone and text already erased), so that what it was about can be
 	// settled (a consent request that could not be delivered).
 	GaveUp func(ctx context.Context, m wallet.Message)
+	// Keep is how long finished messages are kept (DefaultKeep if zero).
+	Keep time.Duration
 
-	once sync.Once
-	kick chan struct{}
+	lastPurge atomic.Int64 // unix nanoseconds of the last purge
+	once      sync.Once
+	kick      chan struct{}
 	// passes lets Flush wait for the passes running (read-locked) and
 	// run its own alone.
 	passes sync.RWMutex
@@ -108,6 +118,11 @@ func (w *Worker) Flush(ctx context.Context) error {
 
 func (w *Worker) pass(ctx context.Context) (full bool, err error) {
 	now := w.now()
+	if last := w.lastPurge.Load(); now.UnixNano()-last >= int64(purgeEvery) && w.lastPurge.CompareAndSwap(last, now.UnixNano()) {
+		if _, err := w.Store.PurgeMessages(ctx, now.Add(-w.keep()), 1000); err != nil {
+			return false, err
+		}
+	}
 	expired, err := w.Store.ExpireMessages(ctx, now, w.batch())
 	if err != nil {
 		return false, err
@@ -195,6 +210,13 @@ func (w *Worker) lease() time.Duration {
 		return DefaultLease
 	}
 	return w.Lease
+}
+
+func (w *Worker) keep() time.Duration {
+	if w.Keep <= 0 {
+		return DefaultKeep
+	}
+	return w.Keep
 }
 
 func (w *Worker) batch() int {

@@ -88,6 +88,9 @@ type OutboxStore interface {
 	// before now, erasing their phone and text, and returns them (up to
 	// max), so that what they were about can be told.
 	ExpireMessages(ctx context.Context, now time.Time, max int) ([]Message, error)
+	// PurgeMessages deletes up to max messages that were delivered, given
+	// up or dropped before before, and returns how many it deleted.
+	PurgeMessages(ctx context.Context, before time.Time, max int) (int, error)
 	// OutboxMessage returns one message as stored (tests and operations).
 	// ENOTFOUND.
 	OutboxMessage(ctx context.Context, id string) (Message, error)

@@ -138,3 +138,11 @@ func (s *Store) OutboxMessage(ctx context.Context, id string) (wallet.Message, e
 	}
 	return m, nil
 }
+
+// PurgeMessages deletes up to max finished messages done before before.
+func (s *Store) PurgeMessages(ctx context.Context, before time.Time, max int) (int, error) {
+	n, err := s.exec(ctx, "purge messages", `DELETE FROM outbox_messages WHERE id IN (
+		SELECT id FROM outbox_messages WHERE status <> 'pending' AND done_at < $1 LIMIT $2
+		FOR UPDATE SKIP LOCKED)`, ts(before), max)
+	return int(n), err
+}

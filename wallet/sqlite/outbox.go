@@ -135,3 +135,18 @@ func (s *Store) OutboxMessage(ctx context.Context, id string) (wallet.Message, e
 	}
 	return m, nil
 }
+
+// PurgeMessages deletes up to max finished messages done before before.
+func (s *Store) PurgeMessages(ctx context.Context, before time.Time, max int) (int, error) {
+	var n int64
+	err := s.write(ctx, "purge messages", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox_messages WHERE id IN (
+			SELECT id FROM outbox_messages WHERE status <> 'pending' AND done_at < ? LIMIT ?)`, micros(before), max)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -19,6 +19,7 @@ var outboxTests = []struct {
 	{"Outbox_RetryLeaseAndExpiry", testOutboxRetryExpiry},
 	{"Outbox_ConcurrentClaimsTakeEachMessageOnce", testOutboxConcurrentClaims},
 	{"Outbox_InvalidAndDecoy", testOutboxInvalid},
+	{"Outbox_PurgeDeletesOnlyFinishedMessagesDoneBefore", testOutboxPurge},
 }
 
 func message(id string, at time.Time) wallet.Message {
@@ -205,4 +206,41 @@ func testOutboxInvalid(t *testing.T, s *logged) {
 	m, err := s.OutboxMessage(ctx, "m-decoy")
 	must(t, err)
 	equal(t, "decoy", []any{m.Status, m.Decoy}, []any{wallet.MessageDropped, true})
+}
+
+func testOutboxPurge(t *testing.T, s *logged) {
+	ctx := context.Background()
+	must(t, s.EnqueueMessage(ctx, message("m-sent", t0)))
+	must(t, s.EnqueueMessage(ctx, message("m-pending", t0)))
+	must(t, s.EnqueueMessage(ctx, message("m-failed", t0)))
+	decoy := wallet.Message{ID: "m-decoy", Purpose: "signin", CreatedAt: t0, NotAfter: t0.Add(time.Minute), Decoy: true}
+	must(t, s.EnqueueMessage(ctx, decoy))
+	claimed, err := s.ClaimMessages(ctx, t0.Add(time.Second), time.Minute, 10)
+	must(t, err)
+	for _, m := range claimed {
+		if m.ID == "m-sent" {
+			must(t, s.MessageSent(ctx, m.ID, t0.Add(time.Second)))
+		}
+	}
+	_, err = s.ExpireMessages(ctx, t0.Add(time.Hour), 10) // m-pending and m-failed, past not_after and their leases
+	must(t, err)
+	// Nothing finished before t0: nothing goes.
+	n, err := s.PurgeMessages(ctx, t0, 10)
+	must(t, err)
+	equal(t, "purged before t0", n, 0)
+	n, err = s.PurgeMessages(ctx, t0.Add(2*time.Hour), 2)
+	must(t, err)
+	equal(t, "purged with max 2", n, 2)
+	n, err = s.PurgeMessages(ctx, t0.Add(2*time.Hour), 10)
+	must(t, err)
+	equal(t, "purged the rest", n, 2)
+	for _, id := range []string{"m-sent", "m-pending", "m-failed", "m-decoy"} {
+		_, err := s.OutboxMessage(ctx, id)
+		wantCode(t, err, wallet.ENOTFOUND)
+	}
+	// A pending message is never purged.
+	must(t, s.EnqueueMessage(ctx, message("m-new", t0.Add(3*time.Hour))))
+	n, err = s.PurgeMessages(ctx, t0.Add(24*time.Hour), 10)
+	must(t, err)
+	equal(t, "purged pending", n, 0)
 }
