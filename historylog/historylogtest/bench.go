@@ -82,3 +82,42 @@ func BenchmarkGroupCommitVsOneTxPerEvent(b *testing.B, newStore func(b *testing.
 	b.ReportMetric(total/oneTime.Seconds(), "one-tx-appends/s")
 	b.ReportMetric(oneTime.Seconds()/groupTime.Seconds(), "group-x")
 }
+
+// BenchmarkInstances measures, in the same run, appends per second to a log
+// written by one Log (one service instance) and by instances Logs on one
+// store (one per instance, each with its own sequencer, their batches
+// serialised by the store's append lock). Each iteration has appenders
+// goroutines append n views through one Log, then through instances Logs
+// (appenders spread over them), each on a store of its own from newStore.
+// It reports both rates and their ratio (instances-x).
+func BenchmarkInstances(b *testing.B, newStore func(b *testing.B) historylog.LogStore, instances, appenders, n int) {
+	one := newLog(b, newStore(b), newKeys(b), 0)
+	shared := newStore(b)
+	keys := newKeys(b)
+	many := make([]*historylog.Log, instances)
+	for i := range many {
+		many[i] = newLog(b, shared, keys, 0)
+	}
+	var oneTime, manyTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		appendConcurrently(b, one, appenders, n)
+		mid := time.Now()
+		var wg sync.WaitGroup
+		for _, l := range many {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				appendConcurrently(b, l, appenders/instances, n/instances)
+			}()
+		}
+		wg.Wait()
+		oneTime += mid.Sub(start)
+		manyTime += time.Since(mid)
+	}
+	perIter := float64(b.N)
+	b.ReportMetric(perIter*float64(n)/oneTime.Seconds(), "one-instance-appends/s")
+	b.ReportMetric(perIter*float64(n/instances*instances)/manyTime.Seconds(), "instances-appends/s")
+	b.ReportMetric((float64(n/instances*instances)/manyTime.Seconds())/(float64(n)/oneTime.Seconds()), "instances-x")
+}

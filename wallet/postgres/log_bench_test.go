@@ -39,3 +39,10 @@ func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
 func BenchmarkAppend_GroupCommitVsOneTxPerEvent(b *testing.B) {
 	historylogtest.BenchmarkGroupCommitVsOneTxPerEvent(b, func(b *testing.B) historylog.LogStore { return openBenchStore(b) }, 32, 500)
 }
+
+// BenchmarkAppend_ThreeInstancesVsOne: 48 appenders, 1,500 appends per
+// iteration through one Log, then through three Logs on one store (three
+// service instances), rates and ratio from the same run.
+func BenchmarkAppend_ThreeInstancesVsOne(b *testing.B) {
+	historylogtest.BenchmarkInstances(b, func(b *testing.B) historylog.LogStore { return openBenchStore(b) }, 3, 48, 1500)
+}
