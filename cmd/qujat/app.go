@@ -16,6 +16,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
@@ -169,6 +170,20 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if !cfg.DevEndpoints() {
 		devOutbox, devList = nil, nil
 	}
+	// Notifications: webhooks posted, or (outbox) kept in the process; the
+	// development endpoints show what was delivered either way.
+	var push map[string]notify.Driver
+	var devNotifications *notify.DevOutbox
+	if cfg.DevEndpoints() {
+		devNotifications = &notify.DevOutbox{}
+	}
+	if cfg.PushDriver == "outbox" {
+		kept := devNotifications
+		if kept == nil {
+			kept = &notify.DevOutbox{}
+		}
+		push = map[string]notify.Driver{wallet.PlatformWebhook: kept, wallet.PlatformFCM: kept}
+	}
 	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -178,6 +193,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
 		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
+		Push: push, DevNotifications: devNotifications,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
 		NoCitizenLimits: cfg.DevUnlimited == "1",
 		TrustedProxies:  proxies,
@@ -187,7 +203,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	}
 	a.closers = append(a.closers, svc.Close)
 	a.server = svc.Server
-	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s", storeName, shortName, sourceName, cfg.SMSDriver)
+	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s, push %s", storeName, shortName, sourceName, cfg.SMSDriver, cfg.PushDriver)
 	return a, nil
 }
 

@@ -49,6 +49,10 @@ type Config struct {
 	SMSGatewayToken  string `env:"QUJAT_SMS_GATEWAY_TOKEN"`
 	SMSInboundSecret string `env:"QUJAT_SMS_INBOUND_SECRET"`
 
+	// PushDriver delivers notifications: "webhook" (webhooks are posted)
+	// or "outbox" (nothing leaves the process; development).
+	PushDriver string `env:"QUJAT_PUSH_DRIVER" envDefault:"webhook"`
+
 	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
 	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
 	// LogOrigin names the history log: the first line of its checkpoints
@@ -172,6 +176,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.PushDriver {
+	case "webhook", "outbox":
+	default:
+		bad("QUJAT_PUSH_DRIVER %q: want webhook or outbox", c.PushDriver)
 	}
 	switch c.Dev {
 	case "", "0", "1":
