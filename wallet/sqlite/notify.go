@@ -229,7 +229,7 @@ func (s *Store) NotificationRetry(ctx context.Context, id string, next time.Time
 			return wrapErr(err, what)
 		}
 		if d.Status == wallet.DeviceDropped {
-			return failPending(ctx, tx, device, "device dropped")
+			return failPending(ctx, tx, device, "device dropped: "+reason)
 		}
 		return nil
 	})
