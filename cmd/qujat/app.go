@@ -170,12 +170,24 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if !cfg.DevEndpoints() {
 		devOutbox, devList = nil, nil
 	}
-	// Notifications: webhooks posted, or (outbox) kept in the process; the
-	// development endpoints show what was delivered either way.
-	var push map[string]notify.Driver
+	// Notifications: webhooks posted (and FCM with a service account's
+	// key), or (outbox) kept in the process; the development endpoints show
+	// what was delivered either way.
 	var devNotifications *notify.DevOutbox
 	if cfg.DevEndpoints() {
 		devNotifications = &notify.DevOutbox{}
+	}
+	push := map[string]notify.Driver{wallet.PlatformWebhook: &notify.Webhook{AllowPrivate: cfg.DevEndpoints()}}
+	if cfg.FCMKeyFile != "" {
+		b, err := os.ReadFile(cfg.FCMKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_FCM_KEY_FILE: %w", err)
+		}
+		key, priv, err := notify.ParseFCMKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_FCM_KEY_FILE: %w", err)
+		}
+		push[wallet.PlatformFCM] = &notify.FCM{Key: key, PrivateKey: priv, Endpoint: cfg.FCMEndpoint}
 	}
 	if cfg.PushDriver == "outbox" {
 		kept := devNotifications

@@ -52,6 +52,11 @@ type Config struct {
 	// PushDriver delivers notifications: "webhook" (webhooks are posted)
 	// or "outbox" (nothing leaves the process; development).
 	PushDriver string `env:"QUJAT_PUSH_DRIVER" envDefault:"webhook"`
+	// FCMKeyFile is a Google service account's JSON key: with it, devices
+	// may be FCM registration tokens (FCM HTTP v1). FCMEndpoint replaces
+	// the FCM API's URL (an emulator, tests).
+	FCMKeyFile  string `env:"QUJAT_FCM_KEY_FILE"`
+	FCMEndpoint string `env:"QUJAT_FCM_ENDPOINT"`
 
 	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
 	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
@@ -181,6 +186,13 @@ func (c Config) Validate() error {
 	case "webhook", "outbox":
 	default:
 		bad("QUJAT_PUSH_DRIVER %q: want webhook or outbox", c.PushDriver)
+	}
+	if c.FCMEndpoint != "" {
+		if u, err := url.Parse(c.FCMEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("QUJAT_FCM_ENDPOINT %q: want an http(s) URL", c.FCMEndpoint)
+		} else if c.FCMKeyFile == "" {
+			bad("QUJAT_FCM_ENDPOINT needs QUJAT_FCM_KEY_FILE")
+		}
 	}
 	switch c.Dev {
 	case "", "0", "1":
