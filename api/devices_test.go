@@ -292,3 +292,71 @@ func TestPreferences_NotificationChoices(t *testing.T) {
 		t.Fatalf("a bad request changed something: %s", r.Body)
 	}
 }
+
+// A service stopped mid-delivery and a new one built on the same store
+// send each notification to each device once.
+func TestNotifications_ARestartedServiceSendsEachOnce(t *testing.T) {
+	dev := &notify.DevOutbox{}
+	var parts service.Parts
+	var first *service.Service
+	s := newTestServerWith(t, func(p *service.Parts) {
+		p.DevNotifications = dev
+		p.NotifyPoll = time.Hour // passes are the test's
+		p.NotifyBatch = 1
+		parts = *p
+		parts.NotifyBatch = 0
+	}, func(svc *service.Service) { first = svc })
+	owner := s.signIn(demoAllTypes).Access
+	viewer := s.signIn(demoRevoked).Access
+	rc, url := newReceiver(t)
+	s.addWebhook(owner, url+"/phone")
+	s.addWebhook(owner, url+"/tablet")
+	card := s.idCardOf(owner)
+	for range 3 {
+		sh := s.share(owner, card.ID, nil)
+		if r := s.redeemAs(viewer, map[string]string{"token": sh.Token}); r.Status != http.StatusOK {
+			t.Fatalf("redeem: %d %s", r.Status, r.Body)
+		}
+	}
+	// The first service fans out two rows (a share, which tells nobody,
+	// and its view) and delivers one notification, then stops.
+	for range 2 {
+		if _, err := first.Notifications.Pass(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	delivered := len(rc.pushes())
+	if delivered == 0 || delivered >= 6 {
+		t.Fatalf("the first service delivered %d of 6", delivered)
+	}
+	second, err := service.Build(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	if err := second.Notifications.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Notifications.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range rc.pushes() {
+		var b notify.Push
+		json.Unmarshal(p.Body, &b)
+		seen[b.EventID+" "+p.Header.Get("X-Qujat-Event-Id")]++
+	}
+	views := s.views(owner, "owner")
+	if len(views) != 3 || len(seen) != 3 {
+		t.Fatalf("views %d, events pushed %v", len(views), seen)
+	}
+	for _, v := range views {
+		id := v["id"].(string)
+		if seen[id+" "+id] != 2 {
+			t.Errorf("view %s pushed %d times, want once to each of 2 devices", id, seen[id+" "+id])
+		}
+	}
+}

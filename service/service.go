@@ -86,6 +86,9 @@ type Parts struct {
 	// NotifyPoll is how often the notification worker looks for new
 	// history (notify.DefaultPoll if zero).
 	NotifyPoll time.Duration
+	// NotifyBatch bounds what one notification pass fans out and delivers
+	// (notify's defaults if zero).
+	NotifyBatch int
 
 	PublicURL string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is read
@@ -211,8 +214,8 @@ func Build(p Parts) (*Service, error) {
 	devices := &notify.Devices{Store: p.Store, Seal: sealer, Now: p.Now, Rand: p.Rand, Platforms: platforms, AllowHTTP: dev}
 	notifications := &notify.Worker{
 		Fanout: &notify.Fanout{Store: p.Store, Directory: p.Directory, ClientName: clientName, Seal: sealer,
-			Now: p.Now, Rand: p.Rand, Log: p.Logger},
-		Store: p.Store, Drivers: drivers, Seal: sealer, Now: p.Now, Log: p.Logger, Poll: p.NotifyPoll,
+			Now: p.Now, Rand: p.Rand, Log: p.Logger, Batch: p.NotifyBatch},
+		Store: p.Store, Drivers: drivers, Seal: sealer, Now: p.Now, Log: p.Logger, Poll: p.NotifyPoll, Batch: p.NotifyBatch,
 	}
 	var devFlushNotifications func(context.Context) error
 	if dev {
