@@ -143,6 +143,7 @@ type env struct {
 	seal    *outbox.Sealer
 	devices *notify.Devices
 	hooks   *hooks
+	dir     wallet.Directory
 	secrets map[string]string // device id → secret
 	paths   map[string]string // device id → path
 }
@@ -162,7 +163,7 @@ func each(t *testing.T, test func(t *testing.T, e *env)) {
 			}
 			t.Cleanup(func() { hlog.Close() })
 			seal := outbox.NewSealer(wallet.NewHasher([]byte("test pepper")))
-			e := &env{t: t, clock: c, store: s, changes: history.Recorder{Log: hlog}, seal: seal, hooks: newHooks(t),
+			e := &env{t: t, clock: c, store: s, changes: history.Recorder{Log: hlog}, seal: seal, hooks: newHooks(t), dir: directory{},
 				secrets: map[string]string{}, paths: map[string]string{}}
 			e.devices = &notify.Devices{Store: s, Seal: seal, Now: c.Now, Platforms: []string{wallet.PlatformWebhook}, AllowHTTP: true}
 			test(t, e)
@@ -173,7 +174,7 @@ func each(t *testing.T, test func(t *testing.T, e *env)) {
 // worker builds a worker on the env's store, as a restarted service would.
 func (e *env) worker(batch int) *notify.Worker {
 	return &notify.Worker{
-		Fanout: &notify.Fanout{Store: e.store, Directory: directory{}, Seal: e.seal, Now: e.clock.Now, Batch: batch,
+		Fanout: &notify.Fanout{Store: e.store, Directory: e.dir, Seal: e.seal, Now: e.clock.Now, Batch: batch,
 			ClientName: func(_ context.Context, id string) string {
 				if id == "bank-1" {
 					return "Demo Bank"
@@ -500,4 +501,38 @@ func TestSignature_VerifiesOnlyTheSameBodySecretAndRecentTime(t *testing.T) {
 			t.Errorf("%s", name)
 		}
 	}
+}
+
+// downDirectory is a registry that cannot be reached.
+type downDirectory struct{}
+
+func (downDirectory) Citizen(context.Context, wallet.IIN) (wallet.Citizen, error) {
+	return wallet.Citizen{}, wallet.Errorf(wallet.EUNAVAILABLE, "registry down")
+}
+
+func (downDirectory) Guardians(context.Context, wallet.IIN) ([]wallet.IIN, error) {
+	return nil, wallet.Errorf(wallet.EUNAVAILABLE, "registry down")
+}
+
+func TestFanout_ARegistryDownHoldsTheRowUntilItIsBack(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		dev := e.addDevice(alice, "/a")
+		e.commit(wallet.Change{Views: []wallet.View{e.view("v-held", alice, wallet.ViewerCitizen, string(bob), "")}})
+		e.dir = downDirectory{}
+		before, _ := e.store.NotificationCursor(ctx)
+		if err := e.worker(0).Flush(ctx); wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+			t.Fatalf("flush with the registry down: %v", err)
+		}
+		if after, _ := e.store.NotificationCursor(ctx); after != before || len(e.received(dev)) != 0 {
+			t.Fatalf("cursor moved %d → %d or pushed %d", before, after, len(e.received(dev)))
+		}
+		e.dir = directory{}
+		if err := e.worker(0).Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.received(dev); len(got) != 1 || got[0].push.Text != "Bolat Tokhtar сіздің құжатыңызды қарады: Паспорт." {
+			t.Fatalf("after the registry is back: %+v", got)
+		}
+	})
 }

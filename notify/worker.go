@@ -112,13 +112,12 @@ func (w *Worker) Flush(ctx context.Context) error {
 }
 
 func (w *Worker) pass(ctx context.Context) (bool, error) {
-	fanned, err := w.Fanout.Pass(ctx)
-	if err != nil {
-		return false, err
-	}
+	// A fan-out that cannot go on (the registry is down) does not hold up
+	// the delivery of what is scheduled already.
+	fanned, fanErr := w.Fanout.Pass(ctx)
 	ns, err := w.Store.ClaimNotifications(ctx, w.now(), w.lease(), w.batch())
 	if err != nil {
-		return false, err
+		return false, errors.Join(fanErr, err)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(ns))
@@ -130,7 +129,7 @@ func (w *Worker) pass(ctx context.Context) (bool, error) {
 		}()
 	}
 	wg.Wait()
-	return fanned || len(ns) == w.batch(), errors.Join(errs...)
+	return (fanned && fanErr == nil) || len(ns) == w.batch(), errors.Join(append(errs, fanErr)...)
 }
 
 // deliver sends one claimed notification and records the outcome, even if
