@@ -171,9 +171,26 @@ func (p *plan) event(ctx context.Context, e wallet.Event) ([]message, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []message{{to: e.SubjectIIN, kind: e.Kind, key: "notify." + e.Kind, args: func(l locale.Lang) map[string]string {
+		msgs := []message{{to: e.SubjectIIN, kind: e.Kind, key: "notify." + e.Kind, args: func(l locale.Lang) map[string]string {
 			return map[string]string{"client": client(l)}
-		}}}, nil
+		}}}
+		// A minor's consent: their legal representatives hear of it too.
+		guardians, err := p.f.Directory.Guardians(ctx, e.SubjectIIN)
+		if err != nil {
+			return nil, err
+		}
+		if len(guardians) > 0 {
+			child, err := p.name(ctx, wallet.ViewerCitizen, string(e.SubjectIIN))
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range guardians {
+				msgs = append(msgs, message{to: g, kind: e.Kind, key: "notify." + e.Kind + ".ward", args: func(l locale.Lang) map[string]string {
+					return map[string]string{"client": client(l), "child": child(l)}
+				}})
+			}
+		}
+		return msgs, nil
 	case wallet.EventShareOpened:
 		if e.ActorKind != wallet.ViewerGuardian {
 			return nil, nil // the owner opened it: nothing to tell them

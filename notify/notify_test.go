@@ -536,3 +536,31 @@ func TestFanout_ARegistryDownHoldsTheRowUntilItIsBack(t *testing.T) {
 		}
 	})
 }
+
+func TestFanout_AMinorsConsentIsToldToTheirRepresentatives(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		aliceDev, daveDev := e.addDevice(alice, "/alice"), e.addDevice(dave, "/dave")
+		if err := e.store.SavePreferences(ctx, wallet.Preferences{IIN: dave, Language: "en", Notifications: wallet.DefaultNotifications, UpdatedAt: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		c := wallet.Consent{ID: "cns-ward", ClientID: "bank-1", SubjectIIN: carol, Phone: "+77010000001",
+			DocumentTypes: []wallet.DocumentType{wallet.BirthCertificate}, Purpose: "deposit", Method: wallet.ConsentOTP,
+			Status: wallet.ConsentPending, ValidFor: time.Hour, CreatedAt: e.clock.Now(), RequestExpiresAt: e.clock.Now().Add(time.Minute), Revision: 1}
+		ev := e.event(wallet.EventConsentRequested, carol, wallet.ViewerOrganisation, "bank-1", c.ID, nil)
+		e.commit(wallet.Change{Ops: []wallet.Op{wallet.CreateConsent{Consent: c}}, Events: []wallet.Event{ev}})
+		if err := e.worker(0).Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a, d := e.received(aliceDev), e.received(daveDev)
+		if len(a) != 1 || len(d) != 1 || a[0].push.EventID != ev.ID || a[0].push.Kind != wallet.EventConsentRequested {
+			t.Fatalf("alice %+v, dave %+v", a, d)
+		}
+		if d[0].push.Text != "Demo Bank asks for consent to see Kamila Sarsen's documents. Open Qujat to answer." {
+			t.Fatalf("dave's text %q", d[0].push.Text)
+		}
+		if strings.Contains(a[0].push.Text, "deposit") || !strings.Contains(a[0].push.Text, "Kamila Sarsen") {
+			t.Fatalf("alice's text %q", a[0].push.Text)
+		}
+	})
+}
