@@ -21,7 +21,7 @@ func TestPreferences_LanguageStoredAndFollowedBySMS(t *testing.T) {
 	}
 
 	r = s.do("PUT", "/v1/me/preferences", tok, map[string]string{"language": "ru"})
-	if r.Status != http.StatusOK || r.JSON(t)["language"] != "ru" || len(r.JSON(t)) != 1 {
+	if r.Status != http.StatusOK || r.JSON(t)["language"] != "ru" || len(r.JSON(t)) != 2 {
 		t.Fatalf("put: %d %s", r.Status, r.Body)
 	}
 	r = s.do("GET", "/v1/me/preferences", tok, nil)

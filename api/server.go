@@ -19,6 +19,7 @@ import (
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/wallet"
@@ -58,10 +59,15 @@ type Deps struct {
 	Preferences wallet.PreferenceStore
 	// ClientName returns an organisation's name for history pages.
 	ClientName func(ctx context.Context, clientID string) string
+	// Devices registers citizens' devices for notifications.
+	Devices *notify.Devices
 
 	// Development only: the demo registry's citizens and the SMS outbox.
 	DevCitizens func() []wallet.Citizen
 	DevOutbox   *sms.Outbox
+	// DevNotifications keeps the notifications delivered (development
+	// only), readable at /v1/dev/notifications (which delivers what is due first).
+	DevNotifications *notify.DevOutbox
 	// NoCitizenLimits turns the per-citizen limits (limitByCitizen) off:
 	// development only, for load generation.
 	NoCitizenLimits bool
@@ -156,6 +162,9 @@ func (s *Server) routes() {
 	v1.GET("/me", s.me, s.citizenOnly)
 	v1.GET("/me/preferences", s.myPreferences, s.citizenOnly)
 	v1.PUT("/me/preferences", s.setPreferences, s.citizenOnly)
+	v1.POST("/me/devices", s.addDevice, s.citizenOnly)
+	v1.GET("/me/devices", s.listDevices, s.citizenOnly)
+	v1.DELETE("/me/devices/:id", s.removeDevice, s.citizenOnly)
 
 	e.GET("/.well-known/jwks.json", s.jwks)
 	v1.POST("/verify", s.verify)
@@ -201,4 +210,5 @@ func (s *Server) routes() {
 
 	v1.GET("/dev/citizens", s.devCitizens)
 	v1.GET("/dev/sms", s.devSMS)
+	v1.GET("/dev/notifications", s.devNotifications)
 }

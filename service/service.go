@@ -24,6 +24,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
+	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/sharing"
@@ -75,6 +76,20 @@ type Parts struct {
 	Outbox           *sms.Outbox
 	SMSInboundSecret []byte
 
+	// Push delivers notifications, by device platform; nil: webhooks are
+	// posted (notify.Webhook) and FCM is not offered.
+	Push map[string]notify.Driver
+	// DevNotifications, if set (development only), keeps every
+	// notification delivered, readable at /v1/dev/notifications; http and
+	// loopback webhook URLs are accepted then.
+	DevNotifications *notify.DevOutbox
+	// NotifyPoll is how often the notification worker looks for new
+	// history (notify.DefaultPoll if zero).
+	NotifyPoll time.Duration
+	// NotifyBatch bounds what one notification pass fans out and delivers
+	// (notify's defaults if zero).
+	NotifyBatch int
+
 	PublicURL string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is read
 	// (api.Deps.TrustedProxies).
@@ -101,9 +116,14 @@ type Service struct {
 	Tokens    *api.TokenIssuer
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
+	// Notifications fans the history out to citizens' devices and delivers
+	// it; Build starts it.
+	Notifications *notify.Worker
+	Devices       *notify.Devices
 
 	stopMessages context.CancelFunc
 	messagesDone chan struct{}
+	notifyDone   chan struct{}
 }
 
 // Close stops the outbox worker (a message it was sending is recorded
@@ -112,6 +132,7 @@ type Service struct {
 func (s *Service) Close() error {
 	s.stopMessages()
 	<-s.messagesDone
+	<-s.notifyDone
 	return s.Log.Close()
 }
 
@@ -167,6 +188,39 @@ func Build(p Parts) (*Service, error) {
 		Documents: wallet.AssembledDocuments{Service: documents}, Hasher: hasher, Now: p.Now, Rand: p.Rand,
 		Language: language,
 	}
+	clientName := func(ctx context.Context, id string) string {
+		c, err := consents.Client(ctx, id)
+		if err != nil {
+			return ""
+		}
+		return c.Name
+	}
+	// Notifications: the history rows are their outbox (package notify).
+	dev := p.DevNotifications != nil
+	drivers := map[string]notify.Driver{}
+	for platform, d := range p.Push {
+		drivers[platform] = d
+	}
+	if p.Push == nil {
+		drivers[wallet.PlatformWebhook] = &notify.Webhook{AllowPrivate: dev, Now: p.Now}
+	}
+	platforms := make([]string, 0, len(drivers))
+	for platform, d := range drivers {
+		platforms = append(platforms, platform)
+		if dev && d != notify.Driver(p.DevNotifications) {
+			drivers[platform] = p.DevNotifications.Recording(d)
+		}
+	}
+	devices := &notify.Devices{Store: p.Store, Seal: sealer, Now: p.Now, Rand: p.Rand, Platforms: platforms, AllowHTTP: dev}
+	notifications := &notify.Worker{
+		Fanout: &notify.Fanout{Store: p.Store, Directory: p.Directory, ClientName: clientName, Seal: sealer,
+			Now: p.Now, Rand: p.Rand, Log: p.Logger, Batch: p.NotifyBatch},
+		Store: p.Store, Drivers: drivers, Seal: sealer, Now: p.Now, Log: p.Logger, Poll: p.NotifyPoll, Batch: p.NotifyBatch,
+	}
+	if dev && p.DevNotifications != nil {
+		// /v1/dev/notifications shows what a request just caused.
+		p.DevNotifications.DeliverFirst(notifications.Flush)
+	}
 	ready := p.ReadyChecks
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"database": p.Store.Ping, "short_lived": p.Short.Ping}
@@ -205,6 +259,9 @@ func Build(p Parts) (*Service, error) {
 		DevCitizens:      p.DevCitizens,
 		NoCitizenLimits:  p.NoCitizenLimits,
 		DevOutbox:        p.Outbox,
+		Devices:          devices,
+
+		DevNotifications: p.DevNotifications,
 		ReadyChecks:      ready,
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
@@ -222,7 +279,13 @@ func Build(p Parts) (*Service, error) {
 		defer close(done)
 		messages.Run(ctx)
 	}()
+	notifyDone := make(chan struct{})
+	go func() {
+		defer close(notifyDone)
+		notifications.Run(ctx)
+	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Messages: messages,
-		stopMessages: stop, messagesDone: done}, nil
+		Notifications: notifications, Devices: devices,
+		stopMessages: stop, messagesDone: done, notifyDone: notifyDone}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
@@ -169,6 +170,32 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if !cfg.DevEndpoints() {
 		devOutbox, devList = nil, nil
 	}
+	// Notifications: webhooks posted (and FCM with a service account's
+	// key), or (outbox) kept in the process; the development endpoints show
+	// what was delivered either way.
+	var devNotifications *notify.DevOutbox
+	if cfg.DevEndpoints() {
+		devNotifications = &notify.DevOutbox{}
+	}
+	push := map[string]notify.Driver{wallet.PlatformWebhook: &notify.Webhook{AllowPrivate: cfg.DevEndpoints()}}
+	if cfg.FCMKeyFile != "" {
+		b, err := os.ReadFile(cfg.FCMKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_FCM_KEY_FILE: %w", err)
+		}
+		key, priv, err := notify.ParseFCMKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("QUJAT_FCM_KEY_FILE: %w", err)
+		}
+		push[wallet.PlatformFCM] = &notify.FCM{Key: key, PrivateKey: priv, Endpoint: cfg.FCMEndpoint}
+	}
+	if cfg.PushDriver == "outbox" {
+		kept := devNotifications
+		if kept == nil {
+			kept = &notify.DevOutbox{}
+		}
+		push = map[string]notify.Driver{wallet.PlatformWebhook: kept, wallet.PlatformFCM: kept}
+	}
 	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -178,6 +205,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
 		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
+		Push: push, DevNotifications: devNotifications,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
 		NoCitizenLimits: cfg.DevUnlimited == "1",
 		TrustedProxies:  proxies,
@@ -187,7 +215,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	}
 	a.closers = append(a.closers, svc.Close)
 	a.server = svc.Server
-	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s", storeName, shortName, sourceName, cfg.SMSDriver)
+	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s, push %s", storeName, shortName, sourceName, cfg.SMSDriver, cfg.PushDriver)
 	return a, nil
 }
 

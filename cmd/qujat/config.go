@@ -49,6 +49,15 @@ type Config struct {
 	SMSGatewayToken  string `env:"QUJAT_SMS_GATEWAY_TOKEN"`
 	SMSInboundSecret string `env:"QUJAT_SMS_INBOUND_SECRET"`
 
+	// PushDriver delivers notifications: "webhook" (webhooks are posted)
+	// or "outbox" (nothing leaves the process; development).
+	PushDriver string `env:"QUJAT_PUSH_DRIVER" envDefault:"webhook"`
+	// FCMKeyFile is a Google service account's JSON key: with it, devices
+	// may be FCM registration tokens (FCM HTTP v1). FCMEndpoint replaces
+	// the FCM API's URL (an emulator, tests).
+	FCMKeyFile  string `env:"QUJAT_FCM_KEY_FILE"`
+	FCMEndpoint string `env:"QUJAT_FCM_ENDPOINT"`
+
 	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
 	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
 	// LogOrigin names the history log: the first line of its checkpoints
@@ -172,6 +181,18 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.PushDriver {
+	case "webhook", "outbox":
+	default:
+		bad("QUJAT_PUSH_DRIVER %q: want webhook or outbox", c.PushDriver)
+	}
+	if c.FCMEndpoint != "" {
+		if u, err := url.Parse(c.FCMEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("QUJAT_FCM_ENDPOINT %q: want an http(s) URL", c.FCMEndpoint)
+		} else if c.FCMKeyFile == "" {
+			bad("QUJAT_FCM_ENDPOINT needs QUJAT_FCM_KEY_FILE")
+		}
 	}
 	switch c.Dev {
 	case "", "0", "1":

@@ -58,7 +58,7 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 		logger.Info("X-Forwarded-For is read from trusted proxies", slog.String("proxies", cfg.TrustedProxies))
 	}
 	if cfg.DevEndpoints() {
-		logger.Warn("development endpoints are served: /v1/dev/citizens and /v1/dev/sms (every one-time password, no authentication); QUJAT_DEV=0 turns them off",
+		logger.Warn("development endpoints are served: /v1/dev/citizens, /v1/dev/sms and /v1/dev/notifications (every one-time password, no authentication; http webhooks accepted); QUJAT_DEV=0 turns them off",
 			slog.String("addr", addr))
 	} else {
 		logger.Info("development endpoints are off (QUJAT_DEV=1 turns them on)")

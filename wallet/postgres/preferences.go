@@ -9,8 +9,10 @@ import (
 // Preferences returns the citizen's preferences. ENOTFOUND.
 func (s *Store) Preferences(ctx context.Context, iin wallet.IIN) (wallet.Preferences, error) {
 	p := wallet.Preferences{IIN: iin}
-	err := s.pool.QueryRow(ctx, `SELECT language, updated_at FROM citizen_preferences WHERE iin = $1`, string(iin)).
-		Scan(&p.Language, &p.UpdatedAt)
+	n := &p.Notifications
+	err := s.pool.QueryRow(ctx, `SELECT language, notify_views, notify_consents, notify_duplicates, notify_cases, updated_at
+		FROM citizen_preferences WHERE iin = $1`, string(iin)).
+		Scan(&p.Language, &n.Views, &n.Consents, &n.Duplicates, &n.Cases, &p.UpdatedAt)
 	if err != nil {
 		return wallet.Preferences{}, wrapErr(err, "preferences")
 	}
@@ -25,8 +27,14 @@ func (s *Store) SavePreferences(ctx context.Context, p wallet.Preferences) error
 	if p.IIN == "" || p.Language == "" {
 		return wallet.Errorf(wallet.EINVALID, "%s: an IIN and a language are required", what)
 	}
-	_, err := s.exec(ctx, what, `INSERT INTO citizen_preferences (iin, language, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (iin) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at`,
-		string(p.IIN), p.Language, ts(p.UpdatedAt))
+	n := p.Notifications
+	_, err := s.exec(ctx, what, `INSERT INTO citizen_preferences
+		(iin, language, notify_views, notify_consents, notify_duplicates, notify_cases, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (iin) DO UPDATE SET language = excluded.language,
+		notify_views = excluded.notify_views, notify_consents = excluded.notify_consents,
+		notify_duplicates = excluded.notify_duplicates, notify_cases = excluded.notify_cases,
+		updated_at = excluded.updated_at`,
+		string(p.IIN), p.Language, n.Views, n.Consents, n.Duplicates, n.Cases, ts(p.UpdatedAt))
 	return err
 }

@@ -11,8 +11,10 @@ import (
 func (s *Store) Preferences(ctx context.Context, iin wallet.IIN) (wallet.Preferences, error) {
 	p := wallet.Preferences{IIN: iin}
 	var updated int64
-	err := s.r.QueryRowContext(ctx, `SELECT language, updated_at FROM citizen_preferences WHERE iin = ?`, string(iin)).
-		Scan(&p.Language, &updated)
+	n := &p.Notifications
+	err := s.r.QueryRowContext(ctx, `SELECT language, notify_views, notify_consents, notify_duplicates, notify_cases, updated_at
+		FROM citizen_preferences WHERE iin = ?`, string(iin)).
+		Scan(&p.Language, &n.Views, &n.Consents, &n.Duplicates, &n.Cases, &updated)
 	if err != nil {
 		return wallet.Preferences{}, wrapErr(err, "preferences")
 	}
@@ -28,9 +30,15 @@ func (s *Store) SavePreferences(ctx context.Context, p wallet.Preferences) error
 		return wallet.Errorf(wallet.EINVALID, "%s: an IIN and a language are required", what)
 	}
 	return s.write(ctx, what, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO citizen_preferences (iin, language, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT (iin) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at`,
-			string(p.IIN), p.Language, micros(p.UpdatedAt))
+		n := p.Notifications
+		_, err := tx.ExecContext(ctx, `INSERT INTO citizen_preferences
+			(iin, language, notify_views, notify_consents, notify_duplicates, notify_cases, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (iin) DO UPDATE SET language = excluded.language,
+			notify_views = excluded.notify_views, notify_consents = excluded.notify_consents,
+			notify_duplicates = excluded.notify_duplicates, notify_cases = excluded.notify_cases,
+			updated_at = excluded.updated_at`,
+			string(p.IIN), p.Language, n.Views, n.Consents, n.Duplicates, n.Cases, micros(p.UpdatedAt))
 		return err
 	})
 }
