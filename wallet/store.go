@@ -18,6 +18,7 @@ type Store interface {
 	IdempotencyStore
 	OutboxStore
 	PreferenceStore
+	StaffStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

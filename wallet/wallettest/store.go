@@ -81,6 +81,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Events_AppendAndListNewestFirstWithLogIndexes", testEvents},
 	}
 	tests = append(tests, outboxTests...)
+	tests = append(tests, staffTests...)
 	for _, f := range leafWriteFailures {
 		tests = append(tests, struct {
 			name string
