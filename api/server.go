@@ -21,6 +21,7 @@ import (
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/web"
 )
@@ -83,6 +84,10 @@ type Deps struct {
 	// Pages, if set, are the web pages for browsers (GET /s/{token} with
 	// Accept: text/html, /verify, /view/{id}).
 	Pages *web.Pages
+
+	// Staff registers staff members, signs them in and publishes their
+	// keys; nil, the staff endpoints answer 404.
+	Staff *staff.Service
 
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
@@ -196,6 +201,13 @@ func (s *Server) routes() {
 	v1.GET("/log/leaves/:index", s.logLeaf, s.eitherParty)
 	v1.GET("/log/proof/inclusion", s.logInclusion)
 	v1.GET("/log/proof/consistency", s.logConsistency)
+
+	if s.Staff != nil {
+		v1.POST("/staff/auth/otp", s.startStaffSignIn, s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow))
+		v1.POST("/staff/auth/token", s.finishStaffSignIn)
+		e.GET("/.well-known/staff-keys.json", s.staffKeys)
+		v1.GET("/centre/me", s.centreMe, s.staffOnly)
+	}
 
 	if s.Pages != nil {
 		signInLimit := s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow)

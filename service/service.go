@@ -28,6 +28,7 @@ import (
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/web"
@@ -62,6 +63,7 @@ type Parts struct {
 	NoCitizenLimits bool
 
 	Keys        wallet.KeyRing  // issuer keys
+	StaffKeys   staff.Keys      // staff members' signing keys (nil: staff cannot be registered)
 	LogKeys     historylog.Keys // the history log's keys
 	Pepper      []byte          // the secrets' hashing pepper
 	TokenKey    ed25519.PrivateKey
@@ -99,6 +101,7 @@ type Service struct {
 	OTP       *otp.Service
 	SignIn    *signin.Service
 	Tokens    *api.TokenIssuer
+	Staff     *staff.Service
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 
@@ -158,6 +161,10 @@ func Build(p Parts) (*Service, error) {
 	// they chose another).
 	language := locale.Stored(p.Store)
 	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short, Language: language}
+	staffSvc := &staff.Service{
+		Store: p.Store, Keys: p.StaffKeys, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Tokens: tokens,
+		Now: p.Now, Rand: p.Rand, Language: language,
+	}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -211,6 +218,7 @@ func Build(p Parts) (*Service, error) {
 		MetricsToken:     p.MetricsToken,
 		TrustedProxies:   p.TrustedProxies,
 		Pages:            pages,
+		Staff:            staffSvc,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	ctx, stop := context.WithCancel(context.Background())
@@ -220,6 +228,6 @@ func Build(p Parts) (*Service, error) {
 		messages.Run(ctx)
 	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Messages: messages,
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Messages: messages,
 		stopMessages: stop, messagesDone: done}, nil
 }
