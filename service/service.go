@@ -21,6 +21,7 @@ import (
 
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
@@ -62,13 +63,16 @@ type Parts struct {
 	// only: load generation).
 	NoCitizenLimits bool
 
-	Keys        wallet.KeyRing  // issuer keys
-	StaffKeys   staff.Keys      // staff members' signing keys (nil: staff cannot be registered)
-	LogKeys     historylog.Keys // the history log's keys
-	Pepper      []byte          // the secrets' hashing pepper
-	TokenKey    ed25519.PrivateKey
-	TokenIssuer string
-	SealKey     []byte // seals share tokens for QR images
+	Keys      wallet.KeyRing // issuer keys
+	StaffKeys staff.Keys     // staff members' signing keys (nil: staff cannot be registered)
+	// DuplicateRetention, if positive, replaces the three calendar years a
+	// certified duplicate is kept (QUJAT_DUPLICATE_RETENTION).
+	DuplicateRetention time.Duration
+	LogKeys            historylog.Keys // the history log's keys
+	Pepper             []byte          // the secrets' hashing pepper
+	TokenKey           ed25519.PrivateKey
+	TokenIssuer        string
+	SealKey            []byte // seals share tokens for QR images
 
 	// SMS delivers text messages (the outbox worker's sender); Outbox, if
 	// set, is the development outbox (the same sender, readable at
@@ -92,16 +96,17 @@ type Parts struct {
 
 // Service is the built graph.
 type Service struct {
-	Server    *api.Server
-	Log       *historylog.Log
-	Changes   wallet.Committer
-	Documents *wallet.DocumentService
-	Sharing   *sharing.Service
-	Consents  *consent.Service
-	OTP       *otp.Service
-	SignIn    *signin.Service
-	Tokens    *api.TokenIssuer
-	Staff     *staff.Service
+	Server     *api.Server
+	Log        *historylog.Log
+	Changes    wallet.Committer
+	Documents  *wallet.DocumentService
+	Sharing    *sharing.Service
+	Consents   *consent.Service
+	OTP        *otp.Service
+	SignIn     *signin.Service
+	Tokens     *api.TokenIssuer
+	Staff      *staff.Service
+	Duplicates *duplicates.Service
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 
@@ -165,6 +170,11 @@ func Build(p Parts) (*Service, error) {
 		Store: p.Store, Keys: p.StaffKeys, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Tokens: tokens,
 		Now: p.Now, Rand: p.Rand, Language: language,
 	}
+	retention := p.DuplicateRetention
+	dups := &duplicates.Service{
+		Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
+		Now: p.Now, Rand: p.Rand, Retention: retention, Language: language,
+	}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -219,6 +229,7 @@ func Build(p Parts) (*Service, error) {
 		TrustedProxies:   p.TrustedProxies,
 		Pages:            pages,
 		Staff:            staffSvc,
+		Duplicates:       dups,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	ctx, stop := context.WithCancel(context.Background())
@@ -228,6 +239,6 @@ func Build(p Parts) (*Service, error) {
 		messages.Run(ctx)
 	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Messages: messages,
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups, Messages: messages,
 		stopMessages: stop, messagesDone: done}, nil
 }

@@ -181,7 +181,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	svc, err := service.Build(service.Parts{
 		Logger: logger, Now: time.Now, Rand: rand.Reader,
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
-		Keys: keys, StaffKeys: staffKeys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
+		Keys: keys, StaffKeys: staffKeys, DuplicateRetention: cfg.duplicateRetention(), LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
 		NoCitizenLimits: cfg.DevUnlimited == "1",
