@@ -426,3 +426,41 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func TestDuplicates_VerifyNamesTheOperatorAndCatchesTampering(t *testing.T) {
+	ts := newTestServer(t)
+	_, m, op := ts.operator(operatorIIN)
+	cert := ts.certified(op)
+	jws := cert["jws"].(string)
+	r := ts.do("POST", "/v1/verify", "", map[string]string{"jws": jws})
+	v := r.JSON(t)
+	signer, _ := v["signer"].(map[string]any)
+	sum := sha256.Sum256(scanPDF)
+	if r.Status != http.StatusOK || v["valid"] != true || v["kind"] != "duplicate" || v["document_id"] != cert["id"] || v["status"] != "certified" ||
+		signer["kind"] != "staff" || signer["id"] != m.ID || signer["name"] != m.Name || signer["organisation"] != "Centre No 1" ||
+		v["sha256"] != hex.EncodeToString(sum[:]) {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	// A tampered scan no longer matches the signed digest.
+	tampered := append([]byte(nil), scanPDF...)
+	tampered[10] ^= 1
+	if ts2 := sha256.Sum256(tampered); hex.EncodeToString(ts2[:]) == v["sha256"] {
+		t.Fatal("a tampered scan has the signed digest")
+	}
+	// A JWS whose claims were changed does not verify.
+	parts := strings.Split(jws, ".")
+	claims := jwsClaims(t, jws)
+	claims["dup"].(map[string]any)["sha256"] = strings.Repeat("0", 64)
+	parts[1] = base64.RawURLEncoding.EncodeToString(mustJSON(t, claims))
+	r = ts.do("POST", "/v1/verify", "", map[string]string{"jws": strings.Join(parts, ".")})
+	if v := r.JSON(t); v["valid"] != false || v["reason"] != "bad_signature" {
+		t.Fatalf("changed claims: %s", r.Body)
+	}
+	// A disabled operator's key is retired: what they certified still verifies.
+	if err := ts.Staff.Disable(t.Context(), m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.do("POST", "/v1/verify", "", map[string]string{"jws": jws}).JSON(t); v["valid"] != true {
+		t.Fatalf("after the operator was disabled: %v", v)
+	}
+}
