@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -462,5 +464,65 @@ func TestDuplicates_VerifyNamesTheOperatorAndCatchesTampering(t *testing.T) {
 	}
 	if v := ts.do("POST", "/v1/verify", "", map[string]string{"jws": jws}).JSON(t); v["valid"] != true {
 		t.Fatalf("after the operator was disabled: %v", v)
+	}
+}
+
+func TestDuplicates_PurgedAfterRetentionTheScanIsGoneAndAnswers410(t *testing.T) {
+	var svc *service.Service
+	ts := newTestServerWith(t, func(p *service.Parts) { p.DuplicateRetention = time.Hour }, func(s *service.Service) { svc = s })
+	_, _, op := ts.operator(operatorIIN)
+	cert := ts.certified(op)
+	id := cert["id"].(string)
+	if got, want := cert["retain_until"], ts.Clock.Now().Add(time.Hour).UTC().Format(time.RFC3339); got != want {
+		t.Fatalf("retain_until %v, want %v (QUJAT_DUPLICATE_RETENTION)", got, want)
+	}
+	if n, err := svc.Duplicates.PurgeDue(t.Context()); err != nil || n != 0 {
+		t.Fatalf("purge before the end of retention: %d %v", n, err)
+	}
+	ts.Clock.Advance(time.Hour)
+	if n, err := svc.Duplicates.PurgeDue(t.Context()); err != nil || n != 1 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	if _, err := ts.Store.Blob(t.Context(), id); wallet.ErrorCode(err) != wallet.ENOTFOUND {
+		t.Fatalf("the scan's bytes are still stored: %v", err)
+	}
+	owner := ts.signIn(duplicateOwner)
+	if r := ts.do("GET", "/v1/duplicates/"+id+"/scan", owner.Access, nil); r.Status != http.StatusGone || r.ErrorCode(t) != "expired" {
+		t.Fatalf("owner's scan after the purge: %d %s", r.Status, r.Body)
+	}
+	_, gov := ts.organisation("Ministry", "gov", wallet.IDCard)
+	if r := ts.do("GET", "/v1/gov/duplicates/"+id+"/scan?basis=benefit+application", gov, nil); r.Status != http.StatusGone {
+		t.Fatalf("gov scan after the purge: %d %s", r.Status, r.Body)
+	}
+	// The tombstone stays: id, type, holder, SHA-256, dates.
+	d := ts.do("GET", "/v1/duplicates/"+id, owner.Access, nil).JSON(t)
+	if d["status"] != "purged" || d["sha256"] == "" || d["type"] != "marriage_certificate" || d["purged_at"] == nil || d["certified_at"] == nil {
+		t.Fatalf("tombstone: %v", d)
+	}
+	if v := ts.do("POST", "/v1/verify", "", map[string]string{"jws": cert["jws"].(string)}).JSON(t); v["valid"] != false || v["reason"] != "purged" || v["status"] != "purged" {
+		t.Fatalf("verify after the purge: %v", v)
+	}
+	var purged map[string]any
+	for _, e := range ts.do("GET", "/v1/me/history", owner.Access, nil).JSON(t)["events"].([]any) {
+		if e := e.(map[string]any); e["kind"] == "duplicate_purged" {
+			purged = e
+		}
+	}
+	if purged == nil || purged["object_id"] != id || purged["log_index"] == nil || purged["at"] != ts.Clock.Now().UTC().Format(time.RFC3339) {
+		t.Fatalf("duplicate_purged in the owner's history: %v", purged)
+	}
+	if n, err := svc.Duplicates.PurgeDue(t.Context()); err != nil || n != 0 {
+		t.Fatalf("a second purge: %d %v", n, err)
+	}
+}
+
+func TestDuplicates_ABankAskingConsentForADuplicateIsRefused(t *testing.T) {
+	ts := newTestServer(t)
+	_, bank := ts.bank("Bank", wallet.IDCard)
+	for _, types := range [][]string{{"marriage_certificate"}, {"duplicate"}} {
+		r := ts.do("POST", "/v1/consents", bank, map[string]any{"iin": string(duplicateOwner), "document_types": types, "purpose": "Mortgage application", "method": "otp"})
+		if r.Status != http.StatusForbidden || r.ErrorCode(t) != "forbidden" {
+			t.Errorf("consent for %v: %d %s", types, r.Status, r.Body)
+		}
 	}
 }

@@ -112,14 +112,16 @@ type Service struct {
 
 	stopMessages context.CancelFunc
 	messagesDone chan struct{}
+	purgerDone   chan struct{}
 }
 
 // Close stops the outbox worker (a message it was sending is recorded
-// first), then the history log after the changes already queued are
+// first) and the duplicates' purger, then the history log after the changes already queued are
 // committed. It does not close the adapters: their opener does.
 func (s *Service) Close() error {
 	s.stopMessages()
 	<-s.messagesDone
+	<-s.purgerDone
 	return s.Log.Close()
 }
 
@@ -234,11 +236,17 @@ func Build(p Parts) (*Service, error) {
 	messages.GaveUp = consents.DeliveryFailed
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	purgerDone := make(chan struct{})
 	go func() {
 		defer close(done)
 		messages.Run(ctx)
 	}()
+	// Duplicates whose retention ended lose their scans.
+	go func() {
+		defer close(purgerDone)
+		dups.RunPurger(ctx, p.Logger)
+	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups, Messages: messages,
-		stopMessages: stop, messagesDone: done}, nil
+		stopMessages: stop, messagesDone: done, purgerDone: purgerDone}, nil
 }

@@ -47,6 +47,9 @@ type DuplicateStore interface {
 	Duplicate(ctx context.Context, id string) (Duplicate, error)
 	// DuplicatesOfOwner returns the citizen's duplicates, newest first.
 	DuplicatesOfOwner(ctx context.Context, owner IIN) ([]Duplicate, error)
+	// DuplicatesDue returns up to limit certified duplicates whose
+	// retention ended at or before at, oldest retain_until first.
+	DuplicatesDue(ctx context.Context, at time.Time, limit int) ([]Duplicate, error)
 	// DuplicatesOfCentre returns the duplicates made at the centre, of
 	// owner if owner is not empty, newest first.
 	DuplicatesOfCentre(ctx context.Context, centreID string, owner IIN) ([]Duplicate, error)
@@ -90,6 +93,17 @@ type CertifyDuplicate struct {
 	JWS         string
 }
 
+// PurgeDuplicate marks a certified duplicate whose retention ended at or
+// before At as purged at At: the record stays as the tombstone. Its bytes
+// are deleted from the blob store by the purger, before this commits.
+// ENOTFOUND if there is no such duplicate; ECONFLICT if it is not
+// certified or not due (nothing is written).
+type PurgeDuplicate struct {
+	ID string
+	At time.Time
+}
+
+func (PurgeDuplicate) What() string   { return "purge duplicate" }
 func (CreateDuplicate) What() string  { return "create duplicate" }
 func (CertifyDuplicate) What() string { return "certify duplicate" }
 

@@ -31,6 +31,7 @@ func TestHelp_EveryCommandPrintsItsFlagsAndSucceeds(t *testing.T) {
 		{[]string{"staff", "create"}, append([]string{"organisation", "iin", "name", "role"}, common...)},
 		{[]string{"staff", "list"}, common},
 		{[]string{"staff", "disable"}, append([]string{"id"}, common...)},
+		{[]string{"duplicates", "purge"}, common},
 		{[]string{"audit"}, append([]string{"verifier-key"}, common...)},
 		{[]string{"audit", "verify"}, append([]string{"verifier-key"}, common...)},
 		{[]string{"registry-sim"}, []string{"addr", "secret", "latency", "fail-rate", "fail", "garbage"}},

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/qujat/qujat/wallet"
@@ -136,5 +137,42 @@ func (r *applyRun) certifyDuplicate(i, k int, op wallet.CertifyDuplicate) {
 			return wallet.Errorf(wallet.ENOTFOUND, "%s: not found", what), nil
 		}
 		return wallet.Errorf(wallet.ECONFLICT, "%s: it is %s", what, *status), nil
+	})
+}
+
+// DuplicatesDue returns certified duplicates due for purging at at.
+func (s *Store) DuplicatesDue(ctx context.Context, at time.Time, limit int) ([]wallet.Duplicate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+duplicateColumns+` WHERE status = 'certified' AND retain_until <= $1
+		ORDER BY retain_until, seq LIMIT $2`, ts(at), limit)
+	return collect(rows, err, "due duplicates", scanDuplicate)
+}
+
+// purgeDuplicateSQL purges a certified duplicate that is due and returns
+// whether it did and the duplicate's status before (none: no such
+// duplicate).
+const purgeDuplicateSQL = `WITH p AS (
+	UPDATE duplicates SET status = 'purged', purged_at = $2
+	WHERE id = $1 AND status = 'certified' AND retain_until <= $2 RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM p), (SELECT status FROM duplicates WHERE id = $1)`
+
+// purgeDuplicate: ENOTFOUND; ECONFLICT if it is not certified or not due.
+func (r *applyRun) purgeDuplicate(i, k int, op wallet.PurgeDuplicate) {
+	const what = "purge duplicate"
+	r.queue(i, k, purgeDuplicateSQL, []any{op.ID, ts(op.At)}, func(br pgx.BatchResults) (error, error) {
+		var (
+			done   bool
+			status *string
+		)
+		if err := br.QueryRow().Scan(&done, &status); err != nil {
+			return nil, err
+		}
+		switch {
+		case done:
+			return nil, nil
+		case status == nil:
+			return wallet.Errorf(wallet.ENOTFOUND, "%s: not found", what), nil
+		}
+		return wallet.Errorf(wallet.ECONFLICT, "%s: it is %s, or its retention has not ended", what, *status), nil
 	})
 }

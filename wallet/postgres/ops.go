@@ -37,6 +37,8 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		r.createDuplicate(i, k, op.Duplicate)
 	case wallet.CertifyDuplicate:
 		r.certifyDuplicate(i, k, op)
+	case wallet.PurgeDuplicate:
+		r.purgeDuplicate(i, k, op)
 	default:
 		r.refuse(i, k, wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op))
 	}

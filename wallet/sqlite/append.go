@@ -119,6 +119,8 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.createDuplicate(ctx, op.Duplicate)
 	case wallet.CertifyDuplicate:
 		return a.certifyDuplicate(ctx, op)
+	case wallet.PurgeDuplicate:
+		return a.purgeDuplicate(ctx, op)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }

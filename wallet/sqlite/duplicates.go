@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/qujat/qujat/wallet"
 )
@@ -127,4 +128,31 @@ func (a *appendTx) certifyDuplicate(ctx context.Context, op wallet.CertifyDuplic
 		return err // ENOTFOUND for sql.ErrNoRows
 	}
 	return wallet.Errorf(wallet.ECONFLICT, "%s: it is %s", what, status)
+}
+
+// DuplicatesDue returns certified duplicates due for purging at at.
+func (s *Store) DuplicatesDue(ctx context.Context, at time.Time, limit int) ([]wallet.Duplicate, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+duplicateColumns+` WHERE status = 'certified' AND retain_until <= ?
+		ORDER BY retain_until, rowid LIMIT ?`, micros(at), limit)
+	return collect(rows, err, "due duplicates", scanDuplicate)
+}
+
+// purgeDuplicate: ENOTFOUND; ECONFLICT if it is not certified or not due.
+func (a *appendTx) purgeDuplicate(ctx context.Context, op wallet.PurgeDuplicate) error {
+	const what = "purge duplicate"
+	res, err := a.tx.ExecContext(ctx, `UPDATE duplicates SET status = 'purged', purged_at = ?
+		WHERE id = ? AND status = 'certified' AND retain_until <= ?`, micros(op.At), op.ID, micros(op.At))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		return nil
+	}
+	var status string
+	if err := a.tx.QueryRowContext(ctx, `SELECT status FROM duplicates WHERE id = ?`, op.ID).Scan(&status); err != nil {
+		return err
+	}
+	return wallet.Errorf(wallet.ECONFLICT, "%s: it is %s, or its retention has not ended", what, status)
 }

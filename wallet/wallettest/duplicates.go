@@ -18,6 +18,7 @@ var duplicateTests = []struct {
 	{"Blob_PutReadDeleteKeepsTheExactBytes", testBlobs},
 	{"Duplicate_CreateCertifyAndList", testDuplicates},
 	{"CertifyDuplicate_OnlyOnceAndOnlyAwaitingConsent", testCertifyDuplicateRefusals},
+	{"PurgeDuplicate_OnlyCertifiedAndDueLeavesATombstone", testPurgeDuplicate},
 }
 
 func duplicate(id string, owner wallet.IIN, centre string, at time.Time) wallet.Duplicate {
@@ -128,5 +129,45 @@ func testCertifyDuplicateRefusals(t *testing.T, s *logged) {
 	must(t, err)
 	if got.JWS != "x.y.z" || !got.CertifiedAt.Equal(us(t0.Add(time.Minute))) {
 		t.Fatalf("a refused certification changed the duplicate: %+v", got)
+	}
+}
+
+func testPurgeDuplicate(t *testing.T, s *logged) {
+	ctx := context.Background()
+	certifiedAt, until := t0.Add(time.Minute), t0.Add(time.Hour)
+	for _, id := range []string{"dup-1", "dup-2", "dup-3"} {
+		must(t, s.do(wallet.CreateDuplicate{Duplicate: duplicate(id, alice, "psc-1", t0)}))
+	}
+	must(t, s.do(wallet.CertifyDuplicate{ID: "dup-1", At: certifiedAt, RetainUntil: until, JWS: "j1"}))
+	must(t, s.do(wallet.CertifyDuplicate{ID: "dup-2", At: certifiedAt, RetainUntil: until.Add(time.Hour), JWS: "j2"}))
+
+	due, err := s.DuplicatesDue(ctx, until.Add(-time.Second), 10)
+	must(t, err)
+	equal(t, "due before", len(due), 0)
+	due, err = s.DuplicatesDue(ctx, until, 10)
+	must(t, err)
+	if len(due) != 1 || due[0].ID != "dup-1" {
+		t.Fatalf("due: %+v", due)
+	}
+	purge := func(id string, at time.Time) error {
+		ev := event("ev-purge-"+id, wallet.EventDuplicatePurged, alice, at)
+		ev.ActorKind, ev.ActorID = "system", ""
+		_, err := s.commit(ctx, wallet.Change{Ops: []wallet.Op{wallet.PurgeDuplicate{ID: id, At: at}}, Events: []wallet.Event{ev}})
+		return err
+	}
+	wantCode(t, purge("dup-2", until), wallet.ECONFLICT) // not due yet
+	wantCode(t, purge("dup-3", until), wallet.ECONFLICT) // never certified
+	wantCode(t, purge("dup-none", until), wallet.ENOTFOUND)
+	must(t, purge("dup-1", until))
+	wantCode(t, purge("dup-1", until.Add(time.Minute)), wallet.ECONFLICT)
+	got, err := s.Duplicate(ctx, "dup-1")
+	must(t, err)
+	if got.Status != wallet.DuplicatePurged || !got.PurgedAt.Equal(us(until)) || got.SHA256 == "" || got.Type == "" {
+		t.Fatalf("tombstone: %+v", got)
+	}
+	due, err = s.DuplicatesDue(ctx, until.Add(24*time.Hour), 10)
+	must(t, err)
+	if len(due) != 1 || due[0].ID != "dup-2" {
+		t.Fatalf("due after the purge: %+v", due)
 	}
 }

@@ -83,6 +83,24 @@ var leafWriteFailures = []leafWriteFailure{
 		},
 	},
 	{
+		name: "DuplicatePurged",
+		setup: func(t *testing.T, s *logged) {
+			must(t, s.do(wallet.CreateDuplicate{Duplicate: duplicate("dup-1", alice, "psc-1", t0)},
+				wallet.CertifyDuplicate{ID: "dup-1", At: t0, RetainUntil: t0.Add(time.Hour), JWS: "a.b.c"}))
+		},
+		change: func() wallet.Change {
+			return wallet.Change{Ops: []wallet.Op{wallet.PurgeDuplicate{ID: "dup-1", At: t0.Add(2 * time.Hour)}},
+				Events: []wallet.Event{event("e-1", wallet.EventDuplicatePurged, alice, t0.Add(2*time.Hour))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			d, err := s.Duplicate(context.Background(), "dup-1")
+			must(t, err)
+			if d.Status != wallet.DuplicateCertified || d.PurgedAt != nil {
+				t.Fatalf("the duplicate was purged: %+v", d)
+			}
+		},
+	},
+	{
 		name: "CodesVoided",
 		change: func() wallet.Change {
 			return wallet.Change{Events: []wallet.Event{event("e-1", wallet.EventCodesVoided, alice, t0)}}
