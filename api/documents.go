@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -132,6 +133,9 @@ func (s *Server) verify(c echo.Context) error {
 	}
 	if req.JWS == "" {
 		return wallet.Errorf(wallet.EINVALID, "jws is required")
+	}
+	if s.Duplicates != nil && duplicates.IsDuplicateJWS(req.JWS) {
+		return c.JSON(http.StatusOK, s.Duplicates.Verify(c.Request().Context(), req.JWS))
 	}
 	return c.JSON(http.StatusOK, s.Verifier.Verify(c.Request().Context(), req.JWS))
 }

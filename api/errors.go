@@ -38,7 +38,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	code, status, msg := wallet.EINTERNAL, http.StatusInternalServerError, "internal error"
 	var attemptsLeft *int
 	var he *echo.HTTPError
-	if errors.As(err, &he) && wallet.AsError(err) == nil {
+	var ie invalidWithStatus
+	if errors.As(err, &ie) {
+		// An invalid request answered with a status of its own (413, 415)
+		// and a message saying which limit.
+		code, status, msg = wallet.EINVALID, ie.status, ie.msg
+	} else if errors.As(err, &he) && wallet.AsError(err) == nil {
 		// Errors raised by echo itself (routing, body limit, ...).
 		status = he.Code
 		switch he.Code {

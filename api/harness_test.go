@@ -24,6 +24,7 @@ import (
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/keyfiles"
 	"github.com/qujat/qujat/wallet/sqlite"
@@ -57,6 +58,7 @@ type testServer struct {
 	Server   *api.Server
 	Consents *consent.Service
 	Log      *historylog.Log
+	Staff    *staff.Service
 }
 
 // stack is the API built from the real parts of the embedded default:
@@ -73,6 +75,7 @@ type stack struct {
 	short    wallet.ShortLivedStore
 	consents *consent.Service
 	log      *historylog.Log
+	staff    *staff.Service
 }
 
 // newStack builds the stack; each of adjust may change the built services
@@ -105,6 +108,10 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 	if err != nil {
 		tb.Fatal(err)
 	}
+	staffKeys, err := keyfiles.Open(filepath.Join(dir, "keys", "staff"), nil, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	outbox := sms.NewOutbox(1000, now)
 	logKeys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
@@ -114,7 +121,7 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 	p := service.Parts{
 		Logger: testLogger(), Now: now, Rand: rand.Reader,
 		Store: st, Short: short, Directory: demo, Sources: demo.Sources(), DevCitizens: demo.Citizens,
-		Keys: keys, LogKeys: logKeys, Pepper: []byte("test pepper, 32 bytes long......"),
+		Keys: keys, StaffKeys: staffKeys, LogKeys: logKeys, Pepper: []byte("test pepper, 32 bytes long......"),
 		TokenKey: tokenKey, TokenIssuer: "qujat", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		SMS: outbox, Outbox: outbox, SMSInboundSecret: []byte("gateway secret"),
 		PublicURL: "https://qujat.test", MetricsToken: testMetricsToken,
@@ -131,7 +138,7 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 		f(svc)
 	}
 	srv, tokens, consents, hlog := svc.Server, svc.Tokens, svc.Consents, svc.Log
-	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog}
+	return &stack{srv: srv, tokens: tokens, tokenKey: tokenKey, outbox: outbox, demo: demo, store: st, short: short, consents: consents, log: hlog, staff: svc.Staff}
 }
 
 func newTestServer(t *testing.T, adjust ...func(*service.Service)) *testServer {
@@ -147,7 +154,7 @@ func newTestServerWith(t *testing.T, parts func(*service.Parts), adjust ...func(
 	hs := httptest.NewServer(k.srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, URL: hs.URL, Clock: clk, Outbox: k.outbox, Demo: k.demo, Store: k.store, Short: k.short,
-		TokenKey: k.tokenKey, Server: k.srv, Consents: k.consents, Log: k.log}
+		TokenKey: k.tokenKey, Server: k.srv, Consents: k.consents, Log: k.log, Staff: k.staff}
 }
 
 // response is a decoded HTTP response.

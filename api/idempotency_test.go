@@ -123,6 +123,7 @@ func TestOpenAPI_Documents503AndIdempotencyKeys(t *testing.T) {
 	static := map[string]bool{
 		"/healthz": true, "/metrics": true, "/openapi.yaml": true, "/.well-known/jwks.json": true,
 		"/s/{token}": true, "/assets/style.css": true, "/v1/dev/citizens": true, "/v1/dev/sms": true, "/v1/log/key": true,
+		"/v1/duplicates/types": true,
 	}
 	for p, ops := range doc.Paths {
 		for m, op := range ops {

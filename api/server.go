@@ -17,11 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/web"
 )
@@ -87,6 +89,13 @@ type Deps struct {
 	// Accept: text/html, /verify, /view/{id}).
 	Pages *web.Pages
 
+	// Staff registers staff members, signs them in and publishes their
+	// keys; nil, the staff endpoints answer 404.
+	Staff *staff.Service
+	// Duplicates makes and certifies electronic duplicates; nil, their
+	// endpoints answer 404.
+	Duplicates *duplicates.Service
+
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
 	// MetricsHandler on an address of its own instead).
@@ -126,7 +135,14 @@ func New(d Deps) *Server {
 	e.Use(s.logRequests)
 	e.Use(newMetrics(d.Metrics).middleware)
 	e.Use(s.recoverPanics)
-	e.Use(middleware.BodyLimit("64K"))
+	// 64 KiB for every body but a duplicate's scan, which has its own
+	// limit (uploadDuplicate).
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: "64K",
+		Skipper: func(c echo.Context) bool {
+			return c.Request().Method == http.MethodPost && c.Path() == duplicateUploadPath
+		},
+	}))
 	s.routes()
 	return s
 }
@@ -202,6 +218,25 @@ func (s *Server) routes() {
 	v1.GET("/log/leaves/:index", s.logLeaf, s.eitherParty)
 	v1.GET("/log/proof/inclusion", s.logInclusion)
 	v1.GET("/log/proof/consistency", s.logConsistency)
+
+	if s.Staff != nil {
+		v1.POST("/staff/auth/otp", s.startStaffSignIn, s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow))
+		v1.POST("/staff/auth/token", s.finishStaffSignIn)
+		e.GET("/.well-known/staff-keys.json", s.staffKeys)
+		v1.GET("/centre/me", s.centreMe, s.staffOnly)
+	}
+	if s.Duplicates != nil {
+		v1.GET("/duplicates/types", s.duplicateTypes)
+		e.POST(duplicateUploadPath, s.uploadDuplicate, s.staffOnly)
+		v1.POST("/centre/duplicates/:id/confirm", s.confirmDuplicate, s.staffOnly)
+		v1.GET("/centre/duplicates", s.centreDuplicates, s.staffOnly)
+		v1.GET("/duplicates", s.myDuplicates, s.citizenOnly)
+		v1.GET("/duplicates/:id", s.myDuplicate, s.citizenOnly)
+		v1.GET("/duplicates/:id/scan", s.myDuplicateScan, s.citizenOnly)
+		v1.POST("/duplicates/:id/shares", s.shareDuplicate, s.eitherParty)
+		v1.GET("/gov/duplicates", s.govDuplicates, s.organisationOnly)
+		v1.GET("/gov/duplicates/:id/scan", s.govDuplicateScan, s.organisationOnly)
+	}
 
 	if s.Pages != nil {
 		signInLimit := s.limitByAddress("signin", signInRequestsPerAddress, signInAddressWindow)

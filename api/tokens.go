@@ -16,6 +16,9 @@ import (
 const (
 	AudienceCitizen      = "qujat-citizen"
 	AudienceOrganisation = "qujat-organisation"
+	// AudienceStaff is a staff member's token: it works on staff endpoints
+	// only, and no other token works there.
+	AudienceStaff = "qujat-staff"
 )
 
 // TokenIssuer issues and checks the service's own access tokens: JWTs signed
@@ -91,6 +94,11 @@ func (t *TokenIssuer) issue(audience, subject, scope, id, session string) (strin
 // (signin.AccessTokenIssuer).
 func (t *TokenIssuer) IssueCitizenToken(citizen wallet.IIN, session string) (string, time.Duration, error) {
 	return t.issue(AudienceCitizen, string(citizen), "", newRequestID(), session)
+}
+
+// IssueStaffToken signs a staff member's access token (staff.Tokens).
+func (t *TokenIssuer) IssueStaffToken(staffID string) (string, time.Duration, error) {
+	return t.issue(AudienceStaff, staffID, "", newRequestID(), "")
 }
 
 // AccessTokenTTL is how long the access tokens it issues are valid

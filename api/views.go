@@ -150,6 +150,12 @@ func (n *nameCache) party(ctx context.Context, kind, id string) *party {
 			if n.s.ClientName != nil {
 				name = n.s.ClientName(ctx, id)
 			}
+		case wallet.ActorStaff:
+			if n.s.Staff != nil {
+				if m, err := n.s.Staff.Store.StaffMember(ctx, id); err == nil {
+					name = m.Name
+				}
+			}
 		default:
 			if cz, err := n.s.Directory.Citizen(ctx, wallet.IIN(id)); err == nil {
 				name = cz.Name

@@ -14,6 +14,10 @@ const (
 	KindBank    = "bank"
 	KindInsurer = "insurer"
 	KindGov     = "gov"
+	// KindServiceCentre is a public service centre: its operators (staff)
+	// make electronic duplicates of paper documents. It asks for no
+	// citizen's documents itself, so it is admitted for no document types.
+	KindServiceCentre = "service_centre"
 )
 
 // inPersonOnly reports whether an organisation of the kind may have a
@@ -37,8 +41,9 @@ const clientSecretBytes = 32
 // secret is shown this once: only its peppered hash is stored. The returned
 // client has no SecretHash.
 //
-// EINVALID for an empty or over-long name, a kind other than bank, insurer
-// or gov, no types, an unknown or repeated type; store errors (EUNAVAILABLE)
+// EINVALID for an empty or over-long name, a kind other than bank, insurer,
+// gov or service_centre, no types (a service centre has none), an unknown
+// or repeated type; store errors (EUNAVAILABLE)
 // as they are.
 func (s *Service) CreateClient(ctx context.Context, name, kind string, types []wallet.DocumentType) (wallet.Client, string, error) {
 	name = strings.TrimSpace(name)
@@ -52,11 +57,15 @@ func (s *Service) CreateClient(ctx context.Context, name, kind string, types []w
 	}
 	switch kind {
 	case KindBank, KindInsurer, KindGov:
+		if err := checkTypes(types); err != nil {
+			return wallet.Client{}, "", err
+		}
+	case KindServiceCentre:
+		if len(types) > 0 {
+			return wallet.Client{}, "", wallet.Errorf(wallet.EINVALID, "a service centre is admitted for no document types")
+		}
 	default:
-		return wallet.Client{}, "", wallet.Errorf(wallet.EINVALID, "client kind must be bank, insurer or gov")
-	}
-	if err := checkTypes(types); err != nil {
-		return wallet.Client{}, "", err
+		return wallet.Client{}, "", wallet.Errorf(wallet.EINVALID, "client kind must be bank, insurer, gov or service_centre")
 	}
 	id, err := wallet.NewID(s.rand(), "cli_")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qujat/qujat/integrations/sms"
+	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/wallet"
 )
@@ -229,6 +230,13 @@ func (s *Service) checkRequest(r Request) (wallet.IIN, string, time.Duration, er
 		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be %d to %d characters", MinPurpose, MaxPurpose)
 	case strings.IndexFunc(purpose, hiddenInPurpose) >= 0:
 		return "", "", 0, wallet.Errorf(wallet.EINVALID, "purpose must be one line without control or invisible formatting characters")
+	}
+	for _, t := range r.DocumentTypes {
+		// Electronic duplicates of paper documents go to their owner and to
+		// state bodies on their own endpoints, never by consent.
+		if _, dup := locale.DuplicateTitle(locale.EN, string(t)); t == "duplicate" || dup && !t.Valid() {
+			return "", "", 0, wallet.Errorf(wallet.EFORBIDDEN, "electronic duplicates are never released by consent (%s)", t)
+		}
 	}
 	if err := checkTypes(r.DocumentTypes); err != nil {
 		return "", "", 0, err

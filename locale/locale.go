@@ -62,8 +62,34 @@ type documentEntry struct {
 }
 
 type catalogue struct {
-	Documents map[wallet.DocumentType]documentEntry `json:"documents"`
-	Messages  map[string]text                       `json:"messages"`
+	Documents      map[wallet.DocumentType]documentEntry `json:"documents"`
+	Messages       map[string]text                       `json:"messages"`
+	DuplicateTypes []DuplicateType                       `json:"duplicate_types"`
+}
+
+// DuplicateType is one type of paper document of which a service centre
+// makes electronic duplicates: the government list, kept as data.
+type DuplicateType struct {
+	Code  string          `json:"code"`
+	Title map[Lang]string `json:"title"`
+}
+
+// DuplicateTypes returns the list of duplicate types, in its order.
+func DuplicateTypes() []DuplicateType {
+	out := make([]DuplicateType, len(cat.DuplicateTypes))
+	copy(out, cat.DuplicateTypes)
+	return out
+}
+
+// DuplicateTitle returns the title of a duplicate type in lang, and
+// whether the type is on the list.
+func DuplicateTitle(lang Lang, code string) (string, bool) {
+	for _, t := range cat.DuplicateTypes {
+		if t.Code == code {
+			return text(t.Title).pick(lang), true
+		}
+	}
+	return "", false
 }
 
 //go:embed catalogue.json

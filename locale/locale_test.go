@@ -317,3 +317,25 @@ func TestStored_DefaultsToKazakh(t *testing.T) {
 		t.Errorf("nil: %q", got)
 	}
 }
+
+func TestDuplicateTypes_AtLeast18EachTitledInEveryLanguage(t *testing.T) {
+	types := locale.DuplicateTypes()
+	if len(types) < 18 {
+		t.Fatalf("%d duplicate types, want at least 18", len(types))
+	}
+	seen := map[string]bool{}
+	for _, ty := range types {
+		if ty.Code == "" || seen[ty.Code] {
+			t.Errorf("empty or repeated code %q", ty.Code)
+		}
+		seen[ty.Code] = true
+		for _, l := range []locale.Lang{locale.KK, locale.RU, locale.EN} {
+			if got, ok := locale.DuplicateTitle(l, ty.Code); !ok || got == "" || got != ty.Title[l] {
+				t.Errorf("%s in %s: %q", ty.Code, l, got)
+			}
+		}
+	}
+	if _, ok := locale.DuplicateTitle(locale.EN, "casino_chip"); ok {
+		t.Error("an unknown type is on the list")
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
+	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
@@ -29,6 +30,7 @@ import (
 	"github.com/qujat/qujat/outbox"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/history"
 	"github.com/qujat/qujat/web"
@@ -62,12 +64,16 @@ type Parts struct {
 	// only: load generation).
 	NoCitizenLimits bool
 
-	Keys        wallet.KeyRing  // issuer keys
-	LogKeys     historylog.Keys // the history log's keys
-	Pepper      []byte          // the secrets' hashing pepper
-	TokenKey    ed25519.PrivateKey
-	TokenIssuer string
-	SealKey     []byte // seals share tokens for QR images
+	Keys      wallet.KeyRing // issuer keys
+	StaffKeys staff.Keys     // staff members' signing keys (nil: staff cannot be registered)
+	// DuplicateRetention, if positive, replaces the three calendar years a
+	// certified duplicate is kept (QUJAT_DUPLICATE_RETENTION).
+	DuplicateRetention time.Duration
+	LogKeys            historylog.Keys // the history log's keys
+	Pepper             []byte          // the secrets' hashing pepper
+	TokenKey           ed25519.PrivateKey
+	TokenIssuer        string
+	SealKey            []byte // seals share tokens for QR images
 
 	// SMS delivers text messages (the outbox worker's sender); Outbox, if
 	// set, is the development outbox (the same sender, readable at
@@ -105,15 +111,17 @@ type Parts struct {
 
 // Service is the built graph.
 type Service struct {
-	Server    *api.Server
-	Log       *historylog.Log
-	Changes   wallet.Committer
-	Documents *wallet.DocumentService
-	Sharing   *sharing.Service
-	Consents  *consent.Service
-	OTP       *otp.Service
-	SignIn    *signin.Service
-	Tokens    *api.TokenIssuer
+	Server     *api.Server
+	Log        *historylog.Log
+	Changes    wallet.Committer
+	Documents  *wallet.DocumentService
+	Sharing    *sharing.Service
+	Consents   *consent.Service
+	OTP        *otp.Service
+	SignIn     *signin.Service
+	Tokens     *api.TokenIssuer
+	Staff      *staff.Service
+	Duplicates *duplicates.Service
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 	// Notifications fans the history out to citizens' devices and delivers
@@ -124,15 +132,17 @@ type Service struct {
 	stopMessages context.CancelFunc
 	messagesDone chan struct{}
 	notifyDone   chan struct{}
+	purgerDone   chan struct{}
 }
 
 // Close stops the outbox worker (a message it was sending is recorded
-// first), then the history log after the changes already queued are
+// first) and the duplicates' purger, then the history log after the changes already queued are
 // committed. It does not close the adapters: their opener does.
 func (s *Service) Close() error {
 	s.stopMessages()
 	<-s.messagesDone
 	<-s.notifyDone
+	<-s.purgerDone
 	return s.Log.Close()
 }
 
@@ -179,6 +189,15 @@ func Build(p Parts) (*Service, error) {
 	// they chose another).
 	language := locale.Stored(p.Store)
 	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short, Language: language}
+	staffSvc := &staff.Service{
+		Store: p.Store, Keys: p.StaffKeys, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Tokens: tokens,
+		Now: p.Now, Rand: p.Rand, Language: language,
+	}
+	retention := p.DuplicateRetention
+	dups := &duplicates.Service{
+		Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
+		Now: p.Now, Rand: p.Rand, Retention: retention, Language: language,
+	}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -267,6 +286,8 @@ func Build(p Parts) (*Service, error) {
 		MetricsToken:     p.MetricsToken,
 		TrustedProxies:   p.TrustedProxies,
 		Pages:            pages,
+		Staff:            staffSvc,
+		Duplicates:       dups,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	if p.Outbox != nil {
@@ -275,6 +296,7 @@ func Build(p Parts) (*Service, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	purgerDone := make(chan struct{})
 	go func() {
 		defer close(done)
 		messages.Run(ctx)
@@ -284,8 +306,13 @@ func Build(p Parts) (*Service, error) {
 		defer close(notifyDone)
 		notifications.Run(ctx)
 	}()
+	// Duplicates whose retention ended lose their scans.
+	go func() {
+		defer close(purgerDone)
+		dups.RunPurger(ctx, p.Logger)
+	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Messages: messages,
-		Notifications: notifications, Devices: devices,
-		stopMessages: stop, messagesDone: done, notifyDone: notifyDone}, nil
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups,
+		Messages: messages, Notifications: notifications, Devices: devices,
+		stopMessages: stop, messagesDone: done, notifyDone: notifyDone, purgerDone: purgerDone}, nil
 }

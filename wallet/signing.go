@@ -243,3 +243,22 @@ func JWKS(keys []PublicKey) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// SignJWS signs claims as a compact JWS with k (any crypto.Signer, so a key
+// held outside the process works too). Header: alg, kid and typ, which
+// names what the token is so it is never mistaken for another kind.
+// EINVALID for an unsupported algorithm; EINTERNAL if signing fails.
+func SignJWS(k IssuerKey, typ string, claims jwt.Claims) (string, error) {
+	method, err := signingMethod(k.Alg)
+	if err != nil {
+		return "", err
+	}
+	t := jwt.NewWithClaims(method, claims)
+	t.Header["kid"] = k.KID
+	t.Header["typ"] = typ
+	s, err := t.SignedString(k.Key)
+	if err != nil {
+		return "", Wrap(EINTERNAL, err, "cannot sign")
+	}
+	return s, nil
+}

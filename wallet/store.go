@@ -19,6 +19,9 @@ type Store interface {
 	OutboxStore
 	PreferenceStore
 	NotificationStore
+	StaffStore
+	DuplicateStore
+	BlobStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error
@@ -139,7 +142,7 @@ type ViewStore interface {
 type Client struct {
 	ID            string
 	Name          string
-	Kind          string // bank, insurer or gov
+	Kind          string // bank, insurer, gov or service_centre
 	DocumentTypes []DocumentType
 	SecretHash    string // hex HMAC-SHA256 of the secret
 	CreatedAt     time.Time

@@ -135,6 +135,11 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if err != nil {
 		return nil, fmt.Errorf("issuer keys: %w", err)
 	}
+	// Staff keys: one per staff member, made by `qujat staff create`.
+	staffKeys, err := openStaffKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
 	logKeys, err := historylog.LoadOrCreateKeys(keysDir, cfg.LogOrigin)
 	if err != nil {
 		return nil, fmt.Errorf("history log keys: %w", err)
@@ -203,7 +208,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	svc, err := service.Build(service.Parts{
 		Logger: logger, Now: time.Now, Rand: rand.Reader,
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
-		Keys: keys, LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
+		Keys: keys, StaffKeys: staffKeys, DuplicateRetention: cfg.duplicateRetention(), LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
 		Push: push, DevNotifications: devNotifications,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,

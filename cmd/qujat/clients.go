@@ -16,14 +16,14 @@ import (
 )
 
 // runClients registers and manages organisation clients of the integration
-// API: `qujat clients create --name … --kind bank|insurer|gov
+// API: `qujat clients create --name … --kind bank|insurer|gov|service_centre
 // --document-types id_card,passport`, `qujat clients list`,
 // `qujat clients disable --id …`. The secret is printed once and kept only
 // as a hash. It uses the same configuration (QUJAT_DATABASE_URL,
 // QUJAT_DATA_DIR) as the service.
 func runClients(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	const (
-		create  = "qujat clients create --name NAME --kind bank|insurer|gov --document-types T1,T2 [flags]"
+		create  = "qujat clients create --name NAME --kind bank|insurer|gov|service_centre [--document-types T1,T2] [flags]"
 		list    = "qujat clients list [flags]"
 		disable = "qujat clients disable --id ID [flags]"
 	)
@@ -48,7 +48,7 @@ func runClients(ctx context.Context, args []string, getenv func(string) string, 
 	var name, kind, types, id *string
 	if sub == "create" || sub == "" {
 		name = fs.String("name", "", "organisation name (create)")
-		kind = fs.String("kind", "", "bank, insurer or gov (create)")
+		kind = fs.String("kind", "", "bank, insurer, gov or service_centre (create)")
 		types = fs.String("document-types", "", "comma-separated document types it is admitted for (create)")
 	}
 	if sub == "disable" || sub == "" {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -60,6 +61,10 @@ type Config struct {
 
 	DocumentKeyAlg string `env:"QUJAT_DOCUMENT_KEY_ALG" envDefault:"EdDSA"`
 	TokenIssuer    string `env:"QUJAT_TOKEN_ISSUER" envDefault:"qujat"`
+
+	// DuplicateRetention (a Go duration) replaces the three calendar years
+	// a certified duplicate is kept: for tests and demonstrations.
+	DuplicateRetention string `env:"QUJAT_DUPLICATE_RETENTION"`
 	// LogOrigin names the history log: the first line of its checkpoints
 	// and the name of its verifier key.
 	LogOrigin string `env:"QUJAT_LOG_ORIGIN" envDefault:"qujat.kz/history"`
@@ -154,6 +159,13 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// duplicateRetention is QUJAT_DUPLICATE_RETENTION, or 0 (three calendar
+// years) when unset. Validate has checked it.
+func (c Config) duplicateRetention() time.Duration {
+	d, _ := time.ParseDuration(c.DuplicateRetention)
+	return d
+}
+
 // Validate checks the configuration and returns every problem at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -178,6 +190,11 @@ func (c Config) Validate() error {
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		// The token is not quoted back.
 		bad("QUJAT_METRICS_TOKEN: want at least 16 characters")
+	}
+	if c.DuplicateRetention != "" {
+		if d, err := time.ParseDuration(c.DuplicateRetention); err != nil || d <= 0 {
+			bad("QUJAT_DUPLICATE_RETENTION %q: want a positive Go duration (e.g. 5s, 72h)", c.DuplicateRetention)
+		}
 	}
 	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, err)

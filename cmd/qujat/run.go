@@ -36,6 +36,8 @@ commands:
   migrate        apply database migrations and exit
   keys           list or rotate the issuers' signing keys
   clients        register, list and disable organisation clients
+  staff          register, list and disable staff (operators, officials) and their keys
+  duplicates     purge the duplicates whose retention has ended
   audit verify   check the history log: tree, checkpoints, subjects' chains
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
@@ -75,6 +77,10 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return runAudit(ctx, rest, getenv, stdout)
 	case "clients":
 		return runClients(ctx, rest, getenv, stdout)
+	case "staff":
+		return runStaff(ctx, rest, getenv, stdout)
+	case "duplicates":
+		return runDuplicates(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
 	case "bench":

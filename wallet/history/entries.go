@@ -19,6 +19,10 @@ const (
 // CitizenSubject is the subject string of a citizen: the IIN itself.
 func CitizenSubject(iin wallet.IIN) string { return string(iin) }
 
+// StaffSubject is the subject string of a staff member: "staff:" and their
+// id, never an IIN's or an organisation's pseudonym.
+func StaffSubject(staffID string) string { return "staff:" + staffID }
+
 // OrganisationSubject is the subject string of an organisation client:
 // "org:" and its id. An IIN never contains ':', so the two kinds of
 // subject never share a pseudonym.
@@ -93,6 +97,8 @@ func EventEntry(e wallet.Event) (historylog.Entry, error) {
 	case e.ActorID == "" || e.ActorKind == "system":
 	case e.ActorKind == wallet.ViewerOrganisation:
 		subjects = append(subjects, OrganisationSubject(e.ActorID))
+	case e.ActorKind == wallet.ActorStaff:
+		subjects = append(subjects, StaffSubject(e.ActorID))
 	default:
 		subjects = append(subjects, CitizenSubject(wallet.IIN(e.ActorID)))
 	}

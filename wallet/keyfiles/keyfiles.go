@@ -367,3 +367,18 @@ func checkIssuer(s string) error {
 	}
 	return nil
 }
+
+// Reload reads the directory again, so that keys another process added
+// (`qujat staff create` while the service runs) are seen. On an error the
+// keys already loaded stay. EINTERNAL if the files cannot be read or a key
+// file is damaged.
+func (r *KeyRing) Reload() error {
+	fresh := &KeyRing{dir: r.dir}
+	if err := fresh.load(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.current, r.keys = fresh.current, fresh.keys
+	return nil
+}

@@ -33,6 +33,12 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		r.queueMessage(i, k, op.Message)
 	case wallet.SaveIdempotency:
 		r.saveIdempotency(i, k, op)
+	case wallet.CreateDuplicate:
+		r.createDuplicate(i, k, op.Duplicate)
+	case wallet.CertifyDuplicate:
+		r.certifyDuplicate(i, k, op)
+	case wallet.PurgeDuplicate:
+		r.purgeDuplicate(i, k, op)
 	default:
 		r.refuse(i, k, wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op))
 	}

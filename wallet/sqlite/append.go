@@ -115,6 +115,12 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.queueMessage(ctx, op.Message)
 	case wallet.SaveIdempotency:
 		return a.saveIdempotency(ctx, op)
+	case wallet.CreateDuplicate:
+		return a.createDuplicate(ctx, op.Duplicate)
+	case wallet.CertifyDuplicate:
+		return a.certifyDuplicate(ctx, op)
+	case wallet.PurgeDuplicate:
+		return a.purgeDuplicate(ctx, op)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }

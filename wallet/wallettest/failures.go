@@ -55,6 +55,52 @@ var leafWriteFailures = []leafWriteFailure{
 		},
 	},
 	{
+		name: "DuplicateRequested",
+		change: func() wallet.Change {
+			return wallet.Change{Ops: []wallet.Op{wallet.CreateDuplicate{Duplicate: duplicate("dup-1", alice, "psc-1", t0)}},
+				Events: []wallet.Event{event("e-1", wallet.EventDuplicateRequested, alice, t0)}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, err := s.Duplicate(context.Background(), "dup-1")
+			wantCode(t, err, wallet.ENOTFOUND)
+		},
+	},
+	{
+		name: "DuplicateCertified",
+		setup: func(t *testing.T, s *logged) {
+			must(t, s.do(wallet.CreateDuplicate{Duplicate: duplicate("dup-1", alice, "psc-1", t0)}))
+		},
+		change: func() wallet.Change {
+			return wallet.Change{Ops: []wallet.Op{wallet.CertifyDuplicate{ID: "dup-1", At: t0.Add(time.Minute), RetainUntil: t0.AddDate(3, 0, 0), JWS: "a.b.c"}},
+				Events: []wallet.Event{event("e-1", wallet.EventDuplicateCertified, alice, t0.Add(time.Minute))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			d, err := s.Duplicate(context.Background(), "dup-1")
+			must(t, err)
+			if d.Status != wallet.DuplicateAwaitingConsent || d.CertifiedAt != nil || d.JWS != "" {
+				t.Fatalf("the duplicate was certified: %+v", d)
+			}
+		},
+	},
+	{
+		name: "DuplicatePurged",
+		setup: func(t *testing.T, s *logged) {
+			must(t, s.do(wallet.CreateDuplicate{Duplicate: duplicate("dup-1", alice, "psc-1", t0)},
+				wallet.CertifyDuplicate{ID: "dup-1", At: t0, RetainUntil: t0.Add(time.Hour), JWS: "a.b.c"}))
+		},
+		change: func() wallet.Change {
+			return wallet.Change{Ops: []wallet.Op{wallet.PurgeDuplicate{ID: "dup-1", At: t0.Add(2 * time.Hour)}},
+				Events: []wallet.Event{event("e-1", wallet.EventDuplicatePurged, alice, t0.Add(2*time.Hour))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			d, err := s.Duplicate(context.Background(), "dup-1")
+			must(t, err)
+			if d.Status != wallet.DuplicateCertified || d.PurgedAt != nil {
+				t.Fatalf("the duplicate was purged: %+v", d)
+			}
+		},
+	},
+	{
 		name: "CodesVoided",
 		change: func() wallet.Change {
 			return wallet.Change{Events: []wallet.Event{event("e-1", wallet.EventCodesVoided, alice, t0)}}

@@ -1,0 +1,130 @@
+package duplicates
+
+import (
+	"context"
+	"errors"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// Verification reasons beside the documents' (wallet.Reason…).
+const (
+	ReasonPurged   = "purged"
+	ReasonTampered = "digest_mismatch"
+)
+
+// Signer is who certified a duplicate.
+type Signer struct {
+	Kind         string `json:"kind"` // "staff"
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Organisation string `json:"organisation"`
+}
+
+// Verification is the answer to a duplicate's JWS.
+type Verification struct {
+	Valid       bool    `json:"valid"`
+	Kind        string  `json:"kind"` // "duplicate"
+	DocumentID  string  `json:"document_id,omitempty"`
+	Status      string  `json:"status,omitempty"`
+	Signer      *Signer `json:"signer,omitempty"`
+	CertifiedAt string  `json:"certified_at,omitempty"`
+	SHA256      string  `json:"sha256,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
+}
+
+var errUnknownKey = errors.New("unknown staff key")
+
+// IsDuplicateJWS reports whether a compact JWS says it is a duplicate's
+// certification (its typ header); the signature is not checked.
+func IsDuplicateJWS(jws string) bool {
+	t, _, err := jwt.NewParser().ParseUnverified(jws, &Claims{})
+	if err != nil {
+		return false
+	}
+	typ, _ := t.Header["typ"].(string)
+	return typ == JWSType
+}
+
+// Verify checks a duplicate's JWS: the signature by a published staff key,
+// that the key is the one of the staff member the JWS names, and the
+// duplicate's state now. A purged duplicate is not valid any more (reason
+// purged); a stored digest that differs from the signed one is
+// digest_mismatch. It never fails: every problem is a reason.
+func (s *Service) Verify(ctx context.Context, jws string) Verification {
+	out := Verification{Kind: "duplicate"}
+	var claims Claims
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{wallet.AlgEdDSA, wallet.AlgES256}), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	var key wallet.PublicKey
+	_, err := parser.ParseWithClaims(jws, &claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != JWSType {
+			return nil, errUnknownKey
+		}
+		kid, _ := t.Header["kid"].(string)
+		k, ok := s.publicKey(kid)
+		if !ok || k.Alg != t.Method.Alg() {
+			return nil, errUnknownKey
+		}
+		key = k
+		return k.Key, nil
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, errUnknownKey):
+		out.Reason = wallet.ReasonUnknownKey
+		return out
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		out.Reason = wallet.ReasonBadSignature
+		return out
+	default:
+		out.Reason = wallet.ReasonMalformed
+		return out
+	}
+	dup := claims.Duplicate
+	if key.Issuer != dup.Operator.ID || claims.ID != dup.ID {
+		out.Reason = wallet.ReasonBadSignature
+		return out
+	}
+	out.DocumentID, out.SHA256 = dup.ID, dup.SHA256
+	out.Signer = &Signer{Kind: wallet.ActorStaff, ID: dup.Operator.ID, Name: dup.Operator.Name, Organisation: dup.Centre.Name}
+	if claims.IssuedAt != nil {
+		out.CertifiedAt = claims.IssuedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+	}
+	d, err := s.Store.Duplicate(ctx, dup.ID)
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		out.Reason = wallet.ReasonUnknownDocument
+		return out
+	case err != nil:
+		out.Reason = wallet.ReasonStatusUnavailable
+		return out
+	}
+	out.Status = d.Status
+	switch {
+	case d.Status == wallet.DuplicatePurged:
+		out.Reason = ReasonPurged
+	case d.SHA256 != dup.SHA256 || d.Status != wallet.DuplicateCertified || d.JWS != jws:
+		out.Reason = ReasonTampered
+	default:
+		out.Valid = true
+	}
+	return out
+}
+
+// publicKey finds a staff key, reading the key store again if another
+// process made it.
+func (s *Service) publicKey(kid string) (wallet.PublicKey, bool) {
+	keys := s.Staff.Keys
+	if keys == nil || kid == "" {
+		return wallet.PublicKey{}, false
+	}
+	if k, ok := keys.PublicKey(kid); ok {
+		return k, true
+	}
+	if err := keys.Reload(); err != nil {
+		return wallet.PublicKey{}, false
+	}
+	return keys.PublicKey(kid)
+}

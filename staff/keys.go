@@ -1,0 +1,79 @@
+package staff
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// Key statuses as published.
+const (
+	KeyActive      = "active"      // signs now
+	KeyRetired     = "retired"     // signs nothing new; what it signed verifies
+	KeyCompromised = "compromised" // nothing it signed is to be trusted (not yet set by any command)
+)
+
+// PublishedKey is one staff member's public key with who holds it.
+type PublishedKey struct {
+	wallet.JWK
+	StaffID      string `json:"staff_id"`
+	Name         string `json:"name"`
+	Organisation string `json:"organisation"`
+	Role         string `json:"role"`
+	Status       string `json:"status"`
+}
+
+// PublicKeys returns every staff member's keys, current and retired, by
+// staff member (oldest first) then key age. A key is active while it is
+// its holder's current key and the holder is active; otherwise retired.
+// EUNAVAILABLE; EINTERNAL if the key store cannot be read.
+func (s *Service) PublicKeys(ctx context.Context) ([]PublishedKey, error) {
+	if s.Keys == nil {
+		return []PublishedKey{}, nil
+	}
+	members, err := s.Store.Staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if _, ok := s.Keys.PublicKey(m.KeyID); !ok {
+			// Made by another process (`qujat staff create`): read again.
+			if err := s.Keys.Reload(); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	byOwner := map[string][]wallet.PublicKey{}
+	for _, k := range s.Keys.PublicKeys() {
+		byOwner[k.Issuer] = append(byOwner[k.Issuer], k)
+	}
+	out := []PublishedKey{}
+	for _, m := range members {
+		keys := byOwner[m.ID]
+		if len(keys) == 0 {
+			continue
+		}
+		b, err := wallet.JWKS(keys)
+		if err != nil {
+			return nil, err
+		}
+		var set struct {
+			Keys []wallet.JWK `json:"keys"`
+		}
+		if err := json.Unmarshal(b, &set); err != nil {
+			return nil, wallet.Wrap(wallet.EINTERNAL, err, "cannot read key set")
+		}
+		for i, j := range set.Keys {
+			status := KeyActive
+			if keys[i].Retired || m.DisabledAt != nil {
+				status = KeyRetired
+			}
+			out = append(out, PublishedKey{
+				JWK: j, StaffID: m.ID, Name: m.Name, Organisation: m.OrganisationID, Role: m.Role, Status: status,
+			})
+		}
+	}
+	return out, nil
+}
