@@ -67,25 +67,76 @@ func duplicatesWalkThrough(t *testing.T, env map[string]string) {
 	op := tok["access_token"].(string)
 
 	scan := []byte("%PDF-1.4\n% a marriage certificate\n\x00\x01\x02\xfe\xff\n%%EOF\n")
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, v := range map[string]string{"iin": "880412310009", "type": "marriage_certificate", "number": "I-AB 123456", "issued_on": "2015-06-01", "issued_by": "Registry office"} {
-		w.WriteField(k, v)
+	upload := func(fields map[string]string, name string, content []byte) (int, []byte) {
+		t.Helper()
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		form := map[string]string{"iin": "880412310009", "type": "marriage_certificate", "number": "I-AB 123456", "issued_on": "2015-06-01", "issued_by": "Registry office"}
+		for k, v := range fields {
+			form[k] = v
+		}
+		for k, v := range form {
+			w.WriteField(k, v)
+		}
+		fw, _ := w.CreateFormFile("scan", name)
+		fw.Write(content)
+		w.Close()
+		req, _ := http.NewRequest("POST", base+"/v1/centre/duplicates", &body)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+op)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
 	}
-	fw, _ := w.CreateFormFile("scan", "marriage.pdf")
-	fw.Write(scan)
-	w.Close()
-	req, _ := http.NewRequest("POST", base+"/v1/centre/duplicates", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+op)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// Bad uploads get the documented errors and send no SMS.
+	elf := append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0}, 64)...)
+	big := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("0"), 11<<20)...)
+	for _, tc := range []struct {
+		name    string
+		fields  map[string]string
+		file    string
+		content []byte
+		status  int
+	}{
+		{"unknown type", map[string]string{"type": "casino_chip"}, "a.pdf", scan, 400},
+		{"an executable renamed .pdf", nil, "passport.pdf", elf, 415},
+		{"11 MiB", nil, "big.pdf", big, 413},
+	} {
+		if st, b := upload(tc.fields, tc.file, tc.content); st != tc.status || !strings.Contains(string(b), `"code":"invalid_request"`) {
+			t.Errorf("%s: %d %s, want %d invalid_request", tc.name, st, b, tc.status)
+		}
 	}
-	up, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 201 {
-		t.Fatalf("upload: %d %s", res.StatusCode, up)
+	_, sms := c.call("GET", "/v1/dev/sms?to=%2B77011234567", "", nil)
+	if n := len(sms["messages"].([]any)); n != 0 {
+		t.Fatalf("refused uploads sent %d SMS", n)
+	}
+	// A wrong code three times ends the consent: the right one is then refused.
+	st, killed := upload(nil, "marriage.pdf", scan)
+	if st != 201 {
+		t.Fatalf("upload: %d %s", st, killed)
+	}
+	killedID := regexp.MustCompile(`"id":"(dup_[^"]+)"`).FindStringSubmatch(string(killed))[1]
+	right := lastCode("+77011234567")
+	wrong := "000000"
+	if right == wrong {
+		wrong = "111111"
+	}
+	for i := 0; i < 3; i++ {
+		if st, _ := c.call("POST", "/v1/centre/duplicates/"+killedID+"/confirm", op, map[string]string{"code": wrong}); i < 2 && st != 401 {
+			t.Fatalf("wrong code %d: %d", i, st)
+		}
+	}
+	if st, res := c.call("POST", "/v1/centre/duplicates/"+killedID+"/confirm", op, map[string]string{"code": right}); st != 410 || res["error"].(map[string]any)["code"] != "expired" {
+		t.Fatalf("the right code after three wrong ones: %d %v", st, res)
+	}
+
+	st, up := upload(nil, "marriage.pdf", scan)
+	if st != 201 {
+		t.Fatalf("upload: %d %s", st, up)
 	}
 	id := regexp.MustCompile(`"id":"(dup_[^"]+)"`).FindStringSubmatch(string(up))[1]
 	st, cert := c.call("POST", "/v1/centre/duplicates/"+id+"/confirm", op, map[string]string{"code": lastCode("+77011234567")})
@@ -109,6 +160,9 @@ func duplicatesWalkThrough(t *testing.T, env map[string]string) {
 		t.Fatalf("owner's download: %d %q", st, b)
 	}
 	basis := "?basis=" + url.QueryEscape("Child benefit application 42")
+	if st, b := get("/v1/gov/duplicates/"+id+"/scan", orgToken(gov[1], gov[2])); st != 400 || !strings.Contains(string(b), `"code":"invalid_request"`) {
+		t.Fatalf("state body without a basis: %d %s", st, b)
+	}
 	if st, b := get("/v1/gov/duplicates/"+id+"/scan"+basis, orgToken(gov[1], gov[2])); st != 200 || !bytes.Equal(b, scan) {
 		t.Fatalf("state body: %d", st)
 	}
