@@ -21,6 +21,10 @@ const (
 	KindConsentDenied    = wallet.EventConsentDenied
 	KindConsentRevoked   = wallet.EventConsentRevoked
 	KindCodesVoided      = wallet.EventCodesVoided
+
+	KindDuplicateCertified = wallet.EventDuplicateCertified
+	KindDuplicateReleased  = wallet.EventDuplicateReleased
+	KindDuplicatePurged    = wallet.EventDuplicatePurged
 )
 
 // Store is what the fan-out reads and writes: the notifications, the
@@ -126,6 +130,9 @@ func (p *plan) row(ctx context.Context, r wallet.HistoryRow) error {
 }
 
 func (p *plan) view(ctx context.Context, v wallet.View) ([]message, error) {
+	if v.Channel == wallet.ChannelDuplicate {
+		return nil, nil // its duplicate_released event tells, naming the body
+	}
 	viewer, err := p.name(ctx, v.ViewerKind, v.ViewerID)
 	if err != nil {
 		return nil, err
@@ -191,6 +198,27 @@ func (p *plan) event(ctx context.Context, e wallet.Event) ([]message, error) {
 			}
 		}
 		return msgs, nil
+	case wallet.EventDuplicateCertified, wallet.EventDuplicateReleased, wallet.EventDuplicatePurged:
+		// The owner only: what a centre made of their paper document, which
+		// state body received it, when it was deleted. Not the basis, not
+		// the number.
+		doc := func(l locale.Lang) string {
+			if t, ok := locale.DuplicateTitle(l, e.Details["type"]); ok {
+				return t
+			}
+			return e.Details["type"]
+		}
+		by := e.Details["centre"]
+		if e.Kind == wallet.EventDuplicateReleased {
+			by = e.ActorID
+		}
+		org, err := p.name(ctx, wallet.ViewerOrganisation, by)
+		if err != nil {
+			return nil, err
+		}
+		return []message{{to: e.SubjectIIN, kind: e.Kind, key: "notify." + e.Kind, args: func(l locale.Lang) map[string]string {
+			return map[string]string{"document": doc(l), "organisation": org(l)}
+		}}}, nil
 	case wallet.EventShareOpened:
 		if e.ActorKind != wallet.ViewerGuardian {
 			return nil, nil // the owner opened it: nothing to tell them
@@ -232,6 +260,8 @@ func wanted(c wallet.NotificationChoices, kind string) bool {
 		return c.Views
 	case KindConsentRequested, KindConsentGranted, KindConsentDenied, KindConsentRevoked:
 		return c.Consents
+	case KindDuplicateCertified, KindDuplicateReleased, KindDuplicatePurged:
+		return c.Duplicates
 	}
 	return false
 }

@@ -176,8 +176,13 @@ func (e *env) worker(batch int) *notify.Worker {
 	return &notify.Worker{
 		Fanout: &notify.Fanout{Store: e.store, Directory: e.dir, Seal: e.seal, Now: e.clock.Now, Batch: batch,
 			ClientName: func(_ context.Context, id string) string {
-				if id == "bank-1" {
+				switch id {
+				case "bank-1":
 					return "Demo Bank"
+				case "centre-1":
+					return "Almaty PSC No 1"
+				case "gov-1":
+					return "Ministry of Labour"
 				}
 				return ""
 			}},
@@ -255,6 +260,29 @@ func (e *env) everyKind() map[wallet.IIN][]string {
 	e.commit(wallet.Change{Views: []wallet.View{wardView}})
 	add(alice, wardView.ID)
 	add(dave, wardView.ID)
+	// An electronic duplicate: certified, released to a state body (its
+	// view is told by the release, once), purged; the request is not told.
+	dup := func(more ...string) map[string]string {
+		d := map[string]string{"type": "marriage_certificate", "centre": "centre-1", "sha256": "ab12"}
+		for i := 0; i+1 < len(more); i += 2 {
+			d[more[i]] = more[i+1]
+		}
+		return d
+	}
+	dupRequested := e.event(wallet.EventDuplicateRequested, alice, wallet.ActorStaff, "stf-1", "dup_1", dup())
+	certified := e.event(wallet.EventDuplicateCertified, alice, wallet.ActorStaff, "stf-1", "dup_1", dup("operator", "stf-1"))
+	e.commit(wallet.Change{Events: []wallet.Event{dupRequested}})
+	e.commit(wallet.Change{Events: []wallet.Event{certified}})
+	add(alice, certified.ID)
+	released := e.event(wallet.EventDuplicateReleased, alice, wallet.ViewerOrganisation, "gov-1", "dup_1",
+		dup("body", "Ministry of Labour", "basis", "child benefit application 42", "view", "view-dup"))
+	releaseView := wallet.View{ID: "view-dup", DocumentID: "dup_1", DocumentType: "marriage_certificate", OwnerIIN: alice,
+		ViewerKind: wallet.ViewerOrganisation, ViewerID: "gov-1", Channel: wallet.ChannelDuplicate, At: e.clock.Now(), LogIndex: -1}
+	e.commit(wallet.Change{Events: []wallet.Event{released}, Views: []wallet.View{releaseView}})
+	add(alice, released.ID)
+	purged := e.event(wallet.EventDuplicatePurged, alice, "system", "", "dup_1", dup())
+	e.commit(wallet.Change{Events: []wallet.Event{purged}})
+	add(alice, purged.ID)
 	return want
 }
 
@@ -325,6 +353,7 @@ func TestWorker_EveryKindOncePerDeviceAcrossARestart(t *testing.T) {
 		}
 		for k, text := range texts {
 			if strings.Contains(text, "loan application") || strings.Contains(text, "doc-") || strings.Contains(text, "20") ||
+				strings.Contains(text, "benefit") || strings.Contains(text, "dup_") || strings.Contains(text, "ab12") ||
 				strings.Contains(text, "{") || strings.Contains(text, string(alice)) {
 				t.Errorf("%s: %q", k, text)
 			}
@@ -337,6 +366,24 @@ func TestWorker_EveryKindOncePerDeviceAcrossARestart(t *testing.T) {
 		}
 		if got := texts["view view-ward"]; got != "Bolat Tokhtar Kamila Sarsen құжатын қарады: Паспорт." {
 			t.Errorf("ward view text %q", got)
+		}
+		for k, want := range map[string]string{
+			notify.KindDuplicateCertified: "Almaty PSC No 1 қағаз құжатыңыздың электрондық көшірмесін куәландырды: Неке қию туралы куәлік.",
+			notify.KindDuplicateReleased:  "Ministry of Labour құжатыңыздың электрондық көшірмесін алды: Неке қию туралы куәлік.",
+			notify.KindDuplicatePurged:    "Құжатыңыздың электрондық көшірмесі сақтау мерзімі өткен соң жойылды: Неке қию туралы куәлік.",
+		} {
+			found := false
+			for key, text := range texts {
+				if strings.HasPrefix(key, k+" ") {
+					found = true
+					if text != want {
+						t.Errorf("%s text %q, want %q", k, text, want)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no %s notification", k)
+			}
 		}
 		for _, r := range e.received(firstOf(devs, dave)) {
 			if r.push.Kind == notify.KindGuardianShare && r.push.Text != "Alia Sarsen Kamila Sarsen құжатына қол жеткізуді ашты: Туу туралы куәлік." {
@@ -467,7 +514,8 @@ func TestFanout_AKindTurnedOffIsNotSentButVoidedCodesAlwaysAre(t *testing.T) {
 		}
 		voided := e.event(wallet.EventCodesVoided, alice, "system", "sharing", string(alice), nil)
 		e.commit(wallet.Change{
-			Events: []wallet.Event{voided, e.event(wallet.EventConsentRevoked, alice, wallet.ViewerCitizen, string(alice), "cns-x", nil)},
+			Events: []wallet.Event{voided, e.event(wallet.EventConsentRevoked, alice, wallet.ViewerCitizen, string(alice), "cns-x", nil),
+				e.event(wallet.EventDuplicateCertified, alice, wallet.ActorStaff, "stf-1", "dup_x", map[string]string{"type": "passport", "centre": "centre-1"})},
 			Views:  []wallet.View{e.view("v-off", alice, wallet.ViewerCitizen, string(bob), "")},
 		})
 		if err := e.worker(0).Flush(ctx); err != nil {
