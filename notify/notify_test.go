@@ -516,7 +516,7 @@ func TestFanout_AKindTurnedOffIsNotSentButVoidedCodesAlwaysAre(t *testing.T) {
 		e.commit(wallet.Change{
 			Events: []wallet.Event{voided, e.event(wallet.EventConsentRevoked, alice, wallet.ViewerCitizen, string(alice), "cns-x", nil),
 				e.event(wallet.EventDuplicateCertified, alice, wallet.ActorStaff, "stf-1", "dup_x", map[string]string{"type": "passport", "centre": "centre-1"})},
-			Views:  []wallet.View{e.view("v-off", alice, wallet.ViewerCitizen, string(bob), "")},
+			Views: []wallet.View{e.view("v-off", alice, wallet.ViewerCitizen, string(bob), "")},
 		})
 		if err := e.worker(0).Flush(ctx); err != nil {
 			t.Fatal(err)
