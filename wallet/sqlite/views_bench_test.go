@@ -31,3 +31,7 @@ func BenchmarkRedeemShare(b *testing.B) {
 func BenchmarkRecordView(b *testing.B) {
 	wallettest.BenchmarkRecordView(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
 }
+
+func BenchmarkRedeemShareAfterPrior(b *testing.B) {
+	wallettest.BenchmarkRedeemShareAfterPrior(b, func(b *testing.B) wallettest.Store { return benchStore(b) })
+}

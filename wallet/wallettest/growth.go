@@ -1,0 +1,107 @@
+package wallettest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/qujat/qujat/wallet"
+)
+
+// DefaultPriorRedemptions is how many redemptions BenchmarkRedeemShareAfterPrior
+// commits before measuring, unless QUJAT_BENCH_PRIOR says otherwise (a
+// count, e.g. 1000000: the documented run).
+const DefaultPriorRedemptions = 100_000
+
+// priorBatch is how many shares and redemptions one seeding change holds.
+const priorBatch = 5_000
+
+// BenchmarkRedeemShareAfterPrior measures redemptions (as
+// BenchmarkRedeemShare does, 16 callers per core) on a fresh store and on
+// one that already holds prior redemptions (shares, views and their log
+// leaves, written through the log as the service writes them, spread over
+// 20,000 owners and a year), in the same run: the rate and the p99 of
+// each, so that "flat with size" reads as a ratio of the two. The stores
+// are seeded once per size, not per b.N round.
+func BenchmarkRedeemShareAfterPrior(b *testing.B, open func(b *testing.B) Store) {
+	prior := DefaultPriorRedemptions
+	if v := os.Getenv("QUJAT_BENCH_PRIOR"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			b.Fatalf("QUJAT_BENCH_PRIOR=%q: want a count", v)
+		}
+		prior = n
+	}
+	for _, n := range []int{0, prior} {
+		s := withLog(b, open(b))
+		start := time.Now()
+		seedRedemptions(b, s, n)
+		if n > 0 {
+			b.Logf("seeded %d prior redemptions in %v", n, time.Since(start).Round(time.Millisecond))
+		}
+		round := 0
+		b.Run(fmt.Sprintf("prior=%d", n), func(b *testing.B) {
+			round++
+			at := time.Now().UTC().Truncate(time.Microsecond)
+			shares := make([]wallet.Share, b.N)
+			ops := make([]wallet.Op, 0, priorBatch)
+			for i := range shares {
+				shares[i] = wallet.Share{ID: fmt.Sprintf("shr_r%d_%09d", round, i), DocumentID: "doc_bench", OwnerIIN: "880412310009",
+					CreatedBy: "880412310009", MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+				ops = append(ops, wallet.CreateShare{Share: shares[i]})
+				if len(ops) == priorBatch || i == len(shares)-1 {
+					if err := s.do(ops...); err != nil {
+						b.Fatal(err)
+					}
+					ops = ops[:0]
+				}
+			}
+			took := make([]time.Duration, b.N)
+			RunWrites(b, BenchModes[2], func(i int) error {
+				t0 := time.Now()
+				v := benchView(i, at)
+				v.ID = fmt.Sprintf("vw_r%d_%09d", round, i)
+				_, err := s.redeem(shares[i].ID, v)
+				took[i] = time.Since(t0)
+				return err
+			})
+			slices.Sort(took)
+			b.ReportMetric(float64(took[(len(took)*99+99)/100-1].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// seedRedemptions commits n redemptions of as many single-use shares, in
+// changes of priorBatch, owners and viewers spread over 20,000 citizens and
+// their times over the past year.
+func seedRedemptions(b *testing.B, s *logged, n int) {
+	b.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for from := 0; from < n; from += priorBatch {
+		to := min(from+priorBatch, n)
+		creates := make([]wallet.Op, 0, to-from)
+		redeems := make([]wallet.Op, 0, to-from)
+		for i := from; i < to; i++ {
+			owner := wallet.IIN(fmt.Sprintf("7%011d", i%20_000))
+			at := now.Add(-time.Duration(n-i) * (365 * 24 * time.Hour / time.Duration(n)))
+			sh := wallet.Share{ID: fmt.Sprintf("shr_prior%09d", i), DocumentID: fmt.Sprintf("doc_prior%05d", i%20_000), OwnerIIN: owner,
+				CreatedBy: owner, MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+			creates = append(creates, wallet.CreateShare{Share: sh})
+			v := wallet.View{ID: fmt.Sprintf("vw_prior%09d", i), DocumentID: sh.DocumentID, DocumentType: wallet.IDCard,
+				OwnerIIN: owner, ViewerKind: wallet.ViewerCitizen, ViewerID: fmt.Sprintf("6%011d", (i*7)%20_000),
+				Channel: wallet.ChannelQR, At: at, LogIndex: -1}
+			redeems = append(redeems, wallet.RedeemShare{ShareID: sh.ID, View: v})
+		}
+		if _, err := s.commit(ctx, wallet.Change{Ops: creates}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.commit(ctx, wallet.Change{Ops: redeems}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
