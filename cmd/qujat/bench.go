@@ -16,7 +16,7 @@ var benchProgress io.Writer = os.Stderr
 // runBench drives a running service over HTTP on this machine and measures
 // the raw servers it uses in the same run (see package loadgen):
 // `qujat bench --url http://127.0.0.1:8080 [--duration 10s] [--concurrency 16]
-// [--phases …] [--json] [--database-url …] [--redis-url …] [--sqlite path]`.
+// [--phases …] [--json] [--database-url …] [--redis-url …] [--sqlite path] [--pg-stats]`.
 // --database-url and --redis-url default to QUJAT_DATABASE_URL and
 // QUJAT_REDIS_URL, so that bench run with the service's environment measures
 // the service's servers.
@@ -38,6 +38,7 @@ servers it uses (insert-commit and round-trip baselines) and the HTTP ceiling
 	pool := fs.Int("pool", 0, "shares to prepare before each redemption phase (default: estimated from the rates seen)")
 	citizens := fs.Int("citizens", 12, "demo citizens to sign in, half owners, half viewers (each sign-in spends one of the phone's 5 codes an hour)")
 	noBaselines := fs.Bool("no-baselines", false, "skip the baselines")
+	pgStats := fs.Bool("pg-stats", false, "read PostgreSQL's counters (pg_stat_database, pg_stat_wal) around each phase and report commits, rows and WAL per successful operation (waits 11 s before each reading)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ servers it uses (insert-commit and round-trip baselines) and the HTTP ceiling
 	cfg := loadgen.Config{
 		URL: *url, Duration: *duration, Concurrency: *conc, Phases: ps,
 		DatabaseURL: *dbURL, RedisURL: *redisURL, SQLitePath: *sqlitePath,
-		Pool: *pool, Citizens: *citizens, NoBaselines: *noBaselines, Progress: benchProgress,
+		Pool: *pool, Citizens: *citizens, NoBaselines: *noBaselines, PGStats: *pgStats, Progress: benchProgress,
 	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qujat/qujat/cmd/qujat/loadgen"
+	"github.com/qujat/qujat/shortlived/shortlivedtest"
+	"github.com/qujat/qujat/wallet/wallettest"
 )
 
 // TestBench_RunsEveryPhaseAgainstTheEmbeddedDefault starts the service and
@@ -79,5 +82,40 @@ func TestBench_RefusesAServiceThatIsNotOnLoopback(t *testing.T) {
 	err := run(context.Background(), []string{"bench", "--phases", "nope"}, func(string) string { return "" }, io.Discard)
 	if exitCode(err) != 2 {
 		t.Errorf("unknown phase: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
+
+// TestBench_PGStatsCountsWhatPostgreSQLDidPerOperation runs two short
+// phases against the service on PostgreSQL and Redis with --pg-stats
+// (settling for 1.5 s instead of 11, so the last second's counters may be
+// missing: only their presence is checked).
+func TestBench_PGStatsCountsWhatPostgreSQLDidPerOperation(t *testing.T) {
+	skipIfShort(t)
+	dbURL := wallettest.PostgresSchemaURL(t)
+	base := startService(t, map[string]string{"QUJAT_DATA_DIR": t.TempDir(), "QUJAT_DATABASE_URL": dbURL,
+		"QUJAT_REDIS_URL": shortlivedtest.RedisURL(t), "QUJAT_REDIS_PREFIX": shortlivedtest.UniquePrefix(t),
+		"QUJAT_DEV": "1", "QUJAT_DEV_UNLIMITED": "1"})
+	phases, err := loadgen.ParsePhases("issue,redeem-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := loadgen.Run(t.Context(), loadgen.Config{URL: base, Duration: time.Second, Concurrency: 2, Phases: phases,
+		DatabaseURL: dbURL, NoBaselines: true, PGStats: true, PGSettle: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Phases {
+		if p.PG == nil || p.PG.Commits <= 0 || p.PG.RowsInserted <= 0 || p.PG.WALRecords <= 0 {
+			t.Errorf("phase %s: %+v", p.Name, p.PG)
+		}
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "PostgreSQL per successful operation") {
+		t.Errorf("the text report has no PostgreSQL table: %v\n%s", err, out.String())
+	}
+	// Without PostgreSQL there is nothing to read.
+	_, err = loadgen.Run(t.Context(), loadgen.Config{URL: base, Duration: time.Second, Concurrency: 1, Phases: phases, PGStats: true})
+	if err == nil || !strings.Contains(err.Error(), "--pg-stats") {
+		t.Errorf("--pg-stats without a database: %v", err)
 	}
 }

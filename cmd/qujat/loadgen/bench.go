@@ -44,6 +44,11 @@ type Config struct {
 	Citizens int
 	// NoBaselines skips the baselines.
 	NoBaselines bool
+	// PGStats reads PostgreSQL's counters (DatabaseURL's database) around
+	// each phase, waiting PGSettle (DefaultPGSettle if zero) before each
+	// reading, and reports them per successful operation.
+	PGStats  bool
+	PGSettle time.Duration
 	// Progress receives a line per second and notes on preparation; nil
 	// discards them.
 	Progress io.Writer
@@ -82,6 +87,9 @@ func (c *Config) validate() error {
 	}
 	if c.Citizens < 2 || c.Citizens > 64 {
 		return fmt.Errorf("--citizens must be between 2 and 64")
+	}
+	if c.PGStats && c.DatabaseURL == "" {
+		return errors.New("--pg-stats needs the service's PostgreSQL (--database-url or QUJAT_DATABASE_URL)")
 	}
 	if c.Pool < 0 || c.Pool > maxPool {
 		return fmt.Errorf("--pool must be between 0 and %d", maxPool)
@@ -148,6 +156,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	b := &bencher{cfg: cfg, api: a, owners: owners, viewers: viewers, all: cs, progress: progress, peak: map[string]float64{}}
+	if cfg.PGStats {
+		settle := cfg.PGSettle
+		if settle <= 0 {
+			settle = DefaultPGSettle
+		}
+		if b.pg, err = newPGStats(ctx, cfg.DatabaseURL, settle); err != nil {
+			return nil, err
+		}
+		defer b.pg.close()
+	}
 	for _, ph := range cfg.Phases {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -241,6 +259,7 @@ type bencher struct {
 	qr       []share            // shares whose QR images are fetched
 	peak     map[string]float64 // ok/s of each phase run closed-loop
 	counter  atomic.Uint64
+	pg       *pgStats // nil without --pg-stats
 }
 
 func (b *bencher) phase(ctx context.Context, ph Phase) (Result, error) {
@@ -318,8 +337,23 @@ func (b *bencher) phase(ctx context.Context, ph Phase) (Result, error) {
 	} else {
 		fmt.Fprintf(b.progress, "bench: phase %s for %s at concurrency %d\n", ph.Name(), d, conc)
 	}
+	var before pgCounters
+	if b.pg != nil {
+		fmt.Fprintf(b.progress, "bench: waiting %s for PostgreSQL's counters to settle\n", b.pg.settle)
+		var err error
+		if before, err = b.pg.read(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 	r := measured(ctx, ph.Name(), conc, d, rate, b.progress, op)
 	r.What = what
+	if b.pg != nil {
+		after, err := b.pg.read(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		r.PG = per(before, after, r.OK)
+	}
 	if ph.Kind == PhaseRedeemToken || ph.Kind == PhaseRedeemCode {
 		b.live.compact()
 	}

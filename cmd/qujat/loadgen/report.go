@@ -63,6 +63,21 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintln(w)
 		}
 	}
+	pg := false
+	for _, p := range r.Phases {
+		pg = pg || p.PG != nil
+	}
+	if pg {
+		fmt.Fprintln(w, "\nPostgreSQL per successful operation (pg_stat_database of the service's database, pg_stat_wal of the cluster):")
+		fmt.Fprintln(tw, "phase\tcommits\trollbacks\trows ins\trows upd\trows del\tblocks read\tWAL records\tWAL FPI\tWAL bytes\tWAL writes\tWAL syncs\t")
+		for _, p := range r.Phases {
+			if s := p.PG; s != nil {
+				fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t\n", p.Name, s.Commits, s.Rollbacks,
+					s.RowsInserted, s.RowsUpdated, s.RowsDeleted, s.BlocksRead, s.WALRecords, s.WALFPI, s.WALBytes, s.WALWrites, s.WALSyncs)
+			}
+		}
+		tw.Flush()
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

@@ -57,6 +57,8 @@ type Result struct {
 	MachineCPU float64 `json:"machine_cpu,omitempty"`
 	ClientCPU  float64 `json:"client_cpu,omitempty"`
 	OtherCPUms float64 `json:"other_cpu_ms_per_op,omitempty"`
+	// PG is what PostgreSQL did per successful operation (--pg-stats).
+	PG *PGStats `json:"pg,omitempty"`
 	// Note says anything the figures need read with them.
 	Note string `json:"note,omitempty"`
 }
