@@ -207,12 +207,59 @@ func (p *PGServer) Stop() {
 	if cmd == nil {
 		return
 	}
+	signalAll(cmd.Process.Pid, syscall.SIGCONT) // in case it was stalled
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
+	}
+}
+
+// Stall stops the server and every process it started (SIGSTOP) without
+// closing a connection: clients wait on it as on a machine that hangs.
+// Resume wakes it. Stop wakes a stalled server first.
+func (p *PGServer) Stall() { p.signal(syscall.SIGSTOP) }
+
+// Resume wakes a stalled server (SIGCONT).
+func (p *PGServer) Resume() { p.signal(syscall.SIGCONT) }
+
+func (p *PGServer) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd != nil {
+		signalAll(cmd.Process.Pid, sig)
+	}
+}
+
+// signalAll sends sig to the postmaster pid and each of its children:
+// every backend runs in a session of its own, so a group signal would
+// reach the postmaster alone.
+func signalAll(pid int, sig syscall.Signal) {
+	_ = syscall.Kill(pid, sig)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			_ = syscall.Kill(child, sig)
+		}
 	}
 }
 

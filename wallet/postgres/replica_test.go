@@ -67,8 +67,8 @@ func leavesOn(t *testing.T, s *servicetest.PGServer) int64 {
 // -R): the reads that tolerate lag are served by the replica while it is
 // well (shown by its counter and by the older checkpoint it serves while
 // its replay is paused); what it does not have yet, the primary serves; a
-// replica further behind than MaxLag, stopped or promoted serves nothing
-// and no read fails.
+// replica further behind than MaxLag, stopped, stalled or promoted serves
+// nothing and no read fails.
 func TestReplica_LagTolerantReadsGoToTheReplicaAndFallBackToThePrimary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two PostgreSQL servers; skipped with -short")
@@ -192,14 +192,31 @@ func TestReplica_LagTolerantReadsGoToTheReplicaAndFallBackToThePrimary(t *testin
 		return leavesOn(t, standby) == 9 && r.State() == postgres.ReplicaOK
 	})
 
+	// The replica stalls, as a machine that hangs: a read waits at most
+	// ReadTimeout on it before the primary answers, and the probe keeps
+	// the next reads off it.
+	standby.Stall()
+	appendEvents(t, l, 1)
+	if cp := checkpoint(t, l); cp.Size != 10 {
+		t.Fatalf("replica stalled: checkpoint of size %d, want 10", cp.Size)
+	}
+	waitFor(t, "the stalled replica to be found unavailable", func() bool { return r.State() == postgres.ReplicaUnavailable })
+	if _, err := l.InclusionProof(ctx, 9, 10); err != nil {
+		t.Fatalf("replica stalled: inclusion proof: %v", err)
+	}
+	standby.Resume()
+	waitFor(t, "the resumed replica catches up", func() bool {
+		return leavesOn(t, standby) == 10 && r.State() == postgres.ReplicaOK
+	})
+
 	// Promoted, it leaves the primary's timeline: never read again.
 	standby.Promote()
 	waitFor(t, "the replica to be found promoted", func() bool { return r.State() == postgres.ReplicaPromoted })
 	appendEvents(t, l, 2)
-	if cp := checkpoint(t, l); cp.Size != 11 {
-		t.Fatalf("after the promotion: checkpoint of size %d, want the primary's 11", cp.Size)
+	if cp := checkpoint(t, l); cp.Size != 12 {
+		t.Fatalf("after the promotion: checkpoint of size %d, want the primary's 12", cp.Size)
 	}
-	if n := leavesOn(t, standby); n != 9 {
-		t.Fatalf("the promoted server has %d leaves, want the 9 it had", n)
+	if n := leavesOn(t, standby); n != 10 {
+		t.Fatalf("the promoted server has %d leaves, want the 10 it had", n)
 	}
 }
