@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,4 +394,59 @@ func TestServe_StreamingReplica_RoutesReadsAndSurvivesPromotion(t *testing.T) {
 	}
 	t.Logf("%d shares released once; lag-tolerant reads: %v by the replica, %v by the primary; log of %d leaves",
 		len(released), rep, pri, leaves)
+
+	// A replica that is down when the service starts does not stop it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := fmt.Sprintf("postgres://qujat@%s/postgres?sslmode=disable", l.Addr())
+	l.Close()
+	env2 := map[string]string{}
+	for k, v := range env {
+		env2[k] = v
+	}
+	env2["QUJAT_DATABASE_REPLICA_URL"] = nowhere
+	base = startService(t, env2)
+	c = client{t, base}
+	if s := readyReplica(); s != "unavailable" {
+		t.Errorf("a service started without its replica: /readyz names it %q, want unavailable", s)
+	}
+	if cp := checkpoint(); cp.Size != leaves {
+		t.Errorf("a service started without its replica: checkpoint of size %d, want %d", cp.Size, leaves)
+	}
+}
+
+// The replica's settings are checked with the rest: a replica needs a
+// primary, a postgres URL, and a positive lag bound; every problem is
+// reported at once. A replica that cannot be reached is not a problem
+// (the primary serves its reads).
+func TestConfig_ReplicaNeedsAPrimaryAndAPostgresURL(t *testing.T) {
+	validate := func(env map[string]string) error {
+		t.Helper()
+		cfg, err := loadConfig(func(k string) string { return env[k] }, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Validate()
+	}
+	ok := map[string]string{"QUJAT_DATABASE_URL": "postgres://h/db", "QUJAT_REDIS_URL": "redis://h:6379/0",
+		"QUJAT_DATABASE_REPLICA_URL": "postgres://r/db", "QUJAT_DATABASE_REPLICA_MAX_LAG": "500ms"}
+	if err := validate(ok); err != nil {
+		t.Fatalf("a primary and its replica: %v", err)
+	}
+	err := validate(map[string]string{"QUJAT_DATABASE_REPLICA_URL": "mysql://r/db", "QUJAT_DATABASE_REPLICA_MAX_LAG": "-1s"})
+	for _, want := range []string{"QUJAT_DATABASE_REPLICA_URL: want postgres://", "QUJAT_DATABASE_REPLICA_MAX_LAG"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a bad URL and lag bound: %v, want %q", err, want)
+		}
+	}
+	err = validate(map[string]string{"QUJAT_DATABASE_REPLICA_URL": "postgres://r/db"})
+	if err == nil || !strings.Contains(err.Error(), "needs QUJAT_DATABASE_URL") {
+		t.Errorf("a replica without a primary: %v", err)
+	}
+	env := map[string]string{"QUJAT_DATABASE_REPLICA_URL": "postgres://r/db", "QUJAT_DATA_DIR": t.TempDir()}
+	if err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "QUJAT_DATABASE_URL") {
+		t.Fatalf("serve with a replica and no primary: %v", err)
+	}
 }
