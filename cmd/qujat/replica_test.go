@@ -175,6 +175,15 @@ func TestServe_StreamingReplica_RoutesReadsAndSurvivesPromotion(t *testing.T) {
 			rep0, rep, pri0, pri)
 	}
 
+	// The replica's sessions say whose they are; the primary has none.
+	lagTolerantSessions := "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qujat-lag-tolerant-reads'"
+	if n := count(standby, lagTolerantSessions); n == 0 {
+		t.Errorf("no session of the service's lag-tolerant reads on the replica")
+	}
+	if n := count(primary, lagTolerantSessions); n != 0 {
+		t.Errorf("%d sessions of the lag-tolerant reads on the primary", n)
+	}
+
 	// The replica stops replaying: a share opened now exists only on the
 	// primary, and is redeemed there exactly once, while the checkpoint
 	// the service publishes is still the replica's.
@@ -330,21 +339,20 @@ func TestServe_StreamingReplica_RoutesReadsAndSurvivesPromotion(t *testing.T) {
 	before := issued.Load()
 	standby.Promote()
 	waitUntil("/readyz to name the replica promoted", func() bool { return readyReplica() == "promoted" })
-	during := issued.Load() - before
-	seen := issued.Load()
-	waitUntil("shares issued after the promotion is seen", func() bool { return issued.Load() >= seen+each })
-	close(enough)
+	seenAt := issued.Load()
 	// A read that went to the replica just before the promotion was seen
-	// has ended a moment later.
-	time.Sleep(200 * time.Millisecond)
+	// has ended (or given up) within the replica's read timeout, 2 s.
+	time.Sleep(2500 * time.Millisecond)
 	repAt, priAt := served()
 	readsAt := reads.Load()
+	waitUntil("shares issued after the promotion is seen", func() bool { return issued.Load() >= seenAt+each })
+	close(enough)
 	waitUntil("public reads after the promotion is seen", func() bool { return reads.Load() >= readsAt+5 })
 	wg.Wait()
 	close(stop)
 	readers.Wait()
 	t.Logf("shares issued: %d before the promotion, %d while it happened, %d after it was seen",
-		before, during, issued.Load()-seen)
+		before, seenAt-before, issued.Load()-seenAt)
 
 	for _, b := range bad {
 		t.Error(b)
