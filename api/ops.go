@@ -77,13 +77,46 @@ wait:
 			ok = false
 		}
 	}
-	if !ok {
-		return c.JSON(http.StatusServiceUnavailable, map[string]any{
-			"status": "unavailable", "checks": checks,
-			"error": map[string]string{"code": wallet.EUNAVAILABLE, "message": "a dependency is down"},
-		})
+	body := map[string]any{"status": "ok", "checks": checks}
+	if len(s.OptionalReady) > 0 {
+		body["optional"] = s.optionalReady(parent, timeout)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+	if !ok {
+		body["status"] = "unavailable"
+		body["error"] = map[string]string{"code": wallet.EUNAVAILABLE, "message": "a dependency is down"}
+		return c.JSON(http.StatusServiceUnavailable, body)
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// optionalReady reads the states of the parts the service can do without
+// (Deps.OptionalReady), each under timeout; one that does not answer in
+// time is "unavailable".
+func (s *Server) optionalReady(parent context.Context, timeout time.Duration) map[string]string {
+	type result struct{ name, state string }
+	results := make(chan result, len(s.OptionalReady))
+	for n, state := range s.OptionalReady {
+		go func() {
+			ctx, cancel := context.WithTimeout(parent, timeout)
+			defer cancel()
+			results <- result{n, state(ctx)}
+		}()
+	}
+	out := make(map[string]string, len(s.OptionalReady))
+	for n := range s.OptionalReady {
+		out[n] = "unavailable"
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for range s.OptionalReady {
+		select {
+		case r := <-results:
+			out[r.name] = r.state
+		case <-deadline.C:
+			return out
+		}
+	}
+	return out
 }
 
 type devCitizen struct {

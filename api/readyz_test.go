@@ -81,3 +81,52 @@ func TestReadyz_ChecksRunConcurrentlyEachUnderItsOwnTimeout(t *testing.T) {
 		t.Fatalf("all up: %d %v", status, got)
 	}
 }
+
+// A part the service can do without (a streaming replica, whose reads the
+// primary takes over) is reported under "optional" with its state and
+// never makes the service unready; the required checks still do.
+func TestReadyz_OptionalPartIsReportedButDoesNotMakeTheServiceUnready(t *testing.T) {
+	get := func(checks map[string]func(context.Context) error, optional map[string]func(context.Context) string) (int, map[string]map[string]string) {
+		t.Helper()
+		srv := api.New(api.Deps{ReadyChecks: checks, OptionalReady: optional, ReadyCheckTimeout: 300 * time.Millisecond})
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(hs.Close)
+		resp, err := http.Get(hs.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Checks   map[string]string `json:"checks"`
+			Optional map[string]string `json:"optional"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, map[string]map[string]string{"checks": body.Checks, "optional": body.Optional}
+	}
+	up := func(context.Context) error { return nil }
+	down := func(context.Context) error { return errors.New("connection refused") }
+	stalled := func(ctx context.Context) string { <-ctx.Done(); return "ok" }
+	for _, state := range []string{"unavailable", "lagging", "promoted"} {
+		status, got := get(map[string]func(context.Context) error{"database": up},
+			map[string]func(context.Context) string{"database_replica": func(context.Context) string { return state }})
+		if status != http.StatusOK || got["checks"]["database"] != "ok" || got["optional"]["database_replica"] != state {
+			t.Errorf("replica %s: %d %v, want 200 with the replica %s", state, status, got, state)
+		}
+	}
+	status, got := get(map[string]func(context.Context) error{"database": up},
+		map[string]func(context.Context) string{"database_replica": stalled})
+	if status != http.StatusOK || got["optional"]["database_replica"] != "unavailable" {
+		t.Errorf("replica state stalls: %d %v, want 200 with the replica unavailable", status, got)
+	}
+	status, got = get(map[string]func(context.Context) error{"database": down},
+		map[string]func(context.Context) string{"database_replica": func(context.Context) string { return "ok" }})
+	if status != http.StatusServiceUnavailable || got["checks"]["database"] != "unavailable" || got["optional"]["database_replica"] != "ok" {
+		t.Errorf("primary down, replica well: %d %v, want 503", status, got)
+	}
+	status, got = get(map[string]func(context.Context) error{"database": up}, nil)
+	if status != http.StatusOK || got["optional"] != nil {
+		t.Errorf("no optional part: %d %v, want 200 without \"optional\"", status, got)
+	}
+}

@@ -83,6 +83,12 @@ type Deps struct {
 	// ReadyCheckTimeout bounds each ready check, run concurrently (2 s if
 	// zero).
 	ReadyCheckTimeout time.Duration
+	// OptionalReady are shown by /readyz under "optional" without making
+	// the service unready: each returns its part's state ("ok" or what is
+	// wrong), as a streaming replica whose reads the primary takes over
+	// when it is down or behind. They must answer at once (a cached state),
+	// and are read with the ready checks' timeout all the same.
+	OptionalReady map[string]func(context.Context) string
 	// Metrics is where request metrics are registered (a new registry if nil).
 	Metrics *prometheus.Registry
 	// Pages, if set, are the web pages for browsers (GET /s/{token} with

@@ -45,7 +45,10 @@ const DefaultRetentionYears = 3
 // Directory, OTP and Outbox are required; Now and Rand default to time.Now
 // and crypto/rand.
 type Service struct {
-	Store     wallet.Store
+	Store wallet.Store
+	// Published serves Verify's read of a duplicate's status, which may
+	// lag (a replica); nil: Store.
+	Published wallet.PublishedReads
 	Changes   wallet.Committer
 	Staff     *staff.Service
 	Directory wallet.Directory

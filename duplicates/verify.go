@@ -92,7 +92,11 @@ func (s *Service) Verify(ctx context.Context, jws string) Verification {
 	if claims.IssuedAt != nil {
 		out.CertifiedAt = claims.IssuedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
 	}
-	d, err := s.Store.Duplicate(ctx, dup.ID)
+	reads := s.Published
+	if reads == nil {
+		reads = s.Store
+	}
+	d, err := reads.Duplicate(ctx, dup.ID)
 	switch {
 	case wallet.IsCode(err, wallet.ENOTFOUND):
 		out.Reason = wallet.ReasonUnknownDocument

@@ -47,6 +47,11 @@ type Change struct {
 // Config configures a Log.
 type Config struct {
 	Store LogStore
+	// Reads, if set, serves the log's public reads (Checkpoint, Leaf,
+	// InclusionProof, ConsistencyProof): a streaming replica that may be a
+	// little behind Store. What it does not have yet (ENOTFOUND) is read
+	// from Store. Appends, payloads and audits always use Store. Nil: Store.
+	Reads LogReader
 	Keys  Keys
 	// Rand is the source of the leaves' salts; crypto/rand if nil.
 	Rand io.Reader
@@ -61,6 +66,8 @@ type Config struct {
 // to stop its sequencer.
 type Log struct {
 	store    LogStore
+	reads    LogReader // the public reads; store unless Config.Reads
+	separate bool      // reads is not store: what it lacks is read from store
 	keys     Keys
 	rand     io.Reader
 	maxBatch int
@@ -118,8 +125,14 @@ func New(cfg Config) (*Log, error) {
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 30 * time.Second
 	}
+	separate := cfg.Reads != nil
+	if !separate {
+		cfg.Reads = cfg.Store
+	}
 	l := &Log{
 		store:    cfg.Store,
+		reads:    cfg.Reads,
+		separate: separate,
 		keys:     cfg.Keys,
 		rand:     cfg.Rand,
 		maxBatch: cfg.MaxBatch,

@@ -13,7 +13,7 @@ import (
 // of the empty tree) without storing it. EUNAVAILABLE if the store cannot
 // be reached.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
-	cp, err := l.store.LatestCheckpoint(ctx)
+	cp, err := lagTolerant(l, func(r LogReader) (StoredCheckpoint, error) { return r.LatestCheckpoint(ctx) })
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
 		empty, err := tlog.TreeHash(0, nil)
 		if err != nil {
@@ -35,12 +35,15 @@ func (l *Log) Leaf(ctx context.Context, index int64) (Leaf, []byte, error) {
 	if index < 0 {
 		return Leaf{}, nil, wallet.Errorf(wallet.EINVALID, "history log: negative index")
 	}
-	ls, err := l.store.Leaves(ctx, index, 1)
+	ls, err := lagTolerant(l, func(r LogReader) ([]StoredLeaf, error) {
+		ls, err := r.Leaves(ctx, index, 1)
+		if err == nil && (len(ls) == 0 || ls[0].Index != index) {
+			err = wallet.Errorf(wallet.ENOTFOUND, "history log: no leaf %d", index)
+		}
+		return ls, err
+	})
 	if err != nil {
 		return Leaf{}, nil, err
-	}
-	if len(ls) == 0 || ls[0].Index != index {
-		return Leaf{}, nil, wallet.Errorf(wallet.ENOTFOUND, "history log: no leaf %d", index)
 	}
 	leaf, err := ParseLeaf(ls[0].Data)
 	if err != nil {
@@ -101,19 +104,21 @@ func (l *Log) InclusionProof(ctx context.Context, index, size int64) (InclusionP
 	if index < 0 || index >= size {
 		return InclusionProof{}, wallet.Errorf(wallet.EINVALID, "history log: an inclusion proof needs 0 ≤ index < size")
 	}
-	if err := l.checkSize(ctx, size); err != nil {
-		return InclusionProof{}, err
-	}
-	r := HashReader(ctx, l.store)
-	hs, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, index)})
-	if err != nil {
-		return InclusionProof{}, err
-	}
-	p, err := tlog.ProveRecord(size, index, r)
-	if err != nil {
-		return InclusionProof{}, proofErr(err)
-	}
-	return InclusionProof{Index: index, Size: size, LeafHash: hs[0], Proof: p}, nil
+	return lagTolerant(l, func(store LogReader) (InclusionProof, error) {
+		if err := checkSize(ctx, store, size); err != nil {
+			return InclusionProof{}, err
+		}
+		r := HashReader(ctx, store)
+		hs, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, index)})
+		if err != nil {
+			return InclusionProof{}, err
+		}
+		p, err := tlog.ProveRecord(size, index, r)
+		if err != nil {
+			return InclusionProof{}, proofErr(err)
+		}
+		return InclusionProof{Index: index, Size: size, LeafHash: hs[0], Proof: p}, nil
+	})
 }
 
 // ConsistencyProof proves that the tree of size from is a prefix of the
@@ -124,19 +129,35 @@ func (l *Log) ConsistencyProof(ctx context.Context, from, to int64) (tlog.TreePr
 	if from < 1 || from > to {
 		return nil, wallet.Errorf(wallet.EINVALID, "history log: a consistency proof needs 1 ≤ from ≤ to")
 	}
-	if err := l.checkSize(ctx, to); err != nil {
-		return nil, err
-	}
-	p, err := tlog.ProveTree(to, from, HashReader(ctx, l.store))
-	if err != nil {
-		return nil, proofErr(err)
-	}
-	return p, nil
+	return lagTolerant(l, func(store LogReader) (tlog.TreeProof, error) {
+		if err := checkSize(ctx, store, to); err != nil {
+			return nil, err
+		}
+		p, err := tlog.ProveTree(to, from, HashReader(ctx, store))
+		if err != nil {
+			return nil, proofErr(err)
+		}
+		return p, nil
+	})
 }
 
-// checkSize returns ENOTFOUND if the log has fewer than size leaves.
-func (l *Log) checkSize(ctx context.Context, size int64) error {
-	n, err := l.store.LogSize(ctx)
+// lagTolerant runs read on the log's public reads (Config.Reads), and
+// again on the store when those do not have what was asked for yet
+// (ENOTFOUND: a replica behind the primary does not have the newest
+// leaves), so that a replica's lag never makes a leaf or a tree size that
+// the log has look missing.
+func lagTolerant[T any](l *Log, read func(LogReader) (T, error)) (T, error) {
+	v, err := read(l.reads)
+	if err != nil && l.separate && wallet.IsCode(err, wallet.ENOTFOUND) {
+		return read(l.store)
+	}
+	return v, err
+}
+
+// checkSize returns ENOTFOUND if the log in store has fewer than size
+// leaves.
+func checkSize(ctx context.Context, store LogReader, size int64) error {
+	n, err := store.LogSize(ctx)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,25 @@ type LogStore interface {
 	ErasePayloads(ctx context.Context, before time.Time) (int64, error)
 }
 
+// LogReader is the part of a LogStore behind the log's public reads
+// (checkpoints, leaves, proofs): reads that tolerate lag, which a streaming
+// replica may serve (Config.Reads). Every LogStore is one.
+type LogReader interface {
+	// LogSize is LogStore.LogSize.
+	LogSize(ctx context.Context) (int64, error)
+	// Leaves is LogStore.Leaves.
+	Leaves(ctx context.Context, from int64, limit int) ([]StoredLeaf, error)
+	// ReadHashes is LogStore.ReadHashes.
+	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	// LatestCheckpoint is LogStore.LatestCheckpoint.
+	LatestCheckpoint(ctx context.Context) (StoredCheckpoint, error)
+}
+
+// HashStore is what HashReader reads from.
+type HashStore interface {
+	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+}
+
 // AppendTx is the transaction of one batch of the log (LogStore.BeginAppend).
 // It is used by one goroutine.
 type AppendTx interface {
@@ -108,7 +127,7 @@ type AppendTx interface {
 
 // HashReader returns a tlog.HashReader that reads the store's hashes with
 // ctx. Its errors are the store's (ENOTFOUND for a missing hash).
-func HashReader(ctx context.Context, s LogStore) tlog.HashReader {
+func HashReader(ctx context.Context, s HashStore) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		if len(indexes) == 0 {
 			return nil, nil

@@ -45,6 +45,16 @@ type Store interface {
 	history.AuditStore
 }
 
+// LagTolerantReads are the reads that a streaming replica may serve, a
+// moment behind the primary: the published reads (a document's or a
+// duplicate's status for /v1/verify, the staff behind the published keys)
+// and the history log's public reads (checkpoints, leaves, proofs).
+// wallet/postgres.Replica is one; so is every Store.
+type LagTolerantReads interface {
+	wallet.PublishedReads
+	historylog.LogReader
+}
+
 // Parts are what the graph is built from: adapters already opened, keys
 // already loaded, and the settings the services need.
 type Parts struct {
@@ -107,6 +117,14 @@ type Parts struct {
 	MetricsToken string
 	// LogMaxBatch bounds a history log batch (historylog.Config.MaxBatch).
 	LogMaxBatch int
+
+	// Replica, if set, serves the LagTolerantReads and nothing else
+	// (wallet/postgres.Replica); everything that judges reads Store. Nil:
+	// Store serves them too.
+	Replica LagTolerantReads
+	// OptionalReadyChecks are shown by /readyz without making the service
+	// unready (api.Deps.OptionalReady): the replica's state.
+	OptionalReadyChecks map[string]func(context.Context) string
 }
 
 // Service is the built graph.
@@ -165,7 +183,14 @@ func Build(p Parts) (*Service, error) {
 	}
 	publicURL := strings.TrimSuffix(p.PublicURL, "/")
 
-	hlog, err := historylog.New(historylog.Config{Store: p.Store, Keys: p.LogKeys, MaxBatch: p.LogMaxBatch})
+	// The reads that tolerate lag go to the replica if there is one; every
+	// other read, and every write, to the Store (the primary).
+	var lagTolerant LagTolerantReads = p.Store
+	var logReads historylog.LogReader
+	if p.Replica != nil {
+		lagTolerant, logReads = p.Replica, p.Replica
+	}
+	hlog, err := historylog.New(historylog.Config{Store: p.Store, Reads: logReads, Keys: p.LogKeys, MaxBatch: p.LogMaxBatch})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +201,10 @@ func Build(p Parts) (*Service, error) {
 	hasher := wallet.NewHasher(p.Pepper)
 	guardianship := wallet.Guardianship{Directory: p.Directory, Now: p.Now}
 	documents := &wallet.DocumentService{Store: p.Store, Changes: changes, Sources: p.Sources, Keys: p.Keys, Now: p.Now}
-	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now}
+	// A public verifier's status read tolerates lag: a revocation reaches
+	// it within the replica's lag (at most its MaxLag).
+	published := wallet.PublishedDocuments{Reads: lagTolerant, Now: p.Now}
+	verifier := &wallet.Verifier{Keys: p.Keys, Status: published.Status, CurrentVersion: published.CurrentVersion, Now: p.Now}
 	otpSvc := otp.NewService(p.Short, hasher)
 	otpSvc.Now = p.Now
 	// Messages are written by the requests that send them and delivered
@@ -190,12 +218,12 @@ func Build(p Parts) (*Service, error) {
 	language := locale.Stored(p.Store)
 	signIn := &signin.Service{Directory: p.Directory, OTP: otpSvc, Outbox: queue, Sessions: p.Store, Hasher: hasher, Access: tokens, Now: p.Now, Rand: p.Rand, Revoked: p.Short, Language: language}
 	staffSvc := &staff.Service{
-		Store: p.Store, Keys: p.StaffKeys, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Tokens: tokens,
+		Store: p.Store, Published: lagTolerant, Keys: p.StaffKeys, Directory: p.Directory, OTP: otpSvc, Outbox: queue, Tokens: tokens,
 		Now: p.Now, Rand: p.Rand, Language: language,
 	}
 	retention := p.DuplicateRetention
 	dups := &duplicates.Service{
-		Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
+		Store: p.Store, Published: lagTolerant, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
 		Now: p.Now, Rand: p.Rand, Retention: retention, Language: language,
 	}
 	shares := &sharing.Service{
@@ -282,6 +310,7 @@ func Build(p Parts) (*Service, error) {
 
 		DevNotifications: p.DevNotifications,
 		ReadyChecks:      ready,
+		OptionalReady:    p.OptionalReadyChecks,
 		Metrics:          p.Metrics,
 		MetricsToken:     p.MetricsToken,
 		TrustedProxies:   p.TrustedProxies,

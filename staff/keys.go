@@ -32,7 +32,11 @@ func (s *Service) PublicKeys(ctx context.Context) ([]PublishedKey, error) {
 	if s.Keys == nil {
 		return []PublishedKey{}, nil
 	}
-	members, err := s.Store.Staff(ctx)
+	reads := s.Published
+	if reads == nil {
+		reads = s.Store
+	}
+	members, err := reads.Staff(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,10 @@ const MaxName = 200
 // required for registering; Directory, OTP, Outbox and Tokens for signing
 // in. Now and Rand default to time.Now and crypto/rand.
 type Service struct {
-	Store     wallet.Store
+	Store wallet.Store
+	// Published serves the staff list behind the published keys
+	// (PublicKeys), which may lag (a replica); nil: Store.
+	Published wallet.PublishedReads
 	Keys      Keys
 	Directory wallet.Directory
 	OTP       *otp.Service

@@ -169,6 +169,28 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// A streaming replica serves the reads that tolerate lag; the primary
+	// serves every other read and every write.
+	var (
+		replica  service.LagTolerantReads
+		optional map[string]func(context.Context) string
+	)
+	if cfg.DatabaseReplicaURL != "" {
+		primary, ok := st.(*postgres.Store)
+		if !ok {
+			return nil, fmt.Errorf("QUJAT_DATABASE_REPLICA_URL needs PostgreSQL at QUJAT_DATABASE_URL")
+		}
+		r, err := postgres.OpenReplica(ctx, primary, cfg.DatabaseReplicaURL, postgres.ReplicaOptions{MaxLag: cfg.replicaMaxLag(), Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("open the PostgreSQL replica: %w", err)
+		}
+		a.closers = append(a.closers, r.Close)
+		replica = r
+		optional = map[string]func(context.Context) string{"database_replica": func(context.Context) string { return r.State() }}
+		registerReplicaMetrics(reg, r)
+		storeName += " with a streaming replica for lag-tolerant reads (" + r.State() + ")"
+	}
+
 	// The development endpoints read the outbox and the demo registry's
 	// citizens: only when the configuration allows them (Config.DevEndpoints).
 	devOutbox, devList := outbox, devCitizens
@@ -214,6 +236,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,
 		NoCitizenLimits: cfg.DevUnlimited == "1",
 		TrustedProxies:  proxies,
+		Replica:         replica, OptionalReadyChecks: optional,
 	})
 	if err != nil {
 		return nil, err
@@ -222,6 +245,35 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	a.server = svc.Server
 	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s, push %s", storeName, shortName, sourceName, cfg.SMSDriver, cfg.PushDriver)
 	return a, nil
+}
+
+// registerReplicaMetrics publishes the replica's state, lag and the
+// lag-tolerant reads each side served.
+func registerReplicaMetrics(reg *prometheus.Registry, r *postgres.Replica) {
+	served := func(side string, n func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "qujat_database_lag_tolerant_reads_total",
+			Help:        "Reads that tolerate lag (published statuses and keys, log checkpoints, leaves and proofs), by the server that answered them.",
+			ConstLabels: prometheus.Labels{"served_by": side},
+		}, func() float64 { return float64(n()) })
+	}
+	reg.MustRegister(
+		served("replica", func() int64 { n, _ := r.Served(); return n }),
+		served("primary", func() int64 { _, n := r.Served(); return n }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "qujat_database_replica_lag_seconds",
+			Help: "How far the streaming replica was behind the primary at its last probe.",
+		}, func() float64 { return r.Lag().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "qujat_database_replica_serving",
+			Help: "1 while the streaming replica serves the lag-tolerant reads, 0 while the primary does (replica down, lagging or promoted).",
+		}, func() float64 {
+			if r.State() == postgres.ReplicaOK {
+				return 1
+			}
+			return 0
+		}),
+	)
 }
 
 // openSources returns the citizen directory and the document sources: the

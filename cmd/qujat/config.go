@@ -68,6 +68,12 @@ type Config struct {
 	// LogOrigin names the history log: the first line of its checkpoints
 	// and the name of its verifier key.
 	LogOrigin string `env:"QUJAT_LOG_ORIGIN" envDefault:"qujat.kz/history"`
+	// DatabaseReplicaURL is a streaming replica of QUJAT_DATABASE_URL: it
+	// serves the reads that tolerate lag (postgres.Replica).
+	DatabaseReplicaURL string `env:"QUJAT_DATABASE_REPLICA_URL"`
+	// DatabaseReplicaMaxLag (a Go duration) is how far behind the replica
+	// may be and still serve reads (postgres.DefaultReplicaMaxLag if unset).
+	DatabaseReplicaMaxLag string `env:"QUJAT_DATABASE_REPLICA_MAX_LAG"`
 }
 
 // loadConfig reads the environment through getenv, then applies flags (see
@@ -166,6 +172,13 @@ func (c Config) duplicateRetention() time.Duration {
 	return d
 }
 
+// replicaMaxLag is QUJAT_DATABASE_REPLICA_MAX_LAG, or 0 (the default) when
+// unset. Validate has checked it.
+func (c Config) replicaMaxLag() time.Duration {
+	d, _ := time.ParseDuration(c.DatabaseReplicaMaxLag)
+	return d
+}
+
 // Validate checks the configuration and returns every problem at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -232,6 +245,20 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("QUJAT_DATABASE_URL: want postgres://user:password@host:port/db")
+		}
+	}
+	if c.DatabaseReplicaURL != "" {
+		u, err := url.Parse(c.DatabaseReplicaURL)
+		switch {
+		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql"):
+			bad("QUJAT_DATABASE_REPLICA_URL: want postgres://user:password@host:port/db")
+		case c.DatabaseURL == "":
+			bad("QUJAT_DATABASE_REPLICA_URL needs QUJAT_DATABASE_URL (the primary it replicates)")
+		}
+	}
+	if c.DatabaseReplicaMaxLag != "" {
+		if d, err := time.ParseDuration(c.DatabaseReplicaMaxLag); err != nil || d <= 0 {
+			bad("QUJAT_DATABASE_REPLICA_MAX_LAG %q: want a positive Go duration (e.g. 500ms, 10s)", c.DatabaseReplicaMaxLag)
 		}
 	}
 	if c.RedisURL != "" {
