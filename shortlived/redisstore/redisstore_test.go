@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -222,35 +223,74 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) { shortlivedtest.Main(m) }
+
 // TestConformanceOnCluster runs the suite through a cluster client (Open
-// with several addresses) against a one-node Redis Cluster holding every
-// slot: scripts, transactions and pipelined deletes must all be cluster-safe.
+// with the nodes' addresses) against a Redis Cluster of three masters and
+// three replicas: scripts, transactions and pipelined deletes must all be
+// cluster-safe, and a script whose keys lie in different slots fails
+// (CROSSSLOT), so the suite's multi-key calls hold only with hash tags.
 func TestConformanceOnCluster(t *testing.T) {
-	srv := shortlivedtest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	c := shortlivedtest.SharedCluster(t)
 	ctx := t.Context()
-	node := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer node.Close()
-	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		t.Fatalf("assigning slots: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(node.ClusterInfo(ctx).Val(), "cluster_state:ok") {
-		if time.Now().After(deadline) {
-			t.Fatal("cluster not ok after 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s, err := redisstore.Open(ctx, srv.Addr()+","+srv.URL())
+	s, err := redisstore.Open(ctx, c.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	if _, ok := s.Client().(*redis.ClusterClient); !ok {
-		t.Fatalf("Open with two addresses made a %T, want a cluster client", s.Client())
+		t.Fatalf("Open with several addresses made a %T, want a cluster client", s.Client())
 	}
 	shortlivedtest.RunShortLivedStoreTests(t, func(t *testing.T) wallet.ShortLivedStore {
 		return redisstore.New(s.Client(), shortlivedtest.UniquePrefix(t))
 	})
+}
+
+// TestCluster_KeysWithoutATagInDifferentSlotsAreRefused shows what the hash
+// tags are for: Reserve on counters of different slots is refused by the
+// cluster (EINTERNAL, CROSSSLOT) and counts nothing, while the same
+// counters under one tag are reserved together.
+func TestCluster_KeysWithoutATagInDifferentSlotsAreRefused(t *testing.T) {
+	c := shortlivedtest.SharedCluster(t)
+	ctx := t.Context()
+	opened, err := redisstore.Open(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	s := redisstore.New(opened.Client(), shortlivedtest.UniquePrefix(t))
+	// Two keys on different masters (the prefix is random, so look).
+	other := ""
+	for i := 0; other == "" && i < 100; i++ {
+		if k := fmt.Sprintf("owner:%d", i); masterOf(t, c, s, k) != masterOf(t, c, s, "viewer:a") {
+			other = k
+		}
+	}
+	untagged := []wallet.Budget{{Key: "viewer:a", Limit: 5, Window: time.Minute}, {Key: other, Limit: 5, Window: time.Minute}}
+	_, err = s.Reserve(ctx, untagged)
+	if !wallet.IsCode(err, wallet.EINTERNAL) || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("Reserve of untagged keys on two masters = %v, want EINTERNAL (CROSSSLOT)", err)
+	}
+	if n, _, err := s.Count(ctx, "viewer:a"); err != nil || n != 0 {
+		t.Fatalf("a refused Reserve counted %d (%v)", n, err)
+	}
+	tagged := []wallet.Budget{{Key: "{guess}viewer:a", Limit: 5, Window: time.Minute}, {Key: "{guess}" + other, Limit: 5, Window: time.Minute}}
+	if got, err := s.Reserve(ctx, tagged); err != nil || len(got) != 2 || got[0] != 1 || got[1] != 1 {
+		t.Fatalf("Reserve of tagged keys = %v, %v; want [1 1]", got, err)
+	}
+	if err := s.Unreserve(ctx, "viewer:a", other); !wallet.IsCode(err, wallet.EINTERNAL) {
+		t.Fatalf("Unreserve of untagged keys on two masters = %v, want EINTERNAL", err)
+	}
+}
+
+// masterOf is the node holding the store's key k.
+func masterOf(t *testing.T, c *shortlivedtest.Cluster, s *redisstore.Store, k string) *shortlivedtest.RedisServer {
+	t.Helper()
+	m, err := c.MasterOf(t.Context(), s.Key(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestOpen_MalformedURLDoesNotQuoteThePassword(t *testing.T) {
