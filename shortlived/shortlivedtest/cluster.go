@@ -264,7 +264,7 @@ func (c *Cluster) MasterOf(ctx context.Context, key string) (*RedisServer, error
 
 // WaitMasterChange waits until key's slot is served by a running master
 // other than old, every running node reports the cluster ok, and that
-// master answers a write; it returns the new master.
+// master answers for key; it returns the new master.
 func (c *Cluster) WaitMasterChange(ctx context.Context, key string, old *RedisServer) (*RedisServer, error) {
 	var last string
 	for {
@@ -277,7 +277,7 @@ func (c *Cluster) WaitMasterChange(ctx context.Context, key string, old *RedisSe
 		default:
 			if err := c.allOK(ctx); err != nil {
 				last = err.Error()
-			} else if err := c.admin(m).Set(ctx, key, "probe", time.Second).Err(); err != nil {
+			} else if err := c.admin(m).Exists(ctx, key).Err(); err != nil { // MOVED unless it serves the slot
 				last = err.Error()
 			} else {
 				return m, nil
@@ -289,6 +289,61 @@ func (c *Cluster) WaitMasterChange(ctx context.Context, key string, old *RedisSe
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// WaitReplicated waits until every running master's replicas have
+// received everything the master had written when it was called.
+func (c *Cluster) WaitReplicated(ctx context.Context) error {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		a := c.admin(n)
+		info, err := a.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "role:master") {
+			continue
+		}
+		target := infoInt(info, "master_repl_offset")
+		for {
+			info, err := a.Info(ctx, "replication").Result()
+			if err != nil {
+				return err
+			}
+			behind := infoInt(info, "connected_slaves") == 0
+			for _, line := range strings.Split(info, "\n") {
+				if strings.HasPrefix(line, "slave") && strings.Contains(line, "offset=") {
+					off := line[strings.Index(line, "offset=")+len("offset="):]
+					off, _, _ = strings.Cut(off, ",")
+					if v, _ := strconv.ParseInt(strings.TrimSpace(off), 10, 64); v < target {
+						behind = true
+					}
+				}
+			}
+			if !behind {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the replicas of %s did not catch up: %v", n.Addr(), ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// infoInt reads field's integer from an INFO answer (0 if absent).
+func infoInt(info, field string) int64 {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // RestartNode starts a killed node again on its port and directory: it
