@@ -2,8 +2,11 @@ package shortlivedtest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/qujat/qujat/internal/servicetest"
 )
 
 // TestClusterFailsOverAndTakesTheOldMasterBack holds the helper the cluster
@@ -54,5 +57,25 @@ func TestClusterFailsOverAndTakesTheOldMasterBack(t *testing.T) {
 	t.Logf("healthy again %v after the restart", time.Since(restarted))
 	if m, err := c.MasterOf(ctx, "x"); err != nil || m != now {
 		t.Fatalf("after the old master's return, x is served by %v (%v), want %s", m, err, now.Addr())
+	}
+}
+
+// Without redis-server or redis-cli a cluster test is skipped, or fails
+// when the services are required (as in CI).
+func TestStartClusterWithoutRedisSkipsOrFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short skips before looking for redis-server")
+	}
+	t.Setenv(servicetest.LogEnv, filepath.Join(t.TempDir(), "services.log")) // not the run's own record
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("QUJAT_TEST_REQUIRE_SERVICES", "")
+	r := &recordingTB{TB: t}
+	if c := StartCluster(r); c != nil || r.skipped == "" || r.failed != "" {
+		t.Fatalf("without redis-server: cluster %v, skipped %q, failed %q; want a skip", c, r.skipped, r.failed)
+	}
+	t.Setenv("QUJAT_TEST_REQUIRE_SERVICES", "1")
+	r = &recordingTB{TB: t}
+	if c := SharedCluster(r); c != nil || r.failed == "" || r.skipped != "" {
+		t.Fatalf("with QUJAT_TEST_REQUIRE_SERVICES=1: cluster %v, skipped %q, failed %q; want a failure", c, r.skipped, r.failed)
 	}
 }
