@@ -228,11 +228,11 @@ func (c *Cluster) node(addr string) *RedisServer {
 }
 
 // MasterOf returns the node that is master of key's slot, as a running
-// node sees the cluster now.
+// node (not paused) sees the cluster now.
 func (c *Cluster) MasterOf(ctx context.Context, key string) (*RedisServer, error) {
 	var lastErr error
 	for _, n := range c.Nodes {
-		if !n.Running() {
+		if !n.answering() {
 			continue
 		}
 		a := c.admin(n)
@@ -272,7 +272,7 @@ func (c *Cluster) WaitMasterChange(ctx context.Context, key string, old *RedisSe
 		switch {
 		case err != nil:
 			last = err.Error()
-		case m == old:
+		case m == old || !m.answering():
 			last = "the old master still serves the slot"
 		default:
 			if err := c.allOK(ctx); err != nil {
@@ -295,7 +295,7 @@ func (c *Cluster) WaitMasterChange(ctx context.Context, key string, old *RedisSe
 // received everything the master had written when it was called.
 func (c *Cluster) WaitReplicated(ctx context.Context) error {
 	for _, n := range c.Nodes {
-		if !n.Running() {
+		if !n.answering() {
 			continue
 		}
 		a := c.admin(n)
@@ -379,7 +379,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 
 func (c *Cluster) allOK(ctx context.Context) error {
 	for _, n := range c.Nodes {
-		if !n.Running() {
+		if !n.answering() {
 			continue
 		}
 		info, err := c.admin(n).ClusterInfo(ctx).Result()

@@ -13,7 +13,7 @@ import (
 // suites stand on: six nodes, three masters with a replica each; a killed
 // master's replica takes its slots, and the old master, restarted, comes
 // back as a replica.
-func TestClusterFailsOverAndTakesTheOldMasterBack(t *testing.T) {
+func TestClusterFailsOverAndTakesTheOldMastersBack(t *testing.T) {
 	began := time.Now()
 	c := StartCluster(t)
 	t.Logf("started in %v", time.Since(began))
@@ -57,6 +57,25 @@ func TestClusterFailsOverAndTakesTheOldMasterBack(t *testing.T) {
 	t.Logf("healthy again %v after the restart", time.Since(restarted))
 	if m, err := c.MasterOf(ctx, "x"); err != nil || m != now {
 		t.Fatalf("after the old master's return, x is served by %v (%v), want %s", m, err, now.Addr())
+	}
+
+	// A master stalled past the node timeout loses its slots too, and
+	// comes back as a replica.
+	stalled, err := c.MasterOf(ctx, "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.Pause()
+	taken, err := c.WaitMasterChange(ctx, "y", stalled)
+	stalled.Resume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.MasterOf(ctx, "y"); err != nil || m != taken {
+		t.Fatalf("after the stalled master's return, y is served by %v (%v), want %s", m, err, taken.Addr())
 	}
 }
 

@@ -64,8 +64,9 @@ type RedisServer struct {
 	port  int
 	extra []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	mu     sync.Mutex
+	paused bool // Pause was called, Resume not yet
+	cmd    *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	log  *bytes.Buffer
 }
@@ -139,7 +140,7 @@ func (s *RedisServer) Stop() {
 		signalGroup(s.cmd, syscall.SIGKILL)
 		<-s.done
 	}
-	s.cmd = nil
+	s.cmd, s.paused = nil, false
 }
 
 // Kill ends the server at once with SIGKILL (as a crash would) and waits for
@@ -153,23 +154,31 @@ func (s *RedisServer) Kill() {
 	signalGroup(s.cmd, syscall.SIGKILL)
 	signalGroup(s.cmd, syscall.SIGCONT)
 	<-s.done
-	s.cmd = nil
+	s.cmd, s.paused = nil, false
 }
 
 // Pause stops the server (SIGSTOP) without ending it: it keeps its
 // connections open and answers nothing, as a stalled server does, until
 // Resume.
-func (s *RedisServer) Pause() { s.signal(syscall.SIGSTOP) }
+func (s *RedisServer) Pause() { s.signal(syscall.SIGSTOP, true) }
 
 // Resume lets a paused server run again (SIGCONT).
-func (s *RedisServer) Resume() { s.signal(syscall.SIGCONT) }
+func (s *RedisServer) Resume() { s.signal(syscall.SIGCONT, false) }
 
-func (s *RedisServer) signal(sig syscall.Signal) {
+func (s *RedisServer) signal(sig syscall.Signal, paused bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
 		signalGroup(s.cmd, sig)
+		s.paused = paused
 	}
+}
+
+// answering reports whether the server runs and is not paused.
+func (s *RedisServer) answering() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil && !s.paused
 }
 
 // Running reports whether the server process runs (it may be paused).
