@@ -67,8 +67,8 @@ type RedisServer struct {
 	mu     sync.Mutex
 	paused bool // Pause was called, Resume not yet
 	cmd    *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *bytes.Buffer
+	done   chan struct{} // closed when cmd has exited
+	log    *bytes.Buffer
 }
 
 // StartRedis starts a redis-server found on PATH on a free loopback port,
