@@ -11,6 +11,11 @@
 // A ticket is a hash: its uses, attempts and payload, and each secret under
 // "secret:" + its name, so that no secret name collides with the other fields.
 //
+// On a cluster, a node that cannot be reached makes the client reload the
+// slot map at once, so that after a failover commands reach the promoted
+// replica within a fraction of a second rather than at the next periodic
+// reload (every 5 s here; go-redis's default is a minute).
+//
 // Driver errors are translated here: redis.Nil becomes ENOTFOUND; failures to
 // reach the server (refused or dropped connections, timeouts, a closed
 // client, a cluster that is down or failing over) become EUNAVAILABLE; any
@@ -210,8 +215,9 @@ func (s *Store) key(k string) string { return s.prefix + k }
 func (s *Store) Key(k string) string { return s.key(k) }
 
 // Ping checks that Redis answers; on a cluster, that every master does
-// (while one does not, the keys of its slots cannot be reached). EUNAVAILABLE
-// otherwise.
+// (while one does not, the keys of its slots cannot be reached), after
+// reloading the slot map, so that a master replaced by its replica no
+// longer counts. EUNAVAILABLE otherwise.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.cluster != nil {
 		return s.translate(s.cluster.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
