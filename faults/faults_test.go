@@ -111,22 +111,80 @@ type harness struct {
 	unexpected []string // 5xx other than 503, and other surprises
 }
 
-func TestFaults(t *testing.T) {
+// phase is one fault of the chaos: begin breaks a dependency, end (after
+// faultDuration) mends it.
+type phase struct {
+	name     string
+	dep      string // a /readyz check name
+	mustDown bool   // /readyz must report dep down while it lasts
+	begin    func() error
+	end      func() error
+}
+
+// faultRun is what one run of the suite breaks: its short-lived store
+// (redisURL, already started) and the phases on it; with postgresPhases
+// the PostgreSQL kill, stall and lost COMMIT answers follow.
+type faultRun struct {
+	label          string // starts the summary line
+	redisURL       string
+	redisPhases    []phase
+	postgresPhases bool
+}
+
+// faultBinaries finds redis-server and PostgreSQL's binaries, or skips (or
+// fails) the test.
+func faultBinaries(t *testing.T) (redisBin, pgBin string, ok bool) {
 	if testing.Short() {
 		servicetest.Skip(t, servicetest.PostgresServer, "skipped with -short: the fault suite starts PostgreSQL and redis-server of its own and runs for over a minute")
-		return
+		return "", "", false
 	}
 	redisBin, err := exec.LookPath("redis-server")
 	if err != nil {
 		servicetest.Missing(t, servicetest.RedisServer, "redis-server is not on PATH, so the fault suite does not run")
-		return
+		return "", "", false
 	}
-	pgBin, err := pgBinDir()
+	pgBin, err = pgBinDir()
 	if err != nil {
 		servicetest.Missing(t, servicetest.PostgresServer, err.Error()+", so the fault suite does not run")
+		return "", "", false
+	}
+	return redisBin, pgBin, true
+}
+
+func TestFaults(t *testing.T) {
+	redisBin, pgBin, ok := faultBinaries(t)
+	if !ok {
 		return
 	}
 	servicetest.Ran(t, servicetest.RedisServer)
+	rs := &redisServer{t: t, bin: redisBin, dir: t.TempDir(), port: freePort(t)}
+	if err := rs.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c := rs.current(); c != nil {
+			c.kill()
+		}
+	})
+	runFaults(t, pgBin, faultRun{
+		label:    "fault suite",
+		redisURL: "redis://" + rs.addr() + "/0",
+		redisPhases: []phase{
+			{name: "redis kill", dep: "short_lived", mustDown: true,
+				begin: func() error { rs.current().kill(); return nil },
+				end:   rs.start},
+			{name: "redis stall", dep: "short_lived", mustDown: true,
+				begin: func() error { return rs.current().signalGroup(syscall.SIGSTOP) },
+				end:   func() error { return rs.current().signalGroup(syscall.SIGCONT) }},
+		},
+		postgresPhases: true,
+	})
+}
+
+// runFaults builds the service on a PostgreSQL of its own and the
+// short-lived store at run.redisURL, drives the workers through run's
+// phases and checks the invariants.
+func runFaults(t *testing.T, pgBin string, run faultRun) {
 	servicetest.Ran(t, servicetest.PostgresServer)
 	began := time.Now()
 
@@ -141,15 +199,6 @@ func TestFaults(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if c := pg.current(); c != nil {
-			c.kill()
-		}
-	})
-	rs := &redisServer{t: t, bin: redisBin, dir: t.TempDir(), port: freePort(t)}
-	if err := rs.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c := rs.current(); c != nil {
 			c.kill()
 		}
 	})
@@ -169,7 +218,7 @@ func TestFaults(t *testing.T) {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	short, err := redisstore.Open(ctx, "redis://"+rs.addr()+"/0")
+	short, err := redisstore.Open(ctx, run.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,66 +333,35 @@ func TestFaults(t *testing.T) {
 
 	// The chaos, in phases.
 	var faults []fault
+	phases := run.redisPhases
+	if run.postgresPhases {
+		phases = append(phases,
+			phase{name: "postgres kill", dep: "database", mustDown: true,
+				begin: func() error { pg.immediateStop(); return nil },
+				end:   pg.start},
+			phase{name: "postgres stall", dep: "database", mustDown: true,
+				begin: func() error { return pg.signalAll(syscall.SIGSTOP) },
+				end:   func() error { return pg.signalAll(syscall.SIGCONT) }},
+			phase{name: "lost COMMIT answers", dep: "database",
+				begin: func() error { proxy.loseCommits.Store(true); return nil },
+				end:   func() error { proxy.loseCommits.Store(false); return nil }})
+	}
 	chaosErr := func() error {
 		time.Sleep(4 * time.Second)
-
-		f := fault{name: "redis kill", dep: "short_lived", mustDown: true, start: time.Now()}
-		rs.current().kill()
-		time.Sleep(faultDuration)
-		f.downUntil = time.Now()
-		if err := rs.start(); err != nil {
-			return err
+		for _, ph := range phases {
+			f := fault{name: ph.name, dep: ph.dep, mustDown: ph.mustDown, start: time.Now()}
+			if err := ph.begin(); err != nil {
+				return fmt.Errorf("%s: %v", ph.name, err)
+			}
+			time.Sleep(faultDuration)
+			f.downUntil = time.Now()
+			if err := ph.end(); err != nil {
+				return fmt.Errorf("%s: %v", ph.name, err)
+			}
+			f.end = time.Now()
+			faults = append(faults, f)
+			time.Sleep(settle)
 		}
-		f.end = time.Now()
-		faults = append(faults, f)
-		time.Sleep(settle)
-
-		f = fault{name: "redis stall", dep: "short_lived", mustDown: true, start: time.Now()}
-		c := rs.current()
-		if err := c.signalGroup(syscall.SIGSTOP); err != nil {
-			return err
-		}
-		time.Sleep(faultDuration)
-		f.downUntil = time.Now()
-		if err := c.signalGroup(syscall.SIGCONT); err != nil {
-			return err
-		}
-		f.end = time.Now()
-		faults = append(faults, f)
-		time.Sleep(settle)
-
-		f = fault{name: "postgres kill", dep: "database", mustDown: true, start: time.Now()}
-		pg.immediateStop()
-		time.Sleep(faultDuration)
-		f.downUntil = time.Now()
-		if err := pg.start(); err != nil {
-			return err
-		}
-		f.end = time.Now()
-		faults = append(faults, f)
-		time.Sleep(settle)
-
-		f = fault{name: "postgres stall", dep: "database", mustDown: true, start: time.Now()}
-		if err := pg.signalAll(syscall.SIGSTOP); err != nil {
-			return err
-		}
-		time.Sleep(faultDuration)
-		f.downUntil = time.Now()
-		if err := pg.signalAll(syscall.SIGCONT); err != nil {
-			return err
-		}
-		f.end = time.Now()
-		faults = append(faults, f)
-		time.Sleep(settle)
-
-		f = fault{name: "lost COMMIT answers", dep: "database", start: time.Now()}
-		proxy.loseCommits.Store(true)
-		time.Sleep(4 * time.Second)
-		proxy.loseCommits.Store(false)
-		f.downUntil = time.Now()
-		f.end = f.downUntil
-		faults = append(faults, f)
-		time.Sleep(settle)
 		return nil
 	}()
 	close(stopWork)
@@ -607,12 +625,12 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		audit = "FAILED"
 	}
-	servicetest.Summary(t, fmt.Sprintf("fault suite: attempts %d (logical requests %d: issuances %d, redemptions %d), successes %d, "+
+	servicetest.Summary(t, fmt.Sprintf("%s: attempts %d (logical requests %d: issuances %d, redemptions %d), successes %d, "+
 		"orphans %d (views %d, shares %d), double uses %d, 410 with uses left %d, 200 without view %d, views without leaf %d, "+
 		"missing from histories %d, unexpected 5xx %d, other unexpected answers %d, 503s %d, 409s %d, 429s %d, network errors %d, unresolved %d, "+
 		"shares revoked by the service %d (answered 201 %d), lost COMMIT answers %d, readyz probes %d (false up %d, false down %d), audit %s (%d leaves, %d views), "+
 		"recovery: %s; took %.0f s",
-		h.attempts.Load(), len(h.ops), issued, redeemed, successes,
+		run.label, h.attempts.Load(), len(h.ops), issued, redeemed, successes,
 		orphanViews+orphanShares, orphanViews, orphanShares, doubleUses, goneWithUsesLeft, missingViews, withoutLeaf,
 		notInHistory, h.n5xx.Load(), unexpected, h.n503.Load(), h.n409.Load(), h.n429.Load(), h.netErrs.Load(), unresolved,
 		revoked, revokedAfter201, proxy.lost.Load(), len(probes), falseUp, falseDown, audit, rep.Log.Size, rep.Views,

@@ -24,13 +24,14 @@ function label(s) {
 	if (s == "postgres") return "PostgreSQL"
 	if (s == "redis") return "Redis"
 	if (s == "redis-server") return "redis-server started by tests"
+	if (s == "redis-cluster") return "Redis Cluster started by tests"
 	if (s == "postgres-server") return "PostgreSQL started by tests"
 	if (s == "chromium") return "Chromium (browser tests)"
 	return s
 }
 function tests(n) { return n == 1 ? "1 test" : n " tests" }
 BEGIN {
-	nservices = split("postgres redis redis-server postgres-server chromium", order, " ")
+	nservices = split("postgres redis redis-server redis-cluster postgres-server chromium", order, " ")
 	for (i = 1; i <= nservices; i++) seen[order[i]] = 1
 }
 # Lines: SERVICE STATUS PACKAGE TEST[: REASON]

@@ -120,7 +120,7 @@ var redisSQLite = backend{
 }
 
 // backends are the stores every behaviour is held to.
-var backends = []backend{memorySQLite, redisSQLite, redisPostgres}
+var backends = []backend{memorySQLite, redisSQLite, redisPostgres, redisClusterSQLite}
 
 func openSQLite(t testing.TB) durableStore {
 	t.Helper()

@@ -46,7 +46,7 @@ func openMany(b *testing.B, e *env, n int) ([]wallet.Document, []sharing.Opened)
 // BenchmarkRedeemTokenOn measures a token redemption on the Redis backends
 // (BenchmarkRedeemToken covers memory+SQLite).
 func BenchmarkRedeemTokenOn(b *testing.B) {
-	for _, be := range []backend{redisSQLite, redisPostgres} {
+	for _, be := range []backend{redisSQLite, redisPostgres, redisClusterSQLite} {
 		b.Run(be.name, func(b *testing.B) {
 			e := newEnv(b, be)
 			v := viewer(b)

@@ -267,13 +267,22 @@ func (c Config) Validate() error {
 			a = strings.TrimSpace(a)
 			if strings.Contains(a, "://") {
 				u, err := url.Parse(a)
-				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-					bad("QUJAT_REDIS_URL: address %d is not a redis:// URL", i+1)
+				ok := err == nil && (u.Scheme == "redis" || u.Scheme == "rediss" ||
+					// redis+cluster://: a cluster, even with one seed address.
+					i == 0 && (u.Scheme == "redis+cluster" || u.Scheme == "rediss+cluster"))
+				if !ok {
+					bad("QUJAT_REDIS_URL: address %d is not a redis:// (or, first, redis+cluster://) URL", i+1)
 				}
 			} else if _, _, err := net.SplitHostPort(a); err != nil {
 				bad("QUJAT_REDIS_URL: address %d is neither a redis:// URL nor host:port", i+1)
 			}
 		}
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		// A brace in the prefix would change the hash slot of keys that
+		// carry a Redis Cluster hash tag, and break the scripts that rely
+		// on it.
+		bad("QUJAT_REDIS_PREFIX %q must not contain { or }", c.RedisPrefix)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

@@ -471,6 +471,32 @@ func TestClients_AdministratorRegistersABankThatAsksForConsent(t *testing.T) {
 	}
 }
 
+func TestConfig_RedisClusterForms(t *testing.T) {
+	for env, ok := range map[string]bool{
+		"redis://h:6379/0":                          true,
+		"h1:7000,h2:7001,redis://:pw@h3:7002":       true,
+		"redis+cluster://:pw@seed:7000":             true,
+		"rediss+cluster://seed:7000,h2:7001":        true,
+		"h1:7000,redis+cluster://h2:7001":           false, // the form names the whole list: first only
+		"redis-cluster://seed:7000":                 false,
+		"h1:7000,notanaddress":                      false,
+		"redis://h:6379/0 QUJAT_REDIS_PREFIX=q{x}:": false,
+	} {
+		url, prefix, _ := strings.Cut(env, " QUJAT_REDIS_PREFIX=")
+		vars := map[string]string{"QUJAT_DATABASE_URL": "postgres://h/db", "QUJAT_REDIS_URL": url, "QUJAT_REDIS_PREFIX": prefix}
+		if prefix == "" {
+			delete(vars, "QUJAT_REDIS_PREFIX")
+		}
+		cfg, err := loadConfig(func(k string) string { return vars[k] }, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); (err == nil) != ok {
+			t.Errorf("%s: %v, want accepted %v", env, err, ok)
+		}
+	}
+}
+
 func TestConfig_DoesNotQuoteTheRedisPassword(t *testing.T) {
 	env := map[string]string{"QUJAT_REDIS_URL": "http://user:s3cret-pw@host:6379"}
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard)

@@ -12,7 +12,8 @@
 // (failed: the service is missing and QUJAT_TEST_REQUIRE_SERVICES=1).
 // scripts/test-services.sh sets the variable and sums the lines up. Without
 // it nothing is written. The helpers that decide whether a service suite
-// runs (wallettest.PostgresURL, shortlivedtest.RedisURL and StartRedis)
+// runs (wallettest.PostgresURL, shortlivedtest.RedisURL, StartRedis and
+// StartCluster)
 // call this package; so must any other test that skips for want of a
 // service.
 package servicetest
@@ -31,6 +32,9 @@ const (
 	Postgres    = "postgres"     // TEST_DATABASE_URL
 	Redis       = "redis"        // TEST_REDIS_URL
 	RedisServer = "redis-server" // a redis-server child process the test starts
+	// RedisCluster is a Redis Cluster (six redis-server children joined by
+	// redis-cli) the test starts.
+	RedisCluster = "redis-cluster"
 	// PostgresServer is a PostgreSQL server (initdb and postgres) the test
 	// starts as a child process.
 	PostgresServer = "postgres-server"

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,28 @@ func TestNewClientNeverRetries(t *testing.T) {
 	co := cc.(*redis.ClusterClient).Options()
 	if co.MaxRetries > 0 || co.MaxRedirects != 0 || co.ReadTimeout != defaultIOTimeout {
 		t.Errorf("cluster: MaxRetries %d, MaxRedirects %d, ReadTimeout %v; want none, 0, %v", co.MaxRetries, co.MaxRedirects, co.ReadTimeout, defaultIOTimeout)
+	}
+}
+
+// One seed address (a managed cluster's configuration endpoint) makes a
+// cluster client when the scheme says so.
+func TestNewClientClusterSchemeWithOneSeed(t *testing.T) {
+	for _, u := range []string{"redis+cluster://:pw@seed.internal:7000", "rediss+cluster://seed.internal:7000"} {
+		c, err := newClient(u)
+		if err != nil {
+			t.Fatalf("newClient(%q): %v", u, err)
+		}
+		defer c.Close()
+		cc, ok := c.(*redis.ClusterClient)
+		if !ok {
+			t.Fatalf("newClient(%q) made a %T, want *redis.ClusterClient", u, c)
+		}
+		o := cc.Options()
+		if !slices.Equal(o.Addrs, []string{"seed.internal:7000"}) || o.MaxRetries > 0 || o.ClusterStateReloadInterval != 5*time.Second {
+			t.Errorf("newClient(%q): seeds %v, MaxRetries %d, reload every %v", u, o.Addrs, o.MaxRetries, o.ClusterStateReloadInterval)
+		}
+		if strings.HasPrefix(u, "rediss") != (o.TLSConfig != nil) {
+			t.Errorf("newClient(%q): TLS %v", u, o.TLSConfig != nil)
+		}
 	}
 }

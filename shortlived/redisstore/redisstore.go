@@ -11,6 +11,11 @@
 // A ticket is a hash: its uses, attempts and payload, and each secret under
 // "secret:" + its name, so that no secret name collides with the other fields.
 //
+// On a cluster, a node that cannot be reached makes the client reload the
+// slot map at once, so that after a failover commands reach the promoted
+// replica within a fraction of a second rather than at the next periodic
+// reload (every 5 s here; go-redis's default is a minute).
+//
 // Driver errors are translated here: redis.Nil becomes ENOTFOUND; failures to
 // reach the server (refused or dropped connections, timeouts, a closed
 // client, a cluster that is down or failing over) become EUNAVAILABLE; any
@@ -49,9 +54,10 @@ const (
 
 // Store is a wallet.ShortLivedStore on Redis. It is safe for concurrent use.
 type Store struct {
-	client redis.UniversalClient
-	prefix string
-	owned  bool // Close closes client (true when made by Open)
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // client, when it is a cluster's
+	prefix  string
+	owned   bool // Close closes client (true when made by Open)
 }
 
 // New returns a store that keeps its keys, prefixed with prefix, in client.
@@ -59,14 +65,17 @@ type Store struct {
 // must not contain '{', or it would change the hash slot of keys that use a
 // Redis Cluster hash tag.
 func New(client redis.UniversalClient, prefix string) *Store {
-	return &Store{client: client, prefix: prefix}
+	cluster, _ := client.(*redis.ClusterClient)
+	return &Store{client: client, cluster: cluster, prefix: prefix}
 }
 
 // Open connects to Redis and returns a store with DefaultPrefix that owns its
 // client. rawURL is one redis:// (or rediss://) URL, with go-redis's options
 // as query parameters, or several comma-separated addresses (URLs or bare
-// host:port) that are seed nodes of one cluster. EINVALID if rawURL cannot be
-// parsed; EUNAVAILABLE if Redis does not answer PING.
+// host:port) that are seed nodes of one cluster; redis+cluster:// (or
+// rediss+cluster://) makes a cluster client of one seed address too.
+// EINVALID if rawURL cannot be parsed; EUNAVAILABLE if Redis (on a cluster:
+// every master) does not answer PING.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	client, err := newClient(rawURL)
 	if err != nil {
@@ -78,7 +87,8 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		}
 		return nil, wallet.Wrap(wallet.EINVALID, err, "invalid Redis URL")
 	}
-	s := &Store{client: client, prefix: DefaultPrefix, owned: true}
+	s := New(client, DefaultPrefix)
+	s.owned = true
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Close()
 		return nil, err
@@ -94,10 +104,16 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 			parts = append(parts, p)
 		}
 	}
-	switch len(parts) {
-	case 0:
+	if len(parts) == 0 {
 		return nil, errors.New("no Redis address")
-	case 1:
+	}
+	cluster := len(parts) > 1
+	for _, scheme := range []string{"redis", "rediss"} {
+		if rest, ok := strings.CutPrefix(parts[0], scheme+"+cluster://"); ok {
+			parts[0], cluster = scheme+"://"+rest, true
+		}
+	}
+	if !cluster {
 		opts, err := redis.ParseURL(withScheme(parts[0]))
 		if err != nil {
 			return nil, err
@@ -194,9 +210,34 @@ func (s *Store) Close() error {
 
 func (s *Store) key(k string) string { return s.prefix + k }
 
-// Ping checks that Redis answers. EUNAVAILABLE otherwise.
+// Key returns the Redis key under which the store keeps k (its prefix and
+// k), for tools and tests that look at Redis itself.
+func (s *Store) Key(k string) string { return s.key(k) }
+
+// Ping checks that Redis answers; on a cluster, that every master does
+// (while one does not, the keys of its slots cannot be reached), after
+// reloading the slot map, so that a master replaced by its replica no
+// longer counts. EUNAVAILABLE otherwise.
 func (s *Store) Ping(ctx context.Context) error {
-	return translate(s.client.Ping(ctx).Err(), "ping")
+	if s.cluster != nil {
+		return s.translate(s.cluster.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			return m.Ping(ctx).Err()
+		}), "ping")
+	}
+	return s.translate(s.client.Ping(ctx).Err(), "ping")
+}
+
+// translate is the package's translate; on a cluster, a node that cannot
+// be reached also makes the client reload the slot map (in the background,
+// at most one reload at a time), so that once a replica has taken over a
+// dead master's slots the next command goes to it, not to the dead master
+// until the periodic reload.
+func (s *Store) translate(err error, op string) error {
+	err = translate(err, op)
+	if s.cluster != nil && wallet.IsCode(err, wallet.EUNAVAILABLE) {
+		s.cluster.ReloadState(context.Background())
+	}
+	return err
 }
 
 // Put sets key to value, replacing whatever it held, expiring after ttl
@@ -205,7 +246,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl <= 0 {
 		return wallet.Errorf(wallet.EINVALID, "ttl must be positive")
 	}
-	return translate(s.client.Set(ctx, s.key(key), value, roundUpToMillisecond(ttl)).Err(), "put")
+	return s.translate(s.client.Set(ctx, s.key(key), value, roundUpToMillisecond(ttl)).Err(), "put")
 }
 
 // PutNew sets key only if it holds nothing (SET NX, itself atomic), and
@@ -219,7 +260,7 @@ func (s *Store) PutNew(ctx context.Context, key string, value []byte, ttl time.D
 		return false, nil // the key exists
 	}
 	if err != nil {
-		return false, translate(err, "put new")
+		return false, s.translate(err, "put new")
 	}
 	return true, nil
 }
@@ -229,7 +270,7 @@ func (s *Store) PutNew(ctx context.Context, key string, value []byte, ttl time.D
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	b, err := s.client.Get(ctx, s.key(key)).Bytes()
 	if err != nil {
-		return nil, translate(err, "get")
+		return nil, s.translate(err, "get")
 	}
 	return b, nil
 }
@@ -242,7 +283,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	case 0:
 		return nil
 	case 1:
-		return translate(s.client.Del(ctx, s.key(keys[0])).Err(), "delete")
+		return s.translate(s.client.Del(ctx, s.key(keys[0])).Err(), "delete")
 	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
@@ -250,7 +291,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 		}
 		return nil
 	})
-	return translate(err, "delete")
+	return s.translate(err, "delete")
 }
 
 // incrScript increments KEYS[1] and returns {count, ms left}. It sets the
@@ -279,7 +320,7 @@ func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int
 	ms := roundUpToMillisecond(window).Milliseconds()
 	r, err := incrScript.Run(ctx, s.client, []string{s.key(key)}, ms).Int64Slice()
 	if err != nil {
-		return 0, 0, translate(err, "incr")
+		return 0, 0, s.translate(err, "incr")
 	}
 	if len(r) != 2 {
 		return 0, 0, unexpectedReply("incr", r)
@@ -302,7 +343,7 @@ return {v, redis.call('PTTL', KEYS[1])}
 func (s *Store) Count(ctx context.Context, key string) (int64, time.Duration, error) {
 	r, err := countScript.Run(ctx, s.client, []string{s.key(key)}).Slice()
 	if err != nil {
-		return 0, 0, translate(err, "count")
+		return 0, 0, s.translate(err, "count")
 	}
 	if len(r) != 2 {
 		return 0, 0, unexpectedReply("count", r)
@@ -347,7 +388,7 @@ func (s *Store) PutTicket(ctx context.Context, key string, t wallet.Ticket, ttl 
 		p.PExpire(ctx, k, roundUpToMillisecond(ttl))
 		return nil
 	})
-	return translate(err, "put ticket")
+	return s.translate(err, "put ticket")
 }
 
 // useTicketScript checks ARGV[2] against the secret field ARGV[1] of the
@@ -391,7 +432,7 @@ return {0, -1}
 func (s *Store) UseTicket(ctx context.Context, key, name, hash string) (wallet.TicketUse, error) {
 	r, err := useTicketScript.Run(ctx, s.client, []string{s.key(key)}, secretPrefix+name, hash).Slice()
 	if err != nil {
-		return wallet.TicketUse{}, translate(err, "use ticket")
+		return wallet.TicketUse{}, s.translate(err, "use ticket")
 	}
 	status, _ := first(r)
 	switch {
@@ -471,7 +512,7 @@ func (s *Store) Reserve(ctx context.Context, budgets []wallet.Budget) ([]int64, 
 	}
 	r, err := reserveScript.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
-		return nil, translate(err, "reserve")
+		return nil, s.translate(err, "reserve")
 	}
 	switch {
 	case len(r) == 2 && r[0] == 0:
@@ -513,7 +554,7 @@ func (s *Store) Unreserve(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		ks[i] = s.key(k)
 	}
-	return translate(unreserveScript.Run(ctx, s.client, ks).Err(), "unreserve")
+	return s.translate(unreserveScript.Run(ctx, s.client, ks).Err(), "unreserve")
 }
 
 func first(r []any) (int64, bool) {

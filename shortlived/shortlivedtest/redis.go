@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,10 +64,11 @@ type RedisServer struct {
 	port  int
 	extra []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *bytes.Buffer
+	mu     sync.Mutex
+	paused bool // Pause was called, Resume not yet
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has exited
+	log    *bytes.Buffer
 }
 
 // StartRedis starts a redis-server found on PATH on a free loopback port,
@@ -86,20 +89,33 @@ func StartRedis(t testing.TB, extraArgs ...string) *RedisServer {
 		return nil
 	}
 	servicetest.Ran(t, servicetest.RedisServer)
-	s := &RedisServer{t: t, path: path, dir: t.TempDir(), extra: extraArgs}
+	s, err := launchRedis(path, t.TempDir(), false, extraArgs)
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	s.t = t
 	t.Cleanup(s.Stop)
+	return s
+}
+
+// launchRedis starts redis-server (path) with its files in dir on a free
+// loopback port; with bus, the port ten thousand above (a cluster node's
+// bus) must be free too.
+func launchRedis(path, dir string, bus bool, extraArgs []string) (*RedisServer, error) {
+	s := &RedisServer{path: path, dir: dir, extra: extraArgs}
 	// A free port can be taken between finding and using it: try a few.
 	var lastErr error
 	for range 5 {
-		if s.port, err = freePort(); err != nil {
-			t.Fatalf("finding a free port: %v", err)
+		port, err := freePort(bus)
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %v", err)
 		}
+		s.port = port
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return s, nil
 		}
 	}
-	t.Fatalf("starting redis-server: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 // Addr returns the server's host:port.
@@ -117,13 +133,59 @@ func (s *RedisServer) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
+	signalGroup(s.cmd, syscall.SIGCONT) // a paused server must run to stop
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
+		signalGroup(s.cmd, syscall.SIGKILL)
 		<-s.done
 	}
-	s.cmd = nil
+	s.cmd, s.paused = nil, false
+}
+
+// Kill ends the server at once with SIGKILL (as a crash would) and waits for
+// it to exit. It does nothing if the server is not running.
+func (s *RedisServer) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	signalGroup(s.cmd, syscall.SIGKILL)
+	signalGroup(s.cmd, syscall.SIGCONT)
+	<-s.done
+	s.cmd, s.paused = nil, false
+}
+
+// Pause stops the server (SIGSTOP) without ending it: it keeps its
+// connections open and answers nothing, as a stalled server does, until
+// Resume.
+func (s *RedisServer) Pause() { s.signal(syscall.SIGSTOP, true) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *RedisServer) Resume() { s.signal(syscall.SIGCONT, false) }
+
+func (s *RedisServer) signal(sig syscall.Signal, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		signalGroup(s.cmd, sig)
+		s.paused = paused
+	}
+}
+
+// answering reports whether the server runs and is not paused.
+func (s *RedisServer) answering() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil && !s.paused
+}
+
+// Running reports whether the server process runs (it may be paused).
+func (s *RedisServer) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
 
 // Restart stops the server if it runs and starts a new, empty one on the same
@@ -210,13 +272,32 @@ func Ping(addr string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePort returns a loopback port nothing listens on; with bus, one whose
+// cluster bus port (ten thousand above) is free as well.
+func freePort(bus bool) (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !bus {
+			l.Close()
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			l.Close()
+			continue
+		}
+		lb, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		lb.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port with a free cluster bus port")
 }
 
 func lastLines(s string) string {
