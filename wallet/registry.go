@@ -23,7 +23,7 @@ const (
 
 // Holder kinds of a registry record.
 const (
-	HolderCitizen = "iin" // a citizen, by IIN
+	HolderCitizen  = "iin" // a citizen, by IIN
 	HolderBusiness = "bin" // a legal entity, by BIN
 )
 

@@ -187,7 +187,9 @@ func (r *applyRun) signRegistryVersion(i, k int, v wallet.RegistryVersion) {
 	}
 	r.queue(i, k, signRegistryVersionSQL, []any{v.Registry, v.Number, v.Version, v.Status, v.SignedBy, v.SignerName, tsp(v.SignedAt),
 		v.Content, v.JWS, v.PrevHash, v.Hash},
-		execOne(func() error { return wallet.Errorf(wallet.ECONFLICT, "%s: not a draft, or the chain does not follow", what) }))
+		execOne(func() error {
+			return wallet.Errorf(wallet.ECONFLICT, "%s: not a draft, or the chain does not follow", what)
+		}))
 }
 
 const createExtractSQL = `INSERT INTO extracts (id, document_id, owner_iin, version, hash, lang, made_by, created_at)
