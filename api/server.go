@@ -18,6 +18,7 @@ import (
 
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
+	"github.com/qujat/qujat/extracts"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/notify"
@@ -99,6 +100,8 @@ type Deps struct {
 	// Registries keeps hosted registries; nil, their endpoints and pages
 	// answer 404.
 	Registries *registries.Service
+	// Extracts prints documents' extracts; nil, their endpoints answer 404.
+	Extracts *extracts.Service
 
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
@@ -250,6 +253,11 @@ func (s *Server) routes() {
 		v1.POST("/registries/:code/records/:number/revoke", s.revokeRecord, s.staffOnly)
 		e.GET("/r/:code/:number", s.publishedRecord)
 		e.GET("/r/:code/:number/versions/:version", s.publishedRecord)
+	}
+
+	if s.Extracts != nil {
+		v1.GET("/documents/:id/extract.pdf", s.documentExtract, s.citizenOnly, s.limitByCitizen("extracts", extractsPerCitizen, extractsWindow))
+		e.GET("/e/:id", s.extractPage)
 	}
 
 	if s.Pages != nil {

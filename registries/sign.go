@@ -273,3 +273,18 @@ func RecordPath(code, number string) string { return "/r/" + code + "/" + number
 func VersionPath(code, number string, version int) string {
 	return fmt.Sprintf("/r/%s/%s/versions/%d", code, number, version)
 }
+
+// ClaimsOf returns the record a hosted record's JWS says it signs, without
+// checking the signature (Verify does): for showing a wallet document
+// that came from a hosted registry.
+func ClaimsOf(jws string) (Content, bool) {
+	var c Claims
+	t, _, err := jwt.NewParser().ParseUnverified(jws, &c)
+	if err != nil {
+		return Content{}, false
+	}
+	if typ, _ := t.Header["typ"].(string); typ != JWSType {
+		return Content{}, false
+	}
+	return c.Record, true
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
+	"github.com/qujat/qujat/extracts"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
@@ -202,6 +203,8 @@ func Build(p Parts) (*Service, error) {
 	}
 	hosted := &registries.Service{Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL}
+	prints := &extracts.Service{Store: p.Store, Changes: changes, Documents: documents, Registries: hosted, Directory: p.Directory,
+		Now: p.Now, Rand: p.Rand, PublicURL: publicURL}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -293,6 +296,7 @@ func Build(p Parts) (*Service, error) {
 		Staff:            staffSvc,
 		Duplicates:       dups,
 		Registries:       hosted,
+		Extracts:         prints,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	if p.Outbox != nil {
