@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,7 +28,7 @@ func (s *Server) documentExtract(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	made, err := s.Extracts.Make(c.Request().Context(), citizenOf(c), doc, lang)
+	made, err := s.Extracts.Make(c.Request().Context(), citizenOf(c), doc, lang, s.origin(c))
 	if err != nil {
 		return err
 	}
@@ -37,6 +38,15 @@ func (s *Server) documentExtract(c echo.Context) error {
 	h.Set("X-Qujat-Extract-Id", made.Extract.ID)
 	h.Set("X-Qujat-Extract-Url", made.URL)
 	return c.Blob(http.StatusOK, "application/pdf", made.PDF)
+}
+
+// origin is the base of the URLs printed for a phone to open: the public
+// URL, or without one (development) the address the request came to.
+func (s *Server) origin(c echo.Context) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/")
+	}
+	return c.Scheme() + "://" + c.Request().Host
 }
 
 // extractPage is an extract's public check page (GET /e/{id}): HTML for

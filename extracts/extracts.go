@@ -50,9 +50,13 @@ type Made struct {
 
 // Make prints an extract of doc (which the caller may read: authorize
 // first) in lang, by caller (the owner or a guardian), and records it with
-// the owner's extract_made event. EUNAVAILABLE; EINTERNAL if the PDF cannot
+// the owner's extract_made event. Its QR code's URL starts with base, or
+// PublicURL if base is empty. EUNAVAILABLE; EINTERNAL if the PDF cannot
 // be made (nothing is recorded then).
-func (s *Service) Make(ctx context.Context, caller wallet.IIN, doc wallet.Document, lang locale.Lang) (Made, error) {
+func (s *Service) Make(ctx context.Context, caller wallet.IIN, doc wallet.Document, lang locale.Lang, base string) (Made, error) {
+	if base == "" {
+		base = s.PublicURL
+	}
 	stored, err := s.Store.Document(ctx, doc.ID)
 	if err != nil {
 		return Made{}, err
@@ -73,10 +77,10 @@ func (s *Service) Make(ctx context.Context, caller wallet.IIN, doc wallet.Docume
 		Issuer: s.issuerName(ctx, doc.Issuer), IssuedAt: doc.IssuedAt, ValidUntil: doc.ValidUntil, Status: doc.Status,
 		Fields: doc.Fields, Type: doc.Type, Version: e.Version, Hash: e.Hash, PrintedAt: now,
 	}
-	url := s.PublicURL + "/e/" + id
+	url := base + "/e/" + id
 	if code, ok := registries.CodeOfSource(doc.Source); ok {
 		if c, ok := registries.ClaimsOf(doc.JWS); ok && c.Registry == code {
-			url = s.PublicURL + registries.VersionPath(code, c.Number, c.Version)
+			url = base + registries.VersionPath(code, c.Number, c.Version)
 			f.SignedBy, f.Issuer, f.Registry = c.SignedBy.Name, c.Organisation.Name, c.RegistryName
 		}
 	}
