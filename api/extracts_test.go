@@ -49,8 +49,8 @@ func TestExtracts_AHostedRecordsQROpensItsVersionWhichSaysSupersededAfterAnAmend
 		t.Fatalf("QR code: %q (header %q)", qr, r.Header.Get("X-Qujat-Extract-Url"))
 	}
 	page := wantStatus(t, "QR page", ts.doWith("GET", pathOf(t, qr), "", nil, map[string]string{"Accept": "application/json"}), 200)
-	if page["status"] != "valid" || page["version"] != 1.0 || page["checked"] != true {
-		t.Fatalf("QR page before the amendment: %v", page)
+	if page["status"] != "valid" || page["version"] != 1.0 || page["checked"] != true || !strings.Contains(text, page["hash"].(string)) {
+		t.Fatalf("QR page before the amendment (the extract prints its hash): %v", page)
 	}
 	// The Russian one reads in Russian.
 	ru := ts.do("GET", "/v1/documents/"+doc["id"].(string)+"/extract.pdf?lang=ru", holder.Access, nil)

@@ -82,6 +82,16 @@ func (s *Service) Make(ctx context.Context, caller wallet.IIN, doc wallet.Docume
 		if c, ok := registries.ClaimsOf(doc.JWS); ok && c.Registry == code {
 			url = base + registries.VersionPath(code, c.Number, c.Version)
 			f.SignedBy, f.Issuer, f.Registry = c.SignedBy.Name, c.Organisation.Name, c.RegistryName
+			// The hash printed is the published version's, as its page shows it.
+			if s.Registries != nil {
+				p, err := s.Registries.Published(ctx, code, c.Number, c.Version)
+				if err != nil && !wallet.IsCode(err, wallet.ENOTFOUND) {
+					return Made{}, err
+				}
+				if err == nil {
+					f.Hash, e.Hash = p.Hash, p.Hash
+				}
+			}
 		}
 	}
 	f.URL = url
