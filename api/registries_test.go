@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -262,3 +264,60 @@ func TestRegistries_BadDraftsGetClearErrors(t *testing.T) {
 		t.Fatalf("a version that is not a number: %d", r.Status)
 	}
 }
+
+func TestRegistries_VerifyCatchesForgeriesAndTampering(t *testing.T) {
+	ts := newTestServer(t)
+	off := ts.hostedRegistry("pharma", officialIIN, "Serik Official")
+	ts.hostedRegistry("transport", otherOfficialIIN, "Kulyash Official")
+	number := wantStatus(t, "create", ts.do("POST", "/v1/registries/pharma/records", off, map[string]any{
+		"holder": map[string]string{"iin": string(licenceHolder)}, "fields": map[string]string{"activity": "Pharmacy"}}), 201)["number"].(string)
+	jws := wantStatus(t, "sign", ts.do("POST", "/v1/registries/pharma/records/"+number+"/sign", off, nil), 200)["jws"].(string)
+	verify := func(jws string) map[string]any {
+		return wantStatus(t, "verify", ts.do("POST", "/v1/verify", "", map[string]string{"jws": jws}), 200)
+	}
+	if v := verify(jws); v["valid"] != true {
+		t.Fatalf("the genuine JWS: %v", v)
+	}
+	// The payload changed under the official's signature.
+	parts := strings.Split(jws, ".")
+	claims := jwsClaims(t, jws)
+	claims["rec"].(map[string]any)["fields"] = map[string]string{"activity": "Casino"}
+	forged := parts[0] + "." + b64(mustJSON(t, claims)) + "." + parts[2]
+	if v := verify(forged); v["valid"] != false || v["reason"] != wallet.ReasonBadSignature {
+		t.Fatalf("a changed payload: %v", v)
+	}
+	// Another body's official signs a record in Serik's name.
+	members, err := ts.Store.Staff(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIIN := map[wallet.IIN]wallet.StaffMember{}
+	for _, m := range members {
+		byIIN[m.IIN] = m
+	}
+	var c registries.Claims
+	if err := json.Unmarshal(mustJSON(t, jwsClaims(t, jws)), &c); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(staffID string, c registries.Claims) string {
+		key, err := ts.Staff.Signer(staffID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := wallet.SignJWS(key, registries.JWSType, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if v := verify(sign(byIIN[otherOfficialIIN].ID, c)); v["valid"] != false || v["reason"] != wallet.ReasonBadSignature {
+		t.Fatalf("signed by another official in Serik's name: %v", v)
+	}
+	// Serik's own key over a version that was never published.
+	c.Record.Version, c.Record.Fields = 7, map[string]string{"activity": "Casino"}
+	if v := verify(sign(byIIN[officialIIN].ID, c)); v["valid"] != false || v["reason"] != registries.ReasonTampered {
+		t.Fatalf("a version that was never published: %v", v)
+	}
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
