@@ -63,7 +63,11 @@ func (s *Server) createRecord(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	in := registries.Draft{Fields: req.Fields, ValidUntil: req.ValidUntil}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	in := registries.Draft{Fields: req.Fields, ValidUntil: req.ValidUntil, IdempotencyKey: key}
 	if req.Holder != nil {
 		in.Holder = *req.Holder
 	}

@@ -321,3 +321,21 @@ func TestRegistries_VerifyCatchesForgeriesAndTampering(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func TestRegistries_ARetryWithTheSameIdempotencyKeyMakesOneRecord(t *testing.T) {
+	ts := newTestServer(t)
+	off := ts.hostedRegistry("pharma", officialIIN, "Serik Official")
+	body := map[string]any{"holder": map[string]string{"iin": string(licenceHolder)}, "fields": map[string]string{"activity": "Pharmacy"}}
+	first := wantStatus(t, "create", ts.doWith("POST", "/v1/registries/pharma/records", off, body, key("rec-1")), 201)
+	again := wantStatus(t, "retry", ts.doWith("POST", "/v1/registries/pharma/records", off, body, key("rec-1")), 201)
+	if first["number"] != again["number"] || again["version"] != 1.0 {
+		t.Fatalf("the retry made another record: %v then %v", first, again)
+	}
+	other := map[string]any{"holder": map[string]string{"iin": string(licenceHolder)}, "fields": map[string]string{"activity": "Other"}}
+	if r := ts.doWith("POST", "/v1/registries/pharma/records", off, other, key("rec-1")); r.Status != 422 || r.ErrorCode(t) != "idempotency_mismatch" {
+		t.Fatalf("the key with another body: %d %s", r.Status, r.Body)
+	}
+	if r := ts.doWith("POST", "/v1/registries/pharma/records", off, body, key("rec-2")); r.Status != 201 || r.JSON(t)["number"] == first["number"] {
+		t.Fatalf("a new key: %d %s", r.Status, r.Body)
+	}
+}

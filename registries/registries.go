@@ -13,7 +13,10 @@ package registries
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -119,6 +122,9 @@ type Draft struct {
 	Holder     Holder
 	Fields     map[string]string
 	ValidUntil *time.Time
+	// IdempotencyKey, if set (a new record only), makes a retry of the
+	// same request answer the record the first one made, for 24 hours.
+	IdempotencyKey string
 }
 
 // registryFor returns the registry and refuses anyone but an official of
@@ -251,6 +257,20 @@ func (s *Service) CreateRecord(ctx context.Context, by staff.Acting, code string
 		return wallet.RegistryRecord{}, wallet.RegistryVersion{}, err
 	}
 	now := s.now()
+	var idem *wallet.SaveIdempotency
+	if in.IdempotencyKey != "" {
+		// A retry with the key answers the record its first request made.
+		hash, err := requestHash(code, kind, id, name, f, until)
+		if err != nil {
+			return wallet.RegistryRecord{}, wallet.RegistryVersion{}, err
+		}
+		caller := "staff:" + by.Member.ID
+		if rec, v, ok, err := s.replay(ctx, reg.Code, caller, in.IdempotencyKey, hash); ok || err != nil {
+			return rec, v, err
+		}
+		idem = &wallet.SaveIdempotency{At: now, Record: wallet.IdempotencyRecord{Caller: caller, Key: in.IdempotencyKey,
+			RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(wallet.IdempotencyKeyTTL)}}
+	}
 	for attempt := 0; ; attempt++ {
 		number, err := s.number()
 		if err != nil {
@@ -264,10 +284,18 @@ func (s *Service) CreateRecord(ctx context.Context, by staff.Acting, code string
 		if err != nil {
 			return wallet.RegistryRecord{}, wallet.RegistryVersion{}, err
 		}
-		_, err = s.Changes.Commit(ctx, wallet.Change{
-			Ops:    []wallet.Op{wallet.CreateRegistryRecord{Record: rec}, wallet.AppendRegistryVersion{Version: v}},
-			Events: []wallet.Event{ev},
-		})
+		ops := []wallet.Op{wallet.CreateRegistryRecord{Record: rec}, wallet.AppendRegistryVersion{Version: v}}
+		if idem != nil {
+			idem.Record.Outcome = []byte(number)
+			ops = append(ops, *idem)
+		}
+		_, err = s.Changes.Commit(ctx, wallet.Change{Ops: ops, Events: []wallet.Event{ev}})
+		if wallet.IsCode(err, wallet.ECONFLICT) && idem != nil {
+			// Another request with the key may have made the record.
+			if rec, v, ok, rerr := s.replay(ctx, reg.Code, idem.Record.Caller, idem.Record.Key, idem.Record.RequestHash); ok || rerr != nil {
+				return rec, v, rerr
+			}
+		}
 		if wallet.IsCode(err, wallet.ECONFLICT) && attempt < 3 {
 			continue // the number was taken: draw another
 		}
@@ -276,6 +304,38 @@ func (s *Service) CreateRecord(ctx context.Context, by staff.Acting, code string
 		}
 		return rec, v, nil
 	}
+}
+
+// requestHash identifies a record's creation request, for its
+// Idempotency-Key.
+func requestHash(code, kind, id, name string, fields map[string]string, until *time.Time) (string, error) {
+	b, err := json.Marshal([]any{"create registry record", code, kind, id, name, fields, until})
+	if err != nil {
+		return "", wallet.Wrap(wallet.EINTERNAL, err, "cannot encode the request")
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// replay answers a creation request again from its Idempotency-Key's
+// outcome (the record's number): ok with the record and its first version
+// if the key has one; EIDEMPOTENCY if the key was used for another request.
+func (s *Service) replay(ctx context.Context, code, caller, key, hash string) (wallet.RegistryRecord, wallet.RegistryVersion, bool, error) {
+	stored, err := s.Store.Idempotency(ctx, caller, key, s.now())
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND):
+		return wallet.RegistryRecord{}, wallet.RegistryVersion{}, false, nil
+	case err != nil:
+		return wallet.RegistryRecord{}, wallet.RegistryVersion{}, false, err
+	case stored.RequestHash != hash:
+		return wallet.RegistryRecord{}, wallet.RegistryVersion{}, false, wallet.Errorf(wallet.EIDEMPOTENCY,
+			"this Idempotency-Key was used with another request; use a new key for a new request")
+	}
+	rec, versions, err := s.Store.RegistryRecord(ctx, code, string(stored.Outcome))
+	if err != nil {
+		return wallet.RegistryRecord{}, wallet.RegistryVersion{}, false, err
+	}
+	return rec, versions[0], true, nil
 }
 
 // Amend adds a draft of the next version, with the fields and end of
