@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -86,6 +87,14 @@ func registriesWalkThrough(t *testing.T, env map[string]string) {
 		t.Fatalf("draft: %d %v", st, d)
 	}
 	number := d["number"].(string)
+	// A draft is neither public nor in the holder's wallet.
+	if st, _ := c.call("GET", "/r/licences/"+number, "", nil); st != 404 {
+		t.Fatalf("a draft's public page: %d", st)
+	}
+	aidosEarly := c.signIn("880412310009", "+77011234567")
+	if _, m := c.call("GET", "/v1/documents", aidosEarly, nil); strings.Contains(fmt.Sprint(m), number) {
+		t.Fatalf("the holder's wallet shows a draft: %v", m)
+	}
 	if st, p := c.call("POST", "/v1/registries/licences/records/"+number+"/sign", off, nil); st != 200 || p["status"] != "published" {
 		t.Fatalf("sign: %d %v", st, p)
 	}
@@ -145,6 +154,24 @@ func registriesWalkThrough(t *testing.T, env map[string]string) {
 		t.Fatalf("the QR code's page in a browser: %v %v", err, res)
 	} else {
 		res.Body.Close()
+	}
+
+	// Amended: the extract's QR page says superseded and points to the current version.
+	if st, a := c.call("POST", "/v1/registries/licences/records/"+number+"/versions", off, map[string]any{
+		"fields": map[string]string{"activity": "Дәріхана қызметі", "address": "Астана, Абай даңғылы 2"}}); st != 201 || a["version"] != 2.0 {
+		t.Fatalf("amend: %d %v", st, a)
+	}
+	if _, p := scan.call("GET", qr, "", nil); p["status"] != "valid" || p["version"] != 1.0 {
+		t.Fatalf("a draft changed the published page: %v", p)
+	}
+	if st, p := c.call("POST", "/v1/registries/licences/records/"+number+"/sign", off, nil); st != 200 || p["version"] != 2.0 {
+		t.Fatalf("sign v2: %d %v", st, p)
+	}
+	if _, p := scan.call("GET", qr, "", nil); p["status"] != "superseded" || p["current_version"] != 2.0 || p["current_url"] != base+"/r/licences/"+number {
+		t.Fatalf("the old extract's QR page: %v", p)
+	}
+	if doc := licence(); doc["version"] != 2.0 || doc["fields"].(map[string]any)["address"] != "Астана, Абай даңғылы 2" {
+		t.Fatalf("the wallet after the amendment: %v", doc)
 	}
 
 	// Revoked: the page, the wallet and /v1/verify say so at once.
