@@ -42,6 +42,7 @@ func TestREADME_SecurityStatesTheLimits(t *testing.T) {
 		fmt.Sprintf("| sign-in requests per address | %d in %d minutes |", signInRequestsPerAddress, mins(signInAddressWindow)),
 		fmt.Sprintf("| shares opened per citizen | %d in %d minutes (fixed window) |", sharesOpenedPerCitizen, mins(sharesOpenedWindow)),
 		fmt.Sprintf("| QR images drawn per citizen | %d in %d minutes (fixed window) |", qrImagesPerCitizen, mins(qrImagesWindow)),
+		fmt.Sprintf("| extracts printed per citizen | %d in %d minutes (fixed window) |", extractsPerCitizen, mins(extractsWindow)),
 		fmt.Sprintf("| document refreshes per citizen | %d in %d minutes (fixed window) |", refreshesPerCitizen, mins(refreshesWindow)),
 		fmt.Sprintf("| consent requests per organisation | %d an hour |", consent.DefaultPerClientPerHour),
 		fmt.Sprintf("| consent requests per citizen | %d an hour, all organisations and methods together, at most %d of them from one organisation", consent.DefaultPerIINPerHour, consent.DefaultPerClientPerIINPerHour),

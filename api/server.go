@@ -18,9 +18,11 @@ import (
 
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
+	"github.com/qujat/qujat/extracts"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/notify"
+	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/staff"
@@ -101,6 +103,11 @@ type Deps struct {
 	// Duplicates makes and certifies electronic duplicates; nil, their
 	// endpoints answer 404.
 	Duplicates *duplicates.Service
+	// Registries keeps hosted registries; nil, their endpoints and pages
+	// answer 404.
+	Registries *registries.Service
+	// Extracts prints documents' extracts; nil, their endpoints answer 404.
+	Extracts *extracts.Service
 
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
@@ -242,6 +249,21 @@ func (s *Server) routes() {
 		v1.POST("/duplicates/:id/shares", s.shareDuplicate, s.eitherParty)
 		v1.GET("/gov/duplicates", s.govDuplicates, s.organisationOnly)
 		v1.GET("/gov/duplicates/:id/scan", s.govDuplicateScan, s.organisationOnly)
+	}
+
+	if s.Registries != nil {
+		v1.POST("/registries/:code/records", s.createRecord, s.staffOnly)
+		v1.GET("/registries/:code/records/:number", s.staffRecord, s.staffOnly)
+		v1.POST("/registries/:code/records/:number/sign", s.signRecord, s.staffOnly)
+		v1.POST("/registries/:code/records/:number/versions", s.amendRecord, s.staffOnly)
+		v1.POST("/registries/:code/records/:number/revoke", s.revokeRecord, s.staffOnly)
+		e.GET("/r/:code/:number", s.publishedRecord)
+		e.GET("/r/:code/:number/versions/:version", s.publishedRecord)
+	}
+
+	if s.Extracts != nil {
+		v1.GET("/documents/:id/extract.pdf", s.documentExtract, s.citizenOnly, s.limitByCitizen("extracts", extractsPerCitizen, extractsWindow))
+		e.GET("/e/:id", s.extractPage)
 	}
 
 	if s.Pages != nil {

@@ -22,12 +22,14 @@ import (
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
+	"github.com/qujat/qujat/extracts"
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/otp"
 	"github.com/qujat/qujat/outbox"
+	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/sharing"
 	"github.com/qujat/qujat/signin"
 	"github.com/qujat/qujat/staff"
@@ -140,6 +142,7 @@ type Service struct {
 	Tokens     *api.TokenIssuer
 	Staff      *staff.Service
 	Duplicates *duplicates.Service
+	Registries *registries.Service
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 	// Notifications fans the history out to citizens' devices and delivers
@@ -226,6 +229,10 @@ func Build(p Parts) (*Service, error) {
 		Store: p.Store, Published: lagTolerant, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
 		Now: p.Now, Rand: p.Rand, Retention: retention, Language: language,
 	}
+	hosted := &registries.Service{Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, Now: p.Now, Rand: p.Rand,
+		PublicURL: publicURL}
+	prints := &extracts.Service{Store: p.Store, Changes: changes, Documents: documents, Registries: hosted, Directory: p.Directory,
+		Now: p.Now, Rand: p.Rand, PublicURL: publicURL}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -317,6 +324,8 @@ func Build(p Parts) (*Service, error) {
 		Pages:            pages,
 		Staff:            staffSvc,
 		Duplicates:       dups,
+		Registries:       hosted,
+		Extracts:         prints,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	if p.Outbox != nil {
@@ -341,7 +350,7 @@ func Build(p Parts) (*Service, error) {
 		dups.RunPurger(ctx, p.Logger)
 	}()
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
-		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups,
+		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups, Registries: hosted,
 		Messages: messages, Notifications: notifications, Devices: devices,
 		stopMessages: stop, messagesDone: done, notifyDone: notifyDone, purgerDone: purgerDone}, nil
 }

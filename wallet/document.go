@@ -16,10 +16,17 @@ const (
 	BirthCertificate    DocumentType = "birth_certificate"
 	MarriageCertificate DocumentType = "marriage_certificate"
 	Diploma             DocumentType = "diploma"
+	// Licence is kept in a hosted registry (package registries), not read
+	// from an integrated one.
+	Licence DocumentType = "licence"
 )
 
 // DocumentTypes lists every known type, in display order.
 var DocumentTypes = []DocumentType{IDCard, Passport, DrivingLicence, VehicleRegistration, BirthCertificate, MarriageCertificate, Diploma}
+
+// HostedTypes lists the types that hosted registries keep (package
+// registries): no integrated registry answers them.
+var HostedTypes = []DocumentType{Licence}
 
 // Valid reports whether t is a known type.
 func (t DocumentType) Valid() bool {

@@ -22,6 +22,7 @@ var documentTitles = map[DocumentType]string{
 	BirthCertificate:    "Birth certificate",
 	MarriageCertificate: "Marriage certificate",
 	Diploma:             "Diploma",
+	Licence:             "Licence",
 }
 
 // Title returns the human title of a document type ("Identity card"), or
@@ -496,8 +497,15 @@ func (s *DocumentService) CurrentVersion(ctx context.Context, id string) (int, e
 // in). Errors are those of Documents and Refresh.
 func (s *DocumentService) Assembled(ctx context.Context, subject IIN) ([]Document, error) {
 	docs, err := s.Documents(ctx, subject)
-	if err != nil || len(docs) > 0 {
-		return docs, err
+	if err != nil {
+		return nil, err
+	}
+	// A hosted registry's record is stored when it is published, before
+	// the holder may ever have signed in: it does not count as assembled.
+	for _, d := range docs {
+		if !strings.HasPrefix(d.Source, HostedSourcePrefix) {
+			return docs, nil
+		}
 	}
 	res, err := s.Refresh(ctx, subject)
 	if err != nil {
@@ -505,6 +513,11 @@ func (s *DocumentService) Assembled(ctx context.Context, subject IIN) ([]Documen
 	}
 	return res.Documents, nil
 }
+
+// HostedSourcePrefix begins the source of every hosted registry's document
+// ("registry:{code}"): such documents are stored when an official
+// publishes them, not fetched by Refresh.
+const HostedSourcePrefix = "registry:"
 
 // AssembledDocuments is the subject's documents as DocumentService.Assembled
 // gives them, for services that take a Documents(ctx, subject) source (the

@@ -57,10 +57,10 @@ type Pages struct {
 }
 
 var templates = func() map[string]*template.Template {
-	funcs := template.FuncMap{"t": text}
+	funcs := template.FuncMap{"t": text, "lt": lt}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html"))
 	out := map[string]*template.Template{}
-	for _, name := range []string{"share", "verify", "document", "message"} {
+	for _, name := range []string{"share", "verify", "document", "message", "record"} {
 		t := template.Must(layout.Clone())
 		out[name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
 	}
@@ -149,6 +149,7 @@ type page struct {
 	Hint      string
 	OwnerIIN  string // /verify: the owner's IIN as entered
 	Doc       *documentPage
+	Record    *recordView // a hosted record's or an extract's public page
 }
 
 type langLink struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/notify"
 	"github.com/qujat/qujat/outbox"
+	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/shortlived/redisstore"
@@ -242,6 +243,19 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 		return nil, err
 	}
 	a.closers = append(a.closers, svc.Close)
+	// Development with the demo registry's citizens: a demo registry of
+	// licences and its official, so that a new user can try hosted
+	// registries (README, "Hosted registries").
+	if cfg.DevEndpoints() && devCitizens != nil {
+		made, err := svc.Registries.SeedDemo(ctx, svc.Consents)
+		if err != nil {
+			return nil, fmt.Errorf("demo registry of licences: %w", err)
+		}
+		if made {
+			logger.Info("demo registry of licences made", slog.String("registry", registries.DemoCode),
+				slog.String("official_iin", string(registries.DemoOfficialIIN)))
+		}
+	}
 	a.server = svc.Server
 	a.mode = fmt.Sprintf("%s, %s, %s, SMS %s, push %s", storeName, shortName, sourceName, cfg.SMSDriver, cfg.PushDriver)
 	return a, nil

@@ -38,6 +38,7 @@ commands:
   clients        register, list and disable organisation clients
   staff          register, list and disable staff (operators, officials) and their keys
   duplicates     purge the duplicates whose retention has ended
+  registries     register and list hosted registries (kept by a state body's officials)
   audit verify   check the history log: tree, checkpoints, subjects' chains
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
@@ -81,6 +82,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return runStaff(ctx, rest, getenv, stdout)
 	case "duplicates":
 		return runDuplicates(ctx, rest, getenv, stdout)
+	case "registries":
+		return runRegistries(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
 	case "bench":

@@ -87,12 +87,19 @@ type eventPayload struct {
 // parties the citizen whose history it belongs to and the actor (an
 // organisation by OrganisationSubject, a citizen or guardian by IIN; a
 // "system" actor is no party), and as payload the event as JSON without its
-// log index. EINVALID if the event has no id, kind or subject.
+// log index. EINVALID if the event has no id, kind or subject. An event
+// that a staff member acted belongs to no citizen when its subject is
+// empty (a hosted registry's draft, a record of a business): the staff
+// member is then its one party.
 func EventEntry(e wallet.Event) (historylog.Entry, error) {
-	if e.ID == "" || e.Kind == "" || e.SubjectIIN == "" {
+	staffOnly := e.SubjectIIN == "" && e.ActorKind == wallet.ActorStaff && e.ActorID != ""
+	if e.ID == "" || e.Kind == "" || (e.SubjectIIN == "" && !staffOnly) {
 		return historylog.Entry{}, wallet.Errorf(wallet.EINVALID, "history log: an event needs an id, a kind and a subject")
 	}
-	subjects := []string{CitizenSubject(e.SubjectIIN)}
+	var subjects []string
+	if e.SubjectIIN != "" {
+		subjects = append(subjects, CitizenSubject(e.SubjectIIN))
+	}
 	switch {
 	case e.ActorID == "" || e.ActorKind == "system":
 	case e.ActorKind == wallet.ViewerOrganisation:

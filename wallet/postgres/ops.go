@@ -39,6 +39,14 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		r.certifyDuplicate(i, k, op)
 	case wallet.PurgeDuplicate:
 		r.purgeDuplicate(i, k, op)
+	case wallet.CreateRegistryRecord:
+		r.createRegistryRecord(i, k, op.Record)
+	case wallet.AppendRegistryVersion:
+		r.appendRegistryVersion(i, k, op.Version)
+	case wallet.SignRegistryVersion:
+		r.signRegistryVersion(i, k, op.Version)
+	case wallet.CreateExtract:
+		r.createExtract(i, k, op.Extract)
 	default:
 		r.refuse(i, k, wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op))
 	}

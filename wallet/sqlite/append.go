@@ -121,6 +121,14 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.certifyDuplicate(ctx, op)
 	case wallet.PurgeDuplicate:
 		return a.purgeDuplicate(ctx, op)
+	case wallet.CreateRegistryRecord:
+		return a.createRegistryRecord(ctx, op.Record)
+	case wallet.AppendRegistryVersion:
+		return a.appendRegistryVersion(ctx, op.Version)
+	case wallet.SignRegistryVersion:
+		return a.signRegistryVersion(ctx, op.Version)
+	case wallet.CreateExtract:
+		return a.createExtract(ctx, op.Extract)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }

@@ -29,6 +29,72 @@ type leafWriteFailure struct {
 // The changes the services commit, one of each kind.
 var leafWriteFailures = []leafWriteFailure{
 	{
+		name:  "RegistryDraft",
+		setup: setupRegistry,
+		change: func() wallet.Change {
+			rec := wallet.RegistryRecord{Registry: "lic", Number: "1", HolderKind: wallet.HolderCitizen, HolderID: string(alice),
+				HolderName: "Alice", CreatedBy: "stf_off", CreatedAt: t0}
+			return wallet.Change{Ops: []wallet.Op{wallet.CreateRegistryRecord{Record: rec}, wallet.AppendRegistryVersion{Version: draft("1", 1, map[string]string{"a": "b"}, t0)}},
+				Events: []wallet.Event{staffEvent("e-1", wallet.EventRegistryDraft, "", t0)}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, _, err := s.RegistryRecord(context.Background(), "lic", "1")
+			wantCode(t, err, wallet.ENOTFOUND)
+		},
+	},
+	{
+		name:  "RegistryPublished",
+		setup: func(t *testing.T, s *logged) { setupRegistry(t, s); createRecord(t, s, "1") },
+		change: func() wallet.Change {
+			v := signed(draft("1", 1, map[string]string{"activity": "pharmacy"}, t0), wallet.RegistryPublished, "", t0.Add(time.Minute))
+			return wallet.Change{Ops: []wallet.Op{wallet.SignRegistryVersion{Version: v}},
+				Events: []wallet.Event{staffEvent("e-1", wallet.EventRegistryPublished, alice, t0.Add(time.Minute))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, vs, err := s.RegistryRecord(context.Background(), "lic", "1")
+			must(t, err)
+			if len(vs) != 1 || vs[0].Status != wallet.RegistryDraft || vs[0].JWS != "" {
+				t.Fatalf("the draft was signed: %+v", vs)
+			}
+		},
+	},
+	{
+		name: "RegistryRevoked",
+		setup: func(t *testing.T, s *logged) {
+			setupRegistry(t, s)
+			d := createRecord(t, s, "1")
+			if _, err := s.commit(context.Background(), wallet.Change{Ops: []wallet.Op{wallet.SignRegistryVersion{Version: signed(d, wallet.RegistryPublished, "", t0)}},
+				Events: []wallet.Event{staffEvent("e-p", wallet.EventRegistryPublished, alice, t0)}}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		change: func() wallet.Change {
+			prev := signed(draft("1", 1, map[string]string{"activity": "pharmacy"}, t0), wallet.RegistryPublished, "", t0)
+			v := signed(draft("1", 2, nil, t0.Add(time.Minute)), wallet.RegistryRevoked, prev.Hash, t0.Add(time.Minute))
+			v.Reason = "withdrawn"
+			return wallet.Change{Ops: []wallet.Op{wallet.AppendRegistryVersion{Version: v}},
+				Events: []wallet.Event{staffEvent("e-1", wallet.EventRegistryRevoked, alice, t0.Add(time.Minute))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, vs, err := s.RegistryRecord(context.Background(), "lic", "1")
+			must(t, err)
+			if len(vs) != 1 || vs[0].Status != wallet.RegistryPublished {
+				t.Fatalf("the record was revoked: %+v", vs)
+			}
+		},
+	},
+	{
+		name: "ExtractMade",
+		change: func() wallet.Change {
+			e := wallet.Extract{ID: "ext-1", DocumentID: "doc-1", OwnerIIN: alice, Version: 1, Hash: "ab", Lang: "kk", MadeBy: string(alice), CreatedAt: t0}
+			return wallet.Change{Ops: []wallet.Op{wallet.CreateExtract{Extract: e}}, Events: []wallet.Event{event("e-1", wallet.EventExtractMade, alice, t0)}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, err := s.Extract(context.Background(), "ext-1")
+			wantCode(t, err, wallet.ENOTFOUND)
+		},
+	},
+	{
 		name: "ShareOpened",
 		change: func() wallet.Change {
 			return wallet.Change{Ops: []wallet.Op{wallet.CreateShare{Share: share("sh-1", 1)}},

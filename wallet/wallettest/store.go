@@ -84,6 +84,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 	tests = append(tests, notifyTests...)
 	tests = append(tests, staffTests...)
 	tests = append(tests, duplicateTests...)
+	tests = append(tests, registryTests...)
 	for _, f := range leafWriteFailures {
 		tests = append(tests, struct {
 			name string
