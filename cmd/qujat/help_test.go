@@ -37,6 +37,8 @@ func TestHelp_EveryCommandPrintsItsFlagsAndSucceeds(t *testing.T) {
 		{[]string{"registry-sim"}, []string{"addr", "secret", "latency", "fail-rate", "fail", "garbage"}},
 		{[]string{"bench"}, []string{"url", "duration", "concurrency", "phases", "json", "database-url",
 			"redis-url", "sqlite", "pool", "citizens", "no-baselines"}},
+		{[]string{"calendar"}, append([]string{"calendar", "at", "time-zone"}, common...)},
+		{[]string{"calendar", "receipt-day"}, append([]string{"calendar", "at", "time-zone"}, common...)},
 		{[]string{"version"}, nil},
 		{[]string{"help"}, nil},
 	}
