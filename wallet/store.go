@@ -22,6 +22,7 @@ type Store interface {
 	StaffStore
 	DuplicateStore
 	BlobStore
+	AgencyStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error
