@@ -23,6 +23,7 @@ type Store interface {
 	DuplicateStore
 	BlobStore
 	AgencyStore
+	CaseStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

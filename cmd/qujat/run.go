@@ -39,6 +39,7 @@ commands:
   staff          register, list and disable staff (operators, officials) and their keys
   duplicates     purge the duplicates whose retention has ended
   audit verify   check the history log: tree, checkpoints, subjects' chains
+  agencies       register and list agencies for the exchange of cases
   calendar       the day of receipt from the production calendars (kz, ru)
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
@@ -82,6 +83,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return runStaff(ctx, rest, getenv, stdout)
 	case "duplicates":
 		return runDuplicates(ctx, rest, getenv, stdout)
+	case "agencies":
+		return runAgencies(ctx, rest, getenv, stdout)
 	case "calendar":
 		return runCalendar(ctx, rest, getenv, stdout)
 	case "registry-sim":

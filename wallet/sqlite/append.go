@@ -121,6 +121,12 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.certifyDuplicate(ctx, op)
 	case wallet.PurgeDuplicate:
 		return a.purgeDuplicate(ctx, op)
+	case wallet.CreateCase:
+		return a.createCase(ctx, op.Case)
+	case wallet.UpdateCase:
+		return a.updateCase(ctx, op)
+	case wallet.RecordExchange:
+		return a.recordExchange(ctx, op.Message)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }

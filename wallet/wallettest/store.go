@@ -84,6 +84,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 	tests = append(tests, notifyTests...)
 	tests = append(tests, staffTests...)
 	tests = append(tests, agencyTests...)
+	tests = append(tests, caseTests...)
 	tests = append(tests, duplicateTests...)
 	for _, f := range leafWriteFailures {
 		tests = append(tests, struct {
