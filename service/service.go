@@ -20,9 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/calendar"
+	"github.com/qujat/qujat/cases"
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/integrations/exchange"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/notify"
@@ -107,6 +110,16 @@ type Parts struct {
 	MetricsToken string
 	// LogMaxBatch bounds a history log batch (historylog.Config.MaxBatch).
 	LogMaxBatch int
+
+	// ExchangeKeys are the centres' keys for the exchange with agencies
+	// and Calendars the production calendars; with both, cases are served.
+	ExchangeKeys *exchange.CentreKeys
+	Calendars    *calendar.Set
+	// CaseDeliveryPoll is how often queued packages are looked for
+	// (cases.DefaultPoll if zero); CaseBackoff replaces the delivery
+	// backoff (tests).
+	CaseDeliveryPoll time.Duration
+	CaseBackoff      func(n int) time.Duration
 }
 
 // Service is the built graph.
@@ -122,6 +135,10 @@ type Service struct {
 	Tokens     *api.TokenIssuer
 	Staff      *staff.Service
 	Duplicates *duplicates.Service
+	// Cases carries applications to agencies; Deliverer sends their
+	// packages (Build starts it). Nil without exchange keys.
+	Cases     *cases.Service
+	Deliverer *cases.Deliverer
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 	// Notifications fans the history out to citizens' devices and delivers
@@ -133,6 +150,7 @@ type Service struct {
 	messagesDone chan struct{}
 	notifyDone   chan struct{}
 	purgerDone   chan struct{}
+	casesDone    chan struct{}
 }
 
 // Close stops the outbox worker (a message it was sending is recorded
@@ -143,6 +161,9 @@ func (s *Service) Close() error {
 	<-s.messagesDone
 	<-s.notifyDone
 	<-s.purgerDone
+	if s.casesDone != nil {
+		<-s.casesDone
+	}
 	return s.Log.Close()
 }
 
@@ -197,6 +218,16 @@ func Build(p Parts) (*Service, error) {
 	dups := &duplicates.Service{
 		Store: p.Store, Changes: changes, Staff: staffSvc, Directory: p.Directory, OTP: otpSvc, Outbox: queue,
 		Now: p.Now, Rand: p.Rand, Retention: retention, Language: language,
+	}
+	var (
+		caseSvc   *cases.Service
+		deliverer *cases.Deliverer
+	)
+	if p.ExchangeKeys != nil && p.Calendars != nil {
+		caseSvc = &cases.Service{Store: p.Store, Changes: changes, Staff: staffSvc, Keys: p.ExchangeKeys, Calendars: p.Calendars,
+			Directory: p.Directory, Now: p.Now, Rand: p.Rand}
+		deliverer = &cases.Deliverer{Cases: caseSvc, Poll: p.CaseDeliveryPoll, Backoff: p.CaseBackoff, Log: p.Logger}
+		caseSvc.Kick = deliverer.Kick
 	}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
@@ -288,6 +319,7 @@ func Build(p Parts) (*Service, error) {
 		Pages:            pages,
 		Staff:            staffSvc,
 		Duplicates:       dups,
+		Cases:            caseSvc,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	if p.Outbox != nil {
@@ -311,8 +343,17 @@ func Build(p Parts) (*Service, error) {
 		defer close(purgerDone)
 		dups.RunPurger(ctx, p.Logger)
 	}()
+	var casesDone chan struct{}
+	if deliverer != nil {
+		casesDone = make(chan struct{})
+		go func() {
+			defer close(casesDone)
+			deliverer.Run(ctx)
+		}()
+	}
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups,
+		Cases: caseSvc, Deliverer: deliverer, casesDone: casesDone,
 		Messages: messages, Notifications: notifications, Devices: devices,
 		stopMessages: stop, messagesDone: done, notifyDone: notifyDone, purgerDone: purgerDone}, nil
 }

@@ -42,6 +42,8 @@ func TestHelp_EveryCommandPrintsItsFlagsAndSucceeds(t *testing.T) {
 		{[]string{"agencies", "list"}, common},
 		{[]string{"calendar"}, append([]string{"calendar", "at", "time-zone"}, common...)},
 		{[]string{"calendar", "receipt-day"}, append([]string{"calendar", "at", "time-zone"}, common...)},
+		{[]string{"agency-sim"}, []string{"addr", "keys", "qujat", "state", "delay", "reject-rate", "tamper-result", "slow", "drop-after", "calendar", "time-zone"}},
+		{[]string{"agency-sim", "keygen"}, []string{"out"}},
 		{[]string{"version"}, nil},
 		{[]string{"help"}, nil},
 	}

@@ -41,6 +41,7 @@ commands:
   audit verify   check the history log: tree, checkpoints, subjects' chains
   agencies       register and list agencies for the exchange of cases
   calendar       the day of receipt from the production calendars (kz, ru)
+  agency-sim     play an agency over the exchange protocol (keygen writes its keys)
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
   version        print the version
@@ -87,6 +88,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return runAgencies(ctx, rest, getenv, stdout)
 	case "calendar":
 		return runCalendar(ctx, rest, getenv, stdout)
+	case "agency-sim":
+		return runAgencySim(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
 	case "bench":
