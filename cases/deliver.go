@@ -238,7 +238,8 @@ func (s *Service) settleDelivery(ctx context.Context, c wallet.Case, r exchange.
 			if c.Status != wallet.CaseQueued {
 				return c, wallet.Errorf(wallet.ECONFLICT, "the case is %s already", c.Status)
 			}
-			c.Status, c.ReceiptJWS, c.DeliveredAt, c.DayOfReceipt, c.UpdatedAt = status, receiptJWS, &receivedAt, day, now
+			c.ReceiptJWS, c.DeliveredAt, c.DayOfReceipt, c.UpdatedAt = receiptJWS, &receivedAt, day, now
+			c.Status = status
 			if status == wallet.CaseRejected {
 				c.RejectionReason = r.Reason
 				c.RejectedItems = nil
@@ -246,7 +247,17 @@ func (s *Service) settleDelivery(ctx context.Context, c wallet.Case, r exchange.
 					c.RejectedItems = append(c.RejectedItems, wallet.CaseItemReason{ID: it.ID, Reason: it.Reason})
 				}
 			}
-			c.Events = append(c.Events, wallet.CaseEvent{Seq: len(c.Events) + 1, Status: status, At: receivedAt, Note: r.Reason})
+			// Statuses or the result may have come before the receipt was
+			// stored (the agency answered, the centre did not hear): the
+			// case takes the furthest of them now.
+			if status == wallet.CaseDelivered {
+				for _, e := range c.Events {
+					if rk, known := statusRank[e.Status]; known && e.Status != wallet.CaseIssued && rk > statusRank[c.Status] {
+						c.Status = e.Status
+					}
+				}
+			}
+			c.Events = insertEvent(c.Events, wallet.CaseEvent{Status: status, At: receivedAt, Note: r.Reason})
 			return c, nil
 		}},
 		wallet.RecordExchange{Message: wallet.ExchangeMessage{Direction: "in", MessageID: "receipt:" + c.PackageID, CaseID: c.ID, Kind: "receipt",
@@ -256,4 +267,20 @@ func (s *Service) settleDelivery(ctx context.Context, c wallet.Case, r exchange.
 		return nil // settled by someone else
 	}
 	return err
+}
+
+// insertEvent puts e among the events in time order and numbers them again.
+func insertEvent(events []wallet.CaseEvent, e wallet.CaseEvent) []wallet.CaseEvent {
+	i := len(events)
+	for i > 0 && events[i-1].At.After(e.At) {
+		i--
+	}
+	out := make([]wallet.CaseEvent, 0, len(events)+1)
+	out = append(out, events[:i]...)
+	out = append(out, e)
+	out = append(out, events[i:]...)
+	for k := range out {
+		out[k].Seq = k + 1
+	}
+	return out
 }

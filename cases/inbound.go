@@ -104,7 +104,9 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 		events = append(events, ev)
 		ops = append(ops, wallet.UpdateCase{ID: c.ID, Update: func(c wallet.Case) (wallet.Case, error) {
 			c.Events = append(c.Events, wallet.CaseEvent{Seq: len(c.Events) + 1, Status: m.Status, At: m.At.UTC(), Note: m.Note, MessageID: m.MessageID})
-			if r, known := statusRank[m.Status]; known && m.Status != wallet.CaseIssued && m.Status != wallet.CaseResultReceived && r > statusRank[c.Status] {
+			// A queued case waits for its receipt (the deliverer settles
+			// it and takes the furthest status then).
+			if r, known := statusRank[m.Status]; known && c.Status != wallet.CaseQueued && m.Status != wallet.CaseIssued && m.Status != wallet.CaseResultReceived && r > statusRank[c.Status] {
 				c.Status = m.Status
 			}
 			c.UpdatedAt = now
@@ -131,7 +133,7 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 				return c, wallet.Errorf(wallet.ECONFLICT, "the case has a result already")
 			}
 			c.Result = res
-			if statusRank[c.Status] < statusRank[wallet.CaseResultReceived] {
+			if c.Status != wallet.CaseQueued && statusRank[c.Status] < statusRank[wallet.CaseResultReceived] {
 				c.Status = wallet.CaseResultReceived
 			}
 			c.Events = append(c.Events, wallet.CaseEvent{Seq: len(c.Events) + 1, Status: wallet.CaseResultReceived, At: m.At.UTC(), Note: m.Result.Title, MessageID: m.MessageID})
