@@ -3,9 +3,12 @@ package cases_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -508,6 +511,92 @@ func TestCases_KilledServiceAndAgencyLoseNothingAndDuplicateNothing(t *testing.T
 			entries, _ := os.ReadDir(filepath.Join(w.simCfg.StateDir, "packages"))
 			if len(entries) != 1 {
 				t.Fatalf("the agency has %d packages", len(entries))
+			}
+		})
+	}
+}
+
+// post sends body to the inbound endpoint and returns the status and the
+// centre's answer, checked to be signed by the centre.
+func (w *world) post(body string) (int, exchange.Receipt) {
+	w.t.Helper()
+	r, err := http.Post(w.qujat.srv.URL+"/v1/exchange/inbound", exchange.MediaType, strings.NewReader(body))
+	must(w.t, err)
+	defer r.Body.Close()
+	b := new(strings.Builder)
+	if _, err := io.Copy(b, r.Body); err != nil {
+		w.t.Fatal(err)
+	}
+	rec, _, err := exchange.VerifyReceipt(b.String(), centreKey(w))
+	if err != nil {
+		w.t.Fatalf("answer %d not signed by the centre: %v (%s)", r.StatusCode, err, b.String())
+	}
+	if rec.Digest != exchange.Digest([]byte(body)) {
+		w.t.Fatal("the answer names other bytes")
+	}
+	return r.StatusCode, rec
+}
+
+func TestCases_InboundRefusesWithSignedReasons(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			w := newWorld(t, b, agencysim.Config{Delay: time.Hour})
+			c := w.sendCase()
+			c = w.waitFor(c.ID, "delivered", func(c wallet.Case) bool { return c.Status == wallet.CaseDelivered })
+			agencyKey := wallet.IssuerKey{KID: w.simCfg.Keys.SigKID, Alg: wallet.AlgES256, Key: w.simCfg.Keys.Sig}
+			now := time.Now().UTC().Truncate(time.Second)
+			status := func(id, caseID string) exchange.Message {
+				return exchange.Message{Type: exchange.MessageStatus, MessageID: id, Issuer: agencyID, CaseID: caseID, Status: "registered", At: now}
+			}
+			sign := func(m exchange.Message, k wallet.IssuerKey) string {
+				s, err := exchange.SignMessage(m, k, nil)
+				must(t, err)
+				return s
+			}
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			must(t, err)
+			for _, tc := range []struct {
+				name, body, reason string
+			}{
+				{"garbage", "not a jose object", exchange.ReasonBadRequest},
+				{"unknown key", sign(status("m-u", c.ID), wallet.IssuerKey{KID: "who", Alg: wallet.AlgES256, Key: other}), exchange.ReasonUnknownKey},
+				{"bad signature", sign(status("m-b", c.ID), wallet.IssuerKey{KID: agencyKey.KID, Alg: wallet.AlgES256, Key: other}), exchange.ReasonBadSignature},
+				{"unknown case", sign(status("m-c", "case_none"), agencyKey), exchange.ReasonUnknownCase},
+				{"a result in clear", sign(exchange.Message{Type: exchange.MessageResult, MessageID: "m-r", Issuer: agencyID, CaseID: c.ID, At: now,
+					Result: &exchange.Result{Title: "x", ContentType: "application/pdf", Content: scanPDF, SHA256: exchange.Digest(scanPDF)}}, agencyKey), exchange.ReasonBadRequest},
+				{"another agency's name", sign(exchange.Message{Type: exchange.MessageStatus, MessageID: "m-i", Issuer: centreID, CaseID: c.ID, Status: "registered", At: now}, agencyKey), exchange.ReasonBadSignature},
+			} {
+				code, rec := w.post(tc.body)
+				if code != http.StatusUnprocessableEntity || rec.Status != exchange.StatusRejected || rec.Reason != tc.reason {
+					t.Errorf("%s: %d %s %q", tc.name, code, rec.Status, rec.Reason)
+				}
+			}
+			// A message once: accepted; the same bytes again: the same answer; the same id with other bytes: a replay.
+			first := sign(status("m-1", c.ID), agencyKey)
+			code, rec := w.post(first)
+			if code != http.StatusOK || rec.Status != exchange.StatusAccepted {
+				t.Fatalf("first: %d %+v", code, rec)
+			}
+			code, again := w.post(first)
+			if code != http.StatusOK || !again.ReceivedAt.Equal(rec.ReceivedAt) || again.ID != rec.ID {
+				t.Fatalf("again: %d %+v", code, again)
+			}
+			m := status("m-1", c.ID)
+			m.Note = "changed"
+			if code, rec := w.post(sign(m, agencyKey)); code != http.StatusUnprocessableEntity || rec.Reason != exchange.ReasonReplay {
+				t.Fatalf("replay: %d %+v", code, rec)
+			}
+			if k := w.eventKinds(); k[wallet.EventCaseStatus] != 1 {
+				t.Fatalf("status events %v", k)
+			}
+			// The agency reports its own key compromised: what it signs from then is refused.
+			at := time.Now().UTC().Add(-time.Second)
+			notice := sign(exchange.Message{Type: exchange.MessageKeyCompromised, MessageID: "m-k", Issuer: agencyID, KID: agencyKey.KID, CompromisedAt: &at, At: now}, agencyKey)
+			if code, rec := w.post(notice); code != http.StatusOK || rec.Status != exchange.StatusAccepted {
+				t.Fatalf("notice: %d %+v", code, rec)
+			}
+			if code, rec := w.post(sign(status("m-2", c.ID), agencyKey)); code != http.StatusUnprocessableEntity || rec.Reason != exchange.ReasonKeyCompromised {
+				t.Fatalf("after compromise: %d %+v", code, rec)
 			}
 		})
 	}
