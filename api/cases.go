@@ -306,3 +306,12 @@ func (s *Server) exchangeKeys(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=60")
 	return c.JSON(http.StatusOK, map[string][]exchange.PublishedKey{"keys": s.Cases.PublishedKeys()})
 }
+
+// myCaseResult returns the agency's result document byte for byte.
+func (s *Server) myCaseResult(c echo.Context) error {
+	b, err := s.Cases.ResultOf(c.Request().Context(), citizenOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return sendScan(c, b)
+}

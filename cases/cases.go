@@ -475,3 +475,13 @@ func (s *Service) PublishedKeys() []exchange.PublishedKey {
 	_ = s.Keys.Reload()
 	return s.Keys.Published(nil)
 }
+
+// ResultOf returns the citizen's case result's exact bytes. ENOTFOUND for
+// another citizen's case or one without a result.
+func (s *Service) ResultOf(ctx context.Context, iin wallet.IIN, caseID string) (wallet.Blob, error) {
+	c, err := s.Store.Case(ctx, caseID)
+	if err != nil || c.OwnerIIN != iin || c.Result == nil {
+		return wallet.Blob{}, wallet.Errorf(wallet.ENOTFOUND, "case result: not found")
+	}
+	return s.Store.Blob(ctx, c.Result.BlobID)
+}
