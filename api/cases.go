@@ -315,3 +315,14 @@ func (s *Server) myCaseResult(c echo.Context) error {
 	}
 	return sendScan(c, b)
 }
+
+// caseEvidence gives an operator of the case's centre everything kept of
+// it with every signature checked again.
+func (s *Server) caseEvidence(c echo.Context) error {
+	ev, err := s.Cases.EvidenceFor(c.Request().Context(), acting(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, ev)
+}

@@ -399,6 +399,20 @@ func TestCases_SentDeliveredStatusesAndASignedResultOverHTTP(t *testing.T) {
 			if _, err := w.svc.Cases.Issue(context.Background(), w.acting, c.ID); !wallet.IsCode(err, wallet.ECONFLICT) {
 				t.Fatalf("issued twice: %v", err)
 			}
+			// Everything kept verifies again from the stored bytes; a changed byte does not.
+			ev, err := w.svc.Cases.Verify(context.Background(), c.ID)
+			must(t, err)
+			if !ev.Valid || len(ev.Checks) < 10 {
+				t.Fatalf("evidence: %+v", ev.Checks)
+			}
+			item := c.Items[1]
+			must(t, w.store.DeleteBlob(context.Background(), item.BlobID))
+			must(t, w.store.PutBlob(context.Background(), wallet.Blob{ID: item.BlobID, ContentType: item.ContentType, SHA256: item.SHA256, Data: []byte("%PDF-1.7 changed"), CreatedAt: time.Now()}))
+			ev, err = w.svc.Cases.Verify(context.Background(), c.ID)
+			must(t, err)
+			if ev.Valid {
+				t.Fatal("a changed item verified")
+			}
 			mine, err := w.svc.Cases.OfCitizen(context.Background(), owner)
 			must(t, err)
 			if len(mine) != 1 || mine[0].Status != wallet.CaseIssued {

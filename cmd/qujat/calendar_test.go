@@ -47,3 +47,17 @@ func TestCalendarReceiptDay_SaturdayIsMondayOrTuesday(t *testing.T) {
 		}
 	}
 }
+
+func TestExchangeVerify_UnknownCaseAndMissingFlag(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"QUJAT_DATA_DIR": filepath.Join(dir, "data")}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"exchange", "verify"}, func(k string) string { return env[k] }, &out)
+	if exitCode(err) != 2 {
+		t.Fatalf("no --case: %v", err)
+	}
+	err = run(context.Background(), []string{"exchange", "verify", "--case", "case_none"}, func(k string) string { return env[k] }, &out)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown case: %v", err)
+	}
+}

@@ -44,6 +44,8 @@ func TestHelp_EveryCommandPrintsItsFlagsAndSucceeds(t *testing.T) {
 		{[]string{"calendar", "receipt-day"}, append([]string{"calendar", "at", "time-zone"}, common...)},
 		{[]string{"agency-sim"}, []string{"addr", "keys", "qujat", "state", "delay", "reject-rate", "tamper-result", "slow", "drop-after", "calendar", "time-zone"}},
 		{[]string{"agency-sim", "keygen"}, []string{"out"}},
+		{[]string{"exchange"}, append([]string{"case"}, common...)},
+		{[]string{"exchange", "verify"}, append([]string{"case"}, common...)},
 		{[]string{"version"}, nil},
 		{[]string{"help"}, nil},
 	}
