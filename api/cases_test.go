@@ -140,6 +140,21 @@ func TestCases_OperatorOpensAttachesAndSendsTheCitizenFollows(t *testing.T) {
 		t.Errorf("item signature %v", jwsHeader(t, sig))
 	}
 
+	// The page for people, in the language asked, with the fields escaped.
+	r = ts.do("GET", "/v1/centre/cases/"+id+"/view?lang=ru", op, nil)
+	if page := string(r.Body); r.Status != http.StatusOK || !strings.Contains(page, "Заявление") || !strings.Contains(page, "Mangilik El 8") ||
+		!strings.Contains(page, "Lease agreement") || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("page: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do("GET", "/v1/centre/cases/"+id+"/view?lang=xx", op, nil); r.Status != http.StatusBadRequest {
+		t.Errorf("unknown language: %d", r.Status)
+	}
+	if r := ts.do("GET", "/v1/centre/cases/"+id+"/evidence", op, nil); r.Status != http.StatusOK || r.JSON(t)["valid"] != true {
+		t.Errorf("evidence: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do("GET", "/v1/centre/cases/"+id+"/evidence", other, nil); r.Status != http.StatusNotFound {
+		t.Errorf("another centre's evidence: %d", r.Status)
+	}
 	if r := ts.do("POST", "/v1/centre/cases/"+id+"/issue", op, nil); r.Status != http.StatusConflict {
 		t.Errorf("issue before a result: %d", r.Status)
 	}

@@ -240,6 +240,7 @@ func (s *Server) routes() {
 			v1.GET("/centre/cases/:id", s.getCase, s.staffOnly)
 			v1.POST("/centre/cases/:id/issue", s.issueCase, s.staffOnly)
 			v1.GET("/centre/cases/:id/evidence", s.caseEvidence, s.staffOnly)
+			v1.GET("/centre/cases/:id/view", s.caseView, s.staffOnly)
 			v1.GET("/me/cases", s.myCases, s.citizenOnly)
 			v1.GET("/me/cases/:id/result", s.myCaseResult, s.citizenOnly)
 			e.POST(inboundPath, s.exchangeInbound)
