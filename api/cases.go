@@ -303,8 +303,12 @@ func (s *Server) exchangeInbound(c echo.Context) error {
 
 // exchangeKeys publishes the centres' exchange keys.
 func (s *Server) exchangeKeys(c echo.Context) error {
+	keys, err := s.Cases.PublishedKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=60")
-	return c.JSON(http.StatusOK, map[string][]exchange.PublishedKey{"keys": s.Cases.PublishedKeys()})
+	return c.JSON(http.StatusOK, map[string][]exchange.PublishedKey{"keys": keys})
 }
 
 // myCaseResult returns the agency's result document byte for byte.

@@ -167,9 +167,9 @@ func (s *Service) Open(ctx context.Context, by staff.Acting, in Opening) (wallet
 // signItem keeps the item's bytes in the blob store and signs its claims
 // with the operator's key.
 func (s *Service) signItem(ctx context.Context, by staff.Acting, c wallet.Case, itemID, kind, title, contentType string, b []byte, dupID string) (wallet.CaseItem, error) {
-	key, err := s.Staff.Signer(by.Member.ID)
+	key, err := s.operatorSigner(ctx, by.Member.ID)
 	if err != nil {
-		return wallet.CaseItem{}, wallet.Errorf(wallet.EFORBIDDEN, "the operator has no signing key")
+		return wallet.CaseItem{}, err
 	}
 	now := s.now()
 	claims := exchange.ItemClaims{CaseID: c.ID, ItemID: itemID, Kind: kind, Title: title, ContentType: contentType,
@@ -329,15 +329,26 @@ func (s *Service) Send(ctx context.Context, by staff.Acting, caseID string) (wal
 	} else if err != nil {
 		return wallet.Case{}, err
 	}
-	opKey, err := s.Staff.Signer(by.Member.ID)
+	opKey, err := s.operatorSigner(ctx, by.Member.ID)
 	if err != nil {
-		return wallet.Case{}, wallet.Errorf(wallet.EFORBIDDEN, "the operator has no signing key")
+		return wallet.Case{}, err
+	}
+	// Items signed with a key compromised since are not sent: the operator
+	// attaches them again (a new case) with the replacement key.
+	cs, err := s.compromises(ctx)
+	if err != nil {
+		return wallet.Case{}, err
+	}
+	for _, it := range c.Items {
+		if kid := itemKID(it.Signature); compromisedBy(cs, kid, s.now()) {
+			return wallet.Case{}, errKeyCompromised("item "+it.ID+"'s", kid)
+		}
 	}
 	opJWK, err := json.Marshal(jose.JSONWebKey{Key: opKey.Key.Public(), KeyID: opKey.KID, Use: wallet.KeyUseSig, Algorithm: opKey.Alg})
 	if err != nil {
 		return wallet.Case{}, wallet.Wrap(wallet.EINTERNAL, err, "operator key")
 	}
-	centreKey, err := s.Keys.Signer()
+	centreKey, err := s.centreSigner(ctx)
 	if err != nil {
 		return wallet.Case{}, err
 	}
@@ -471,9 +482,18 @@ func (s *Service) rand() io.Reader {
 }
 
 // PublishedKeys are the centres' exchange keys as published.
-func (s *Service) PublishedKeys() []exchange.PublishedKey {
+func (s *Service) PublishedKeys(ctx context.Context) ([]exchange.PublishedKey, error) {
 	_ = s.Keys.Reload()
-	return s.Keys.Published(nil)
+	cs, err := s.compromises(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Keys.Published(func(kid string) *time.Time {
+		if t, ok := cs[kid]; ok {
+			return &t
+		}
+		return nil
+	}), nil
 }
 
 // ResultOf returns the citizen's case result's exact bytes. ENOTFOUND for

@@ -178,6 +178,9 @@ func (w *world) start() {
 		Pepper: []byte("test pepper, 32 bytes long......"), TokenKey: w.tokenKey, TokenIssuer: "qujat",
 		SealKey: []byte("0123456789abcdef0123456789abcdef"), SMS: outbox, PublicURL: w.qujat.srv.URL,
 		CaseDeliveryPoll: 20 * time.Millisecond, CaseBackoff: func(int) time.Duration { return 30 * time.Millisecond },
+		// A stopped service leaves the delivery it was making leased, as
+		// a killed one does: the next takes it when the lease runs out.
+		CaseLease: 2 * time.Second,
 	})
 	must(t, err)
 	w.svc = svc
@@ -613,5 +616,99 @@ func TestCases_InboundRefusesWithSignedReasons(t *testing.T) {
 				t.Fatalf("after compromise: %d %+v", code, rec)
 			}
 		})
+	}
+}
+
+// After the operator's key is compromised (recorded, replaced, the agency
+// told), what it signed is not sent by Qujat and a package signed with it
+// is refused by the agency; the replacement key works.
+func TestCases_ACompromisedOperatorKeyIsRefusedByQujatAndTheAgency(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			w := newWorld(t, b, agencysim.Config{Delay: time.Hour})
+			ctx := context.Background()
+			c, err := w.svc.Cases.Open(ctx, w.acting, cases.Opening{IIN: owner, Service: "s", Agency: agencyID})
+			must(t, err)
+			old, err := w.svc.Staff.Signer(w.acting.Member.ID)
+			must(t, err)
+			// As `qujat keys compromise` does, in another process: rotate, record, tell the agencies.
+			ring, err := keyfiles.Open(filepath.Join(w.dir, "keys", "staff"), nil, "")
+			must(t, err)
+			replacement, err := ring.Rotate(w.acting.Member.ID, old.Alg)
+			must(t, err)
+			at := time.Now().UTC()
+			must(t, w.store.MarkKeyCompromised(ctx, wallet.KeyCompromise{KID: old.KID, At: at, RecordedAt: at, Replacement: replacement}))
+			told, err := w.svc.Cases.NoticeAgencies(ctx, old.KID, at, replacement, nil)
+			must(t, err)
+			if len(told) != 1 || !told[0].OK {
+				t.Fatalf("notice: %+v", told)
+			}
+			// Qujat does not send what the compromised key signed.
+			if _, err := w.svc.Cases.Send(ctx, w.acting, c.ID); !wallet.IsCode(err, wallet.ECONFLICT) || !strings.Contains(err.Error(), "key_compromised") {
+				t.Fatalf("send: %v", err)
+			}
+			// The agency refuses a package signed with it.
+			opJWK, _ := json.Marshal(jose.JSONWebKey{Key: old.Key.Public(), KeyID: old.KID, Use: "sig", Algorithm: old.Alg})
+			body := []byte(`{"x":1}`)
+			sig, err := exchange.SignItem(exchange.ItemClaims{CaseID: "case_x", ItemID: "application", Kind: "application", ContentType: "application/json",
+				Size: int64(len(body)), SHA256: exchange.Digest(body), Operator: w.acting.Member.ID}, old)
+			must(t, err)
+			centre, err := w.svc.Cases.Keys.Signer()
+			must(t, err)
+			encRaw, _ := os.ReadFile(filepath.Join(w.dir, "sim", agencysim.EncPublic))
+			enc, err := exchange.ParsePublicJWK(encRaw, wallet.KeyUseEnc)
+			must(t, err)
+			_, jwe, err := exchange.SealPackage(exchange.Manifest{PackageID: "pkg_x", CaseID: "case_x", Agency: exchange.Party{ID: agencyID},
+				Operator: exchange.Operator{ID: w.acting.Member.ID, Key: opJWK}},
+				[]exchange.Content{{Item: exchange.Item{ID: "application", Kind: "application", ContentType: "application/json", Size: int64(len(body)), SHA256: exchange.Digest(body), Signature: sig}, Bytes: body}},
+				centre, enc)
+			must(t, err)
+			r, err := http.Post(w.agency.srv.URL+"/packages", exchange.MediaType, strings.NewReader(jwe))
+			must(t, err)
+			ans, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			rec, _, err := exchange.VerifyReceipt(string(ans), simKey(w))
+			if err != nil || r.StatusCode != http.StatusUnprocessableEntity || rec.Reason != exchange.ReasonKeyCompromised {
+				t.Fatalf("the agency took it: %d %v %+v", r.StatusCode, err, rec)
+			}
+			// A new case is signed with the replacement and goes through.
+			c2 := w.sendCase()
+			c2 = w.waitFor(c2.ID, "delivered", func(c wallet.Case) bool { return c.Status == wallet.CaseDelivered })
+			if kid := jwsKID(t, c2.Items[0].Signature); kid != replacement {
+				t.Fatalf("signed with %s, not the replacement %s", kid, replacement)
+			}
+		})
+	}
+}
+
+func jwsKID(t *testing.T, jws string) string {
+	kid, _, err := exchange.HeaderKID(jws)
+	must(t, err)
+	return kid
+}
+
+func TestCases_ACompromisedExchangeKeyIsPublishedSo(t *testing.T) {
+	w := newWorld(t, backends()[0], agencysim.Config{Delay: time.Hour})
+	ctx := context.Background()
+	k, err := w.svc.Cases.Keys.Signer()
+	must(t, err)
+	at := time.Now().UTC().Add(-time.Minute)
+	must(t, w.store.MarkKeyCompromised(ctx, wallet.KeyCompromise{KID: k.KID, At: at, RecordedAt: at}))
+	keys, err := w.svc.Cases.PublishedKeys(ctx)
+	must(t, err)
+	found := false
+	for _, p := range keys {
+		if p.KeyID == k.KID {
+			found = p.Status == "compromised" && p.CompromisedAt != nil
+		}
+	}
+	if !found {
+		t.Fatalf("not published as compromised: %+v", keys)
+	}
+	// Nothing is sealed with it: no replacement made yet, so sending is refused.
+	c, err := w.svc.Cases.Open(ctx, w.acting, cases.Opening{IIN: owner, Service: "s", Agency: agencyID})
+	must(t, err)
+	if _, err := w.svc.Cases.Send(ctx, w.acting, c.ID); !wallet.IsCode(err, wallet.ECONFLICT) {
+		t.Fatalf("sealed with a compromised key: %v", err)
 	}
 }

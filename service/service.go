@@ -120,6 +120,10 @@ type Parts struct {
 	// backoff (tests).
 	CaseDeliveryPoll time.Duration
 	CaseBackoff      func(n int) time.Duration
+	// CaseLease is how long a delivery is one instance's alone
+	// (cases.DefaultLease if zero): a killed instance's deliveries wait
+	// that long before another takes them.
+	CaseLease time.Duration
 }
 
 // Service is the built graph.
@@ -197,7 +201,8 @@ func Build(p Parts) (*Service, error) {
 	hasher := wallet.NewHasher(p.Pepper)
 	guardianship := wallet.Guardianship{Directory: p.Directory, Now: p.Now}
 	documents := &wallet.DocumentService{Store: p.Store, Changes: changes, Sources: p.Sources, Keys: p.Keys, Now: p.Now}
-	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now}
+	verifier := &wallet.Verifier{Keys: p.Keys, Status: documents.Status, CurrentVersion: documents.CurrentVersion, Now: p.Now,
+		Compromised: compromisedKeys(p.Store)}
 	otpSvc := otp.NewService(p.Short, hasher)
 	otpSvc.Now = p.Now
 	// Messages are written by the requests that send them and delivered
@@ -226,7 +231,7 @@ func Build(p Parts) (*Service, error) {
 	if p.ExchangeKeys != nil && p.Calendars != nil {
 		caseSvc = &cases.Service{Store: p.Store, Changes: changes, Staff: staffSvc, Keys: p.ExchangeKeys, Calendars: p.Calendars,
 			Directory: p.Directory, Now: p.Now, Rand: p.Rand}
-		deliverer = &cases.Deliverer{Cases: caseSvc, Poll: p.CaseDeliveryPoll, Backoff: p.CaseBackoff, Log: p.Logger}
+		deliverer = &cases.Deliverer{Cases: caseSvc, Poll: p.CaseDeliveryPoll, Backoff: p.CaseBackoff, Lease: p.CaseLease, Log: p.Logger}
 		caseSvc.Kick = deliverer.Kick
 	}
 	shares := &sharing.Service{
@@ -356,4 +361,21 @@ func Build(p Parts) (*Service, error) {
 		Cases: caseSvc, Deliverer: deliverer, casesDone: casesDone,
 		Messages: messages, Notifications: notifications, Devices: devices,
 		stopMessages: stop, messagesDone: done, notifyDone: notifyDone, purgerDone: purgerDone}, nil
+}
+
+// compromisedKeys reads when a kid was declared compromised.
+func compromisedKeys(st wallet.KeyCompromiseStore) func(ctx context.Context, kid string) (*time.Time, error) {
+	return func(ctx context.Context, kid string) (*time.Time, error) {
+		list, err := st.KeyCompromises(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range list {
+			if k.KID == kid {
+				at := k.At
+				return &at, nil
+			}
+		}
+		return nil, nil
+	}
 }

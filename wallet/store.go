@@ -24,6 +24,7 @@ type Store interface {
 	BlobStore
 	AgencyStore
 	CaseStore
+	KeyCompromiseStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

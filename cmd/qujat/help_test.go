@@ -20,7 +20,8 @@ func TestHelp_EveryCommandPrintsItsFlagsAndSucceeds(t *testing.T) {
 	}{
 		{[]string{"serve"}, common},
 		{[]string{"migrate"}, common},
-		{[]string{"keys"}, append([]string{"issuer", "alg"}, common...)},
+		{[]string{"keys"}, append([]string{"issuer", "alg", "kid", "at"}, common...)},
+		{[]string{"keys", "compromise"}, append([]string{"kid", "at"}, common...)},
 		{[]string{"keys", "list"}, common},
 		{[]string{"keys", "rotate"}, append([]string{"issuer", "alg"}, common...)},
 		{[]string{"clients"}, append([]string{"name", "kind", "document-types", "id"}, common...)},

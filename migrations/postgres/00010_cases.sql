@@ -66,7 +66,18 @@ CREATE TABLE exchange_messages (
 );
 CREATE INDEX exchange_messages_case ON exchange_messages (case_id, seq);
 
+-- Qujat's own keys declared compromised (qujat keys compromise): nothing
+-- they signed at or after compromised_at is trusted. A setting, no history.
+CREATE TABLE key_compromises (
+    kid            text PRIMARY KEY,
+    seq            bigint GENERATED ALWAYS AS IDENTITY,
+    compromised_at timestamptz NOT NULL,
+    recorded_at    timestamptz NOT NULL,
+    replacement    text NOT NULL DEFAULT ''
+);
+
 -- +goose Down
+DROP TABLE key_compromises;
 DROP TABLE exchange_messages;
 DROP TABLE cases;
 DROP TABLE agency_keys;

@@ -62,7 +62,17 @@ CREATE TABLE exchange_messages (
 );
 CREATE INDEX exchange_messages_case ON exchange_messages (case_id, at);
 
+-- Qujat's own keys declared compromised (qujat keys compromise): nothing
+-- they signed at or after compromised_at is trusted. A setting, no history.
+CREATE TABLE key_compromises (
+    kid            TEXT PRIMARY KEY,
+    compromised_at INTEGER NOT NULL,
+    recorded_at    INTEGER NOT NULL,
+    replacement    TEXT NOT NULL DEFAULT ''
+);
+
 -- +goose Down
+DROP TABLE key_compromises;
 DROP TABLE exchange_messages;
 DROP TABLE cases;
 DROP TABLE agency_keys;

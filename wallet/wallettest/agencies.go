@@ -15,6 +15,7 @@ var agencyTests = []struct {
 }{
 	{"Agency_RegisterReadListAndRollKeys", testAgencyRegister},
 	{"Agency_KeyConflictsAndCompromise", testAgencyKeyConflicts},
+	{"KeyCompromises_KeepTheEarliest", testKeyCompromises},
 }
 
 func testAgencyRegister(t *testing.T, s *logged) {
@@ -92,4 +93,20 @@ func testAgencyKeyConflicts(t *testing.T, s *logged) {
 	k, err = s.AgencyKey(ctx, "s1")
 	must(t, err)
 	equal(t, "compromised earlier", k.CompromisedAt, usp(t0))
+}
+
+func testKeyCompromises(t *testing.T, s *logged) {
+	ctx := context.Background()
+	list, err := s.KeyCompromises(ctx)
+	must(t, err)
+	equal(t, "none", len(list), 0)
+	wantCode(t, s.MarkKeyCompromised(ctx, wallet.KeyCompromise{At: t0, RecordedAt: t0}), wallet.EINVALID)
+	at := t0.Add(time.Hour)
+	must(t, s.MarkKeyCompromised(ctx, wallet.KeyCompromise{KID: "k1", At: at, RecordedAt: t0}))
+	must(t, s.MarkKeyCompromised(ctx, wallet.KeyCompromise{KID: "k1", At: at.Add(time.Hour), RecordedAt: t0, Replacement: "k2"})) // later: the earlier stays
+	must(t, s.MarkKeyCompromised(ctx, wallet.KeyCompromise{KID: "k1", At: at.Add(-time.Minute), RecordedAt: t0, Replacement: "k3"}))
+	list, err = s.KeyCompromises(ctx)
+	must(t, err)
+	equal(t, "one", len(list), 1)
+	equal(t, "kept", list[0], wallet.KeyCompromise{KID: "k1", At: us(at.Add(-time.Minute)), RecordedAt: us(t0), Replacement: "k2"})
 }

@@ -254,6 +254,10 @@ func (s *Sim) takePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	jwe := strings.TrimSpace(string(body))
 	now := s.cfg.Now().UTC()
+	if !exchange.IsJWE(jwe) {
+		s.takeNotice(w, r, jwe, now)
+		return
+	}
 	opened, err := exchange.OpenPackage(jwe, func(kid string) (*ecdsa.PrivateKey, bool) {
 		if kid != s.cfg.Keys.EncKID {
 			return nil, false
@@ -276,6 +280,13 @@ func (s *Sim) takePackage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := opened.Manifest
+	if opKey, err := exchange.ParsePublicJWK(m.Operator.Key, wallet.KeyUseSig); err == nil {
+		if at, ok := s.compromised()[opKey.KeyID]; ok && !now.Before(at) {
+			s.answer(w, r, exchange.Receipt{Of: "package", ID: m.PackageID, CaseID: m.CaseID, Digest: exchange.Digest([]byte(jwe)),
+				Status: exchange.StatusRejected, Reason: exchange.ReasonKeyCompromised, Issuer: m.Agency.ID, ReceivedAt: now}, false)
+			return
+		}
+	}
 	if p, err := s.load(m.PackageID); err == nil {
 		s.slow()
 		w.Header().Set("Content-Type", exchange.MediaType)
@@ -555,4 +566,54 @@ func resultPDF(p *Progress) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
 	return b.Bytes()
+}
+
+// compromised reads the keys the centre reported compromised.
+func (s *Sim) compromised() map[string]time.Time {
+	out := map[string]time.Time{}
+	b, err := os.ReadFile(filepath.Join(s.cfg.StateDir, "compromised.json"))
+	if err == nil {
+		_ = json.Unmarshal(b, &out)
+	}
+	return out
+}
+
+// takeNotice takes the centre's signed key notice: the kid is refused from
+// its time on (kept in the state directory), and the notice receipted.
+func (s *Sim) takeNotice(w http.ResponseWriter, r *http.Request, body string, now time.Time) {
+	ctx := r.Context()
+	_ = s.refreshKeys(ctx)
+	m, _, _, err := exchange.ReadMessage(body, func(string) (*ecdsa.PrivateKey, bool) { return nil, false }, func(kid string) (crypto.PublicKey, error) {
+		k, ok := s.centreKey(ctx, kid)
+		if !ok || k.jwk.Use != wallet.KeyUseSig {
+			return nil, &exchange.Rejected{Reason: exchange.ReasonUnknownKey}
+		}
+		if k.compromisedAt != nil && !now.Before(*k.compromisedAt) {
+			return nil, &exchange.Rejected{Reason: exchange.ReasonKeyCompromised}
+		}
+		return k.jwk.Key, nil
+	})
+	rec := exchange.Receipt{Of: "message", ID: m.MessageID, Digest: exchange.Digest([]byte(body)), ReceivedAt: now}
+	if err == nil && m.Type != exchange.MessageKeyCompromised {
+		err = &exchange.Rejected{Reason: exchange.ReasonBadRequest, Detail: "only key notices are taken here besides packages"}
+	}
+	if err != nil {
+		rec.Status, rec.Reason = exchange.StatusRejected, exchange.ReasonOf(err)
+		s.answer(w, r, rec, false)
+		return
+	}
+	s.mu.Lock()
+	c := s.compromised()
+	if old, ok := c[m.KID]; !ok || m.CompromisedAt.Before(old) {
+		c[m.KID] = m.CompromisedAt.UTC()
+	}
+	b, _ := json.Marshal(c)
+	err = os.WriteFile(filepath.Join(s.cfg.StateDir, "compromised.json"), b, 0o600)
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, "cannot keep", http.StatusServiceUnavailable)
+		return
+	}
+	rec.Status = exchange.StatusAccepted
+	s.answer(w, r, rec, true)
 }
