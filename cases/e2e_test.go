@@ -712,3 +712,24 @@ func TestCases_ACompromisedExchangeKeyIsPublishedSo(t *testing.T) {
 		t.Fatalf("sealed with a compromised key: %v", err)
 	}
 }
+
+// The day of receipt is reckoned from the agency's calendar in its zone: a
+// package the agency received on a Saturday is received on Monday, on
+// Tuesday when that Monday is a holiday.
+func TestCases_ReceivedOnASaturdayIsReceivedOnTheNextWorkingDay(t *testing.T) {
+	for _, tc := range []struct{ at, want string }{
+		{"2026-02-14T09:00:00Z", "2026-02-16"},
+		{"2026-08-29T09:00:00Z", "2026-09-01"}, // Monday 31 August: Constitution Day moved from Sunday
+		{"2026-02-13T20:00:00Z", "2026-02-16"}, // Friday in UTC, already Saturday in Almaty
+	} {
+		t.Run(tc.at, func(t *testing.T) {
+			at, _ := time.Parse(time.RFC3339, tc.at)
+			w := newWorld(t, backends()[0], agencysim.Config{Delay: time.Hour, Now: func() time.Time { return at }})
+			c := w.sendCase()
+			c = w.waitFor(c.ID, "delivered", func(c wallet.Case) bool { return c.Status == wallet.CaseDelivered })
+			if c.DayOfReceipt != tc.want || !c.DeliveredAt.Equal(at) {
+				t.Fatalf("received %s: day of receipt %s, want %s", c.DeliveredAt, c.DayOfReceipt, tc.want)
+			}
+		})
+	}
+}
