@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/qujat/qujat/calendar"
+	"github.com/qujat/qujat/integrations/exchange"
 	"io"
 	"log/slog"
 	"net/http"
@@ -112,6 +114,10 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 	if err != nil {
 		tb.Fatal(err)
 	}
+	exchangeKeys, err := exchange.OpenCentreKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	outbox := sms.NewOutbox(1000, now)
 	logKeys, err := historylog.NewKeys("qujat.test/history", rand.Reader)
@@ -125,6 +131,7 @@ func newStackWith(tb testing.TB, now func() time.Time, parts func(*service.Parts
 		TokenKey: tokenKey, TokenIssuer: "qujat", SealKey: []byte("0123456789abcdef0123456789abcdef"),
 		SMS: outbox, Outbox: outbox, SMSInboundSecret: []byte("gateway secret"),
 		PublicURL: "https://qujat.test", MetricsToken: testMetricsToken,
+		ExchangeKeys: exchangeKeys, Calendars: calendar.Embedded(),
 	}
 	if parts != nil {
 		parts(&p)

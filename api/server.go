@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/qujat/qujat/cases"
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/extracts"
@@ -108,6 +109,9 @@ type Deps struct {
 	Registries *registries.Service
 	// Extracts prints documents' extracts; nil, their endpoints answer 404.
 	Extracts *extracts.Service
+	// Cases carries applications to agencies and takes their answers; nil,
+	// their endpoints answer 404.
+	Cases *cases.Service
 
 	// MetricsToken, if set, is the bearer secret that GET /metrics requires
 	// on this server; if empty, /metrics is not served here (serve
@@ -153,7 +157,8 @@ func New(d Deps) *Server {
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit: "64K",
 		Skipper: func(c echo.Context) bool {
-			return c.Request().Method == http.MethodPost && c.Path() == duplicateUploadPath
+			p := c.Path()
+			return c.Request().Method == http.MethodPost && (p == duplicateUploadPath || p == caseDocumentPath || p == inboundPath)
 		},
 	}))
 	s.routes()
@@ -241,6 +246,19 @@ func (s *Server) routes() {
 	if s.Duplicates != nil {
 		v1.GET("/duplicates/types", s.duplicateTypes)
 		e.POST(duplicateUploadPath, s.uploadDuplicate, s.staffOnly)
+		if s.Cases != nil {
+			v1.POST("/centre/cases", s.openCase, s.staffOnly)
+			e.POST(caseDocumentPath, s.attachCaseDocument, s.staffOnly)
+			v1.POST("/centre/cases/:id/send", s.sendCase, s.staffOnly)
+			v1.GET("/centre/cases/:id", s.getCase, s.staffOnly)
+			v1.POST("/centre/cases/:id/issue", s.issueCase, s.staffOnly)
+			v1.GET("/centre/cases/:id/evidence", s.caseEvidence, s.staffOnly)
+			v1.GET("/centre/cases/:id/view", s.caseView, s.staffOnly)
+			v1.GET("/me/cases", s.myCases, s.citizenOnly)
+			v1.GET("/me/cases/:id/result", s.myCaseResult, s.citizenOnly)
+			e.POST(inboundPath, s.exchangeInbound)
+			e.GET("/.well-known/exchange-keys.json", s.exchangeKeys)
+		}
 		v1.POST("/centre/duplicates/:id/confirm", s.confirmDuplicate, s.staffOnly)
 		v1.GET("/centre/duplicates", s.centreDuplicates, s.staffOnly)
 		v1.GET("/duplicates", s.myDuplicates, s.citizenOnly)

@@ -20,10 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/qujat/qujat/api"
+	"github.com/qujat/qujat/calendar"
+	"github.com/qujat/qujat/cases"
 	"github.com/qujat/qujat/consent"
 	"github.com/qujat/qujat/duplicates"
 	"github.com/qujat/qujat/extracts"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/integrations/exchange"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/locale"
 	"github.com/qujat/qujat/notify"
@@ -127,6 +130,19 @@ type Parts struct {
 	// OptionalReadyChecks are shown by /readyz without making the service
 	// unready (api.Deps.OptionalReady): the replica's state.
 	OptionalReadyChecks map[string]func(context.Context) string
+	// ExchangeKeys are the centres' keys for the exchange with agencies
+	// and Calendars the production calendars; with both, cases are served.
+	ExchangeKeys *exchange.CentreKeys
+	Calendars    *calendar.Set
+	// CaseDeliveryPoll is how often queued packages are looked for
+	// (cases.DefaultPoll if zero); CaseBackoff replaces the delivery
+	// backoff (tests).
+	CaseDeliveryPoll time.Duration
+	CaseBackoff      func(n int) time.Duration
+	// CaseLease is how long a delivery is one instance's alone
+	// (cases.DefaultLease if zero): a killed instance's deliveries wait
+	// that long before another takes them.
+	CaseLease time.Duration
 }
 
 // Service is the built graph.
@@ -143,6 +159,10 @@ type Service struct {
 	Staff      *staff.Service
 	Duplicates *duplicates.Service
 	Registries *registries.Service
+	// Cases carries applications to agencies; Deliverer sends their
+	// packages (Build starts it). Nil without exchange keys.
+	Cases     *cases.Service
+	Deliverer *cases.Deliverer
 	// Messages delivers the durable outbox; Build starts it.
 	Messages *outbox.Worker
 	// Notifications fans the history out to citizens' devices and delivers
@@ -154,6 +174,7 @@ type Service struct {
 	messagesDone chan struct{}
 	notifyDone   chan struct{}
 	purgerDone   chan struct{}
+	casesDone    chan struct{}
 }
 
 // Close stops the outbox worker (a message it was sending is recorded
@@ -164,6 +185,9 @@ func (s *Service) Close() error {
 	<-s.messagesDone
 	<-s.notifyDone
 	<-s.purgerDone
+	if s.casesDone != nil {
+		<-s.casesDone
+	}
 	return s.Log.Close()
 }
 
@@ -207,7 +231,8 @@ func Build(p Parts) (*Service, error) {
 	// A public verifier's status read tolerates lag: a revocation reaches
 	// it within the replica's lag (at most its MaxLag).
 	published := wallet.PublishedDocuments{Reads: lagTolerant, Now: p.Now}
-	verifier := &wallet.Verifier{Keys: p.Keys, Status: published.Status, CurrentVersion: published.CurrentVersion, Now: p.Now}
+	verifier := &wallet.Verifier{Keys: p.Keys, Status: published.Status, CurrentVersion: published.CurrentVersion, Now: p.Now,
+		Compromised: compromisedKeys(p.Store)}
 	otpSvc := otp.NewService(p.Short, hasher)
 	otpSvc.Now = p.Now
 	// Messages are written by the requests that send them and delivered
@@ -233,6 +258,16 @@ func Build(p Parts) (*Service, error) {
 		PublicURL: publicURL}
 	prints := &extracts.Service{Store: p.Store, Changes: changes, Documents: documents, Registries: hosted, Directory: p.Directory,
 		Now: p.Now, Rand: p.Rand, PublicURL: publicURL}
+	var (
+		caseSvc   *cases.Service
+		deliverer *cases.Deliverer
+	)
+	if p.ExchangeKeys != nil && p.Calendars != nil {
+		caseSvc = &cases.Service{Store: p.Store, Changes: changes, Staff: staffSvc, Keys: p.ExchangeKeys, Calendars: p.Calendars,
+			Directory: p.Directory, Now: p.Now, Rand: p.Rand}
+		deliverer = &cases.Deliverer{Cases: caseSvc, Poll: p.CaseDeliveryPoll, Backoff: p.CaseBackoff, Lease: p.CaseLease, Log: p.Logger}
+		caseSvc.Kick = deliverer.Kick
+	}
 	shares := &sharing.Service{
 		Store: p.Store, Changes: changes, Codes: p.Short, Hasher: hasher, Documents: documents, Now: p.Now, Rand: p.Rand,
 		PublicURL: publicURL, SealKey: p.SealKey, Authorize: guardianship.AuthorizeShare,
@@ -326,6 +361,7 @@ func Build(p Parts) (*Service, error) {
 		Duplicates:       dups,
 		Registries:       hosted,
 		Extracts:         prints,
+		Cases:            caseSvc,
 	})
 	messages.GaveUp = consents.DeliveryFailed
 	if p.Outbox != nil {
@@ -349,8 +385,34 @@ func Build(p Parts) (*Service, error) {
 		defer close(purgerDone)
 		dups.RunPurger(ctx, p.Logger)
 	}()
+	var casesDone chan struct{}
+	if deliverer != nil {
+		casesDone = make(chan struct{})
+		go func() {
+			defer close(casesDone)
+			deliverer.Run(ctx)
+		}()
+	}
 	return &Service{Server: server, Log: hlog, Changes: changes, Documents: documents, Sharing: shares,
 		Consents: consents, OTP: otpSvc, SignIn: signIn, Tokens: tokens, Staff: staffSvc, Duplicates: dups, Registries: hosted,
+		Cases: caseSvc, Deliverer: deliverer, casesDone: casesDone,
 		Messages: messages, Notifications: notifications, Devices: devices,
 		stopMessages: stop, messagesDone: done, notifyDone: notifyDone, purgerDone: purgerDone}, nil
+}
+
+// compromisedKeys reads when a kid was declared compromised.
+func compromisedKeys(st wallet.KeyCompromiseStore) func(ctx context.Context, kid string) (*time.Time, error) {
+	return func(ctx context.Context, kid string) (*time.Time, error) {
+		list, err := st.KeyCompromises(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range list {
+			if k.KID == kid {
+				at := k.At
+				return &at, nil
+			}
+		}
+		return nil, nil
+	}
 }

@@ -23,6 +23,9 @@ type Store interface {
 	DuplicateStore
 	BlobStore
 	RegistryStore
+	AgencyStore
+	CaseStore
+	KeyCompromiseStore
 	// Ping checks the store is reachable. EUNAVAILABLE otherwise.
 	Ping(ctx context.Context) error
 	Close() error

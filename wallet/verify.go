@@ -25,6 +25,9 @@ const (
 	// ReasonStatusUnavailable: genuinely signed, but the current status could
 	// not be read (the store is down); try again.
 	ReasonStatusUnavailable = "status_unavailable"
+	// ReasonKeyCompromised: signed with a key declared compromised at or
+	// before the time the document says it was signed.
+	ReasonKeyCompromised = "key_compromised"
 )
 
 // VerifyResult is the verdict on a signed document. Issuer, DocumentID and
@@ -58,6 +61,9 @@ type Verifier struct {
 	// document (see DocumentService.CurrentVersion), to report Superseded.
 	CurrentVersion func(ctx context.Context, documentID string) (int, error)
 	Now            func() time.Time
+	// Compromised, if set, returns when a kid was declared compromised
+	// (nil: it is not); a document it signed at or after then is refused.
+	Compromised func(ctx context.Context, kid string) (*time.Time, error)
 }
 
 var (
@@ -76,7 +82,10 @@ func (v *Verifier) Verify(ctx context.Context, jws string) VerifyResult {
 	if v.Now != nil {
 		now = v.Now()
 	}
-	var claims documentClaims
+	var (
+		claims  documentClaims
+		usedKID string
+	)
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{AlgEdDSA, AlgES256}),
 		jwt.WithStrictDecoding(),      // one canonical encoding: no malleable last characters
@@ -87,6 +96,7 @@ func (v *Verifier) Verify(ctx context.Context, jws string) VerifyResult {
 			return nil, errNotDocument
 		}
 		kid, _ := t.Header["kid"].(string)
+		usedKID = kid
 		k, ok := v.Keys.PublicKey(kid)
 		if !ok {
 			return nil, errUnknownKey
@@ -112,6 +122,17 @@ func (v *Verifier) Verify(ctx context.Context, jws string) VerifyResult {
 		return VerifyResult{Reason: ReasonMalformed}
 	}
 	res := VerifyResult{Issuer: c.Issuer, DocumentID: c.ID(), Version: claims.Ver, Status: c.Status(now)}
+	if v.Compromised != nil {
+		at, err := v.Compromised(ctx, usedKID)
+		if err != nil {
+			res.Status, res.Reason = "", ReasonStatusUnavailable
+			return res
+		}
+		if at != nil && (claims.IssuedAt == nil || !claims.IssuedAt.Time.Before(*at)) {
+			res.Reason = ReasonKeyCompromised
+			return res
+		}
+	}
 	if v.Status != nil {
 		st, err := v.Status(ctx, res.DocumentID)
 		switch {

@@ -284,3 +284,37 @@ func headerOf(t *testing.T, jws string) string {
 	}
 	return string(b)
 }
+
+func TestVerify_ACompromisedKeyRefusesWhatItSignedFromThen(t *testing.T) {
+	ctx := context.Background()
+	keys := newMemKeyRing(t, wallet.AlgEdDSA, "mvd")
+	jws := signed(t, keys, sampleContent(t), 1) // signed at t0
+	k, _ := keys.Signer("mvd")
+	for _, tc := range []struct {
+		name   string
+		at     *time.Time
+		err    error
+		reason string
+	}{
+		{"not compromised", nil, nil, ""},
+		{"compromised after it signed", ptr(t0.Add(time.Second)), nil, ""},
+		{"compromised when it signed", ptr(t0), nil, wallet.ReasonKeyCompromised},
+		{"compromised before", ptr(t0.Add(-time.Hour)), nil, wallet.ReasonKeyCompromised},
+		{"cannot tell", nil, wallet.Errorf(wallet.EUNAVAILABLE, "down"), wallet.ReasonStatusUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := verifierAt(keys, t0)
+			v.Compromised = func(_ context.Context, kid string) (*time.Time, error) {
+				if kid != k.KID {
+					t.Fatalf("asked about %s", kid)
+				}
+				return tc.at, tc.err
+			}
+			if r := v.Verify(ctx, jws); r.Reason != tc.reason || r.Valid != (tc.reason == "") {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+}
+
+func ptr(t time.Time) *time.Time { return &t }

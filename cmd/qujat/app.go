@@ -14,6 +14,7 @@ import (
 
 	"github.com/qujat/qujat/api"
 	"github.com/qujat/qujat/historylog"
+	"github.com/qujat/qujat/integrations/exchange"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
 	"github.com/qujat/qujat/notify"
@@ -141,6 +142,14 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	if err != nil {
 		return nil, err
 	}
+	exchangeKeys, err := exchange.OpenCentreKeys(keysDir)
+	if err != nil {
+		return nil, fmt.Errorf("exchange keys: %w", err)
+	}
+	calendars, err := openCalendars(cfg)
+	if err != nil {
+		return nil, err
+	}
 	logKeys, err := historylog.LoadOrCreateKeys(keysDir, cfg.LogOrigin)
 	if err != nil {
 		return nil, fmt.Errorf("history log keys: %w", err)
@@ -231,7 +240,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err 
 	svc, err := service.Build(service.Parts{
 		Logger: logger, Now: time.Now, Rand: rand.Reader,
 		Store: st, Short: short, Directory: directory, Sources: srcs, DevCitizens: devList,
-		Keys: keys, StaffKeys: staffKeys, DuplicateRetention: cfg.duplicateRetention(), LogKeys: logKeys, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
+		Keys: keys, StaffKeys: staffKeys, DuplicateRetention: cfg.duplicateRetention(), LogKeys: logKeys, ExchangeKeys: exchangeKeys, Calendars: calendars, Pepper: pepper, TokenKey: tokenKey, TokenIssuer: cfg.TokenIssuer, SealKey: sealKey,
 		SMS: sender, Outbox: devOutbox, SMSInboundSecret: inboundSecret,
 		Push: push, DevNotifications: devNotifications,
 		PublicURL: cfg.PublicURL, Metrics: reg, MetricsToken: cfg.MetricsToken,

@@ -65,6 +65,10 @@ type Config struct {
 	// DuplicateRetention (a Go duration) replaces the three calendar years
 	// a certified duplicate is kept: for tests and demonstrations.
 	DuplicateRetention string `env:"QUJAT_DUPLICATE_RETENTION"`
+	// CalendarFiles: production calendars (JSON, the shape of calendar/data)
+	// loaded over the embedded ones, comma-separated: later years or a
+	// corrected year.
+	CalendarFiles string `env:"QUJAT_CALENDAR_FILES"`
 	// LogOrigin names the history log: the first line of its checkpoints
 	// and the name of its verifier key.
 	LogOrigin string `env:"QUJAT_LOG_ORIGIN" envDefault:"qujat.kz/history"`

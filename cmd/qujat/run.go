@@ -40,6 +40,10 @@ commands:
   duplicates     purge the duplicates whose retention has ended
   registries     register and list hosted registries (kept by a state body's officials)
   audit verify   check the history log: tree, checkpoints, subjects' chains
+  agencies       register and list agencies for the exchange of cases
+  exchange       verify every signature kept for a case (exchange verify --case ID)
+  calendar       the day of receipt from the production calendars (kz, ru)
+  agency-sim     play an agency over the exchange protocol (keygen writes its keys)
   registry-sim   serve the demo registry over the source registry protocol
   bench          load a running service on this machine and measure its servers
   version        print the version
@@ -84,6 +88,14 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return runDuplicates(ctx, rest, getenv, stdout)
 	case "registries":
 		return runRegistries(ctx, rest, getenv, stdout)
+	case "agencies":
+		return runAgencies(ctx, rest, getenv, stdout)
+	case "exchange":
+		return runExchange(ctx, rest, getenv, stdout)
+	case "calendar":
+		return runCalendar(ctx, rest, getenv, stdout)
+	case "agency-sim":
+		return runAgencySim(ctx, rest, getenv, stdout)
 	case "registry-sim":
 		return runRegistrySim(ctx, rest, getenv, stdout)
 	case "bench":

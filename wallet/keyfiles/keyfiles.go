@@ -166,6 +166,19 @@ func (r *KeyRing) PublicKey(kid string) (wallet.PublicKey, bool) {
 	return r.publicKey(kid), true
 }
 
+// PrivateKey returns the private key with that kid, current or retired:
+// for keys that decrypt (an exchange encryption key) rather than sign, where
+// a message made for a retired key must still be read.
+func (r *KeyRing) PrivateKey(kid string) (crypto.Signer, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.keys[kid]
+	if !ok {
+		return nil, false
+	}
+	return e.signer, true
+}
+
 func (r *KeyRing) publicKey(kid string) wallet.PublicKey {
 	p := r.keys[kid].pub
 	p.Retired = r.current[p.Issuer] != kid

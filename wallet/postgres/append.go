@@ -116,6 +116,11 @@ func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, err
 					*res.dst = res.c
 				}
 			}
+			for _, res := range r.after {
+				if refused[res.state] == nil {
+					res.set()
+				}
+			}
 			a.size = r.size
 			return r.size, refused, nil
 		case err == nil:
@@ -261,6 +266,13 @@ type applyRun struct {
 	out     []opError       // each state's refusal in this run
 	member  *opError        // the state whose statement failed on its own data
 	results []consentResult // UpdateConsent results, set if their state applies
+	after   []stateResult   // other ops' results (UpdateCase), set if their state applies
+}
+
+// stateResult sets an op's Result once its state applied.
+type stateResult struct {
+	state int
+	set   func()
 }
 
 // opError is the error of one op: state and op are its indexes.

@@ -47,6 +47,12 @@ func (r *applyRun) op(ctx context.Context, i, k int, op wallet.Op) error {
 		r.signRegistryVersion(i, k, op.Version)
 	case wallet.CreateExtract:
 		r.createExtract(i, k, op.Extract)
+	case wallet.CreateCase:
+		r.createCase(i, k, op.Case)
+	case wallet.UpdateCase:
+		return r.updateCase(ctx, i, k, op)
+	case wallet.RecordExchange:
+		r.recordExchange(i, k, op.Message)
 	default:
 		r.refuse(i, k, wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op))
 	}

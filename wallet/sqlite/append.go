@@ -129,6 +129,12 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 		return a.signRegistryVersion(ctx, op.Version)
 	case wallet.CreateExtract:
 		return a.createExtract(ctx, op.Extract)
+	case wallet.CreateCase:
+		return a.createCase(ctx, op.Case)
+	case wallet.UpdateCase:
+		return a.updateCase(ctx, op)
+	case wallet.RecordExchange:
+		return a.recordExchange(ctx, op.Message)
 	}
 	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown op %T", op)
 }

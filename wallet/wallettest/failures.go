@@ -242,6 +242,45 @@ var leafWriteFailures = []leafWriteFailure{
 			equal(t, "fetched at", d.FetchedAt, us(t0))
 		},
 	},
+	{
+		name:  "CaseOpened",
+		setup: func(t *testing.T, s *logged) { caseFixture(t, s) },
+		change: func() wallet.Change {
+			c := newCase("case-1", alice, t0)
+			return wallet.Change{Ops: []wallet.Op{wallet.CreateCase{Case: c}}, Events: []wallet.Event{caseEvent("e-1", c, t0)}}
+		},
+		check: func(t *testing.T, s *logged) {
+			_, err := s.Case(context.Background(), "case-1")
+			wantCode(t, err, wallet.ENOTFOUND)
+		},
+	},
+	{
+		name: "CaseStatusWithItsMessage",
+		setup: func(t *testing.T, s *logged) {
+			caseFixture(t, s)
+			must(t, s.do(wallet.CreateCase{Case: newCase("case-1", alice, t0)}))
+		},
+		change: func() wallet.Change {
+			c := newCase("case-1", alice, t0)
+			return wallet.Change{Ops: []wallet.Op{
+				wallet.RecordExchange{Message: wallet.ExchangeMessage{Direction: "in", MessageID: "m-1", CaseID: "case-1", Kind: "status", At: t0}},
+				wallet.UpdateCase{ID: "case-1", Update: func(c wallet.Case) (wallet.Case, error) {
+					c.Status = wallet.CaseRegistered
+					c.Events = append(c.Events, wallet.CaseEvent{Seq: 1, Status: wallet.CaseRegistered, At: t0})
+					return c, nil
+				}},
+			}, Events: []wallet.Event{caseEvent("e-1", c, t0.Add(time.Minute))}}
+		},
+		check: func(t *testing.T, s *logged) {
+			c, err := s.Case(context.Background(), "case-1")
+			must(t, err)
+			if c.Status != wallet.CaseDraft || c.Revision != 0 || len(c.Events) != 0 {
+				t.Fatalf("the case changed: %+v", c)
+			}
+			_, err = s.ExchangeMessage(context.Background(), "in", "m-1")
+			wantCode(t, err, wallet.ENOTFOUND)
+		},
+	},
 }
 
 // consentDecision is the failure of an UpdateConsent from status with its event.

@@ -83,6 +83,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 	tests = append(tests, outboxTests...)
 	tests = append(tests, notifyTests...)
 	tests = append(tests, staffTests...)
+	tests = append(tests, agencyTests...)
+	tests = append(tests, caseTests...)
 	tests = append(tests, duplicateTests...)
 	tests = append(tests, registryTests...)
 	for _, f := range leafWriteFailures {
