@@ -14,7 +14,7 @@ run:
 ## line says which real-service suites ran and which were skipped, and why.
 test:
 	$(GO) vet $(PKGS)
-	sh scripts/test-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	sh scripts/test-services.sh $(GO) test -race -count=1 -timeout 35m $(PKGS)
 
 ## test-short: the quick suite (-short): no test that starts a server of its own
 ## (the service, the registry simulator, redis-server) or walks the service through.
