@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/qujat/qujat/duplicates"
+	"github.com/qujat/qujat/integrations/exchange"
 	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/wallet"
 )
@@ -140,6 +141,9 @@ func (s *Server) verify(c echo.Context) error {
 	}
 	if s.Registries != nil && registries.IsRecordJWS(req.JWS) {
 		return c.JSON(http.StatusOK, s.Registries.Verify(c.Request().Context(), req.JWS))
+	}
+	if s.Cases != nil && exchange.IsResultJWS(req.JWS) {
+		return c.JSON(http.StatusOK, s.Cases.VerifyResult(c.Request().Context(), req.JWS))
 	}
 	return c.JSON(http.StatusOK, s.Verifier.Verify(c.Request().Context(), req.JWS))
 }

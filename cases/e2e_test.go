@@ -368,6 +368,27 @@ func TestCases_SentDeliveredStatusesAndASignedResultOverHTTP(t *testing.T) {
 			if _, err := exchange.Verify(c.Result.JWS, simKey(w)); err != nil {
 				t.Fatalf("result signature: %v", err)
 			}
+			// The result is among the citizen's documents, with the agency's
+			// own signature over it, which POST /v1/verify's check accepts.
+			docs, err := w.svc.Documents.Documents(context.Background(), owner)
+			must(t, err)
+			var got *wallet.Document
+			for i := range docs {
+				if docs[i].Type == wallet.ServiceResult {
+					got = &docs[i]
+				}
+			}
+			if got == nil || got.Status != wallet.StatusValid || got.Fields["case"] != c.ID || got.Fields["sha256"] != c.Result.SHA256 ||
+				got.Fields["agency"] != "Migration service" || got.Source != wallet.ResultSourcePrefix+agencyID {
+				t.Fatalf("the result in the wallet: %+v", got)
+			}
+			if v := w.svc.Cases.VerifyResult(context.Background(), got.JWS); !v.Valid || v.Issuer != agencyID || v.DocumentID != got.ID || v.Version != 1 {
+				t.Fatalf("verify the result: %+v", v)
+			}
+			forged := got.JWS[:len(got.JWS)-4] + "AAAA"
+			if v := w.svc.Cases.VerifyResult(context.Background(), forged); v.Valid || v.Reason != wallet.ReasonBadSignature {
+				t.Fatalf("a forged result: %+v", v)
+			}
 			// The agency has the centre's signed receipt of each message.
 			var p agencysim.Progress
 			for range 500 {
@@ -572,6 +593,24 @@ func TestCases_InboundRefusesWithSignedReasons(t *testing.T) {
 			}
 			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			must(t, err)
+			encTo, err := w.svc.Cases.Keys.EncryptionKey()
+			must(t, err)
+			// A result encrypted to the centre whose own signature over the
+			// document is missing, for another citizen, or broken.
+			result := func(id string, claims *exchange.ResultClaims, key wallet.IssuerKey) string {
+				r := &exchange.Result{Title: "Decision", ContentType: "application/pdf", Content: scanPDF, SHA256: exchange.Digest(scanPDF)}
+				if claims != nil {
+					r.Signature, err = exchange.SignResult(*claims, key)
+					must(t, err)
+				}
+				jwe, err := exchange.SignMessage(exchange.Message{Type: exchange.MessageResult, MessageID: id, Issuer: agencyID, CaseID: c.ID, At: now, Result: r}, agencyKey, &encTo)
+				must(t, err)
+				return jwe
+			}
+			claims := func(holder string) *exchange.ResultClaims {
+				return &exchange.ResultClaims{Issuer: agencyID, CaseID: c.ID, Holder: holder, Number: "R-1", Title: "Decision",
+					ContentType: "application/pdf", SHA256: exchange.Digest(scanPDF), IssuedAt: now}
+			}
 			for _, tc := range []struct {
 				name, body, reason string
 			}{
@@ -581,6 +620,9 @@ func TestCases_InboundRefusesWithSignedReasons(t *testing.T) {
 				{"unknown case", sign(status("m-c", "case_none"), agencyKey), exchange.ReasonUnknownCase},
 				{"a result in clear", sign(exchange.Message{Type: exchange.MessageResult, MessageID: "m-r", Issuer: agencyID, CaseID: c.ID, At: now,
 					Result: &exchange.Result{Title: "x", ContentType: "application/pdf", Content: scanPDF, SHA256: exchange.Digest(scanPDF)}}, agencyKey), exchange.ReasonBadRequest},
+				{"a result without the agency's signature over it", result("m-r1", nil, agencyKey), exchange.ReasonBadRequest},
+				{"a result signed for another citizen", result("m-r2", claims("900903412710"), agencyKey), exchange.ReasonBadRequest},
+				{"a result whose own signature is not the agency's", result("m-r3", claims(string(owner)), wallet.IssuerKey{KID: agencyKey.KID, Alg: wallet.AlgES256, Key: other}), exchange.ReasonBadSignature},
 				{"another agency's name", sign(exchange.Message{Type: exchange.MessageStatus, MessageID: "m-i", Issuer: centreID, CaseID: c.ID, Status: "registered", At: now}, agencyKey), exchange.ReasonBadSignature},
 			} {
 				code, rec := w.post(tc.body)
@@ -603,7 +645,7 @@ func TestCases_InboundRefusesWithSignedReasons(t *testing.T) {
 			if code, rec := w.post(sign(m, agencyKey)); code != http.StatusUnprocessableEntity || rec.Reason != exchange.ReasonReplay {
 				t.Fatalf("replay: %d %+v", code, rec)
 			}
-			if k := w.eventKinds(); k[wallet.EventCaseStatus] != 1 {
+			if k := w.eventKinds(); k[wallet.EventCaseStatus] != 1 || k[wallet.EventCaseResult] != 0 {
 				t.Fatalf("status events %v", k)
 			}
 			// The agency reports its own key compromised: what it signs from then is refused.

@@ -113,6 +113,16 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 			return c, nil
 		}})
 	case exchange.MessageResult:
+		// The result lands in the citizen's wallet with the agency's own
+		// signature over it, in the same change as the case's result.
+		doc, err := s.resultDocument(ctx, c, m, now)
+		if err != nil {
+			if e := wallet.AsError(err); e != nil && (e.Code == wallet.EUNAVAILABLE || e.Code == wallet.EINTERNAL) {
+				return Answer{}, err
+			}
+			return s.rejection(exchange.Receipt{Of: "message", ID: m.MessageID, CaseID: c.ID, Digest: digest, Reason: exchange.ReasonOf(err), ReceivedAt: now})
+		}
+		ops = append(ops, doc)
 		blobID := c.ID + "/result/" + m.MessageID
 		if err := s.Store.PutBlob(ctx, wallet.Blob{ID: blobID, ContentType: m.Result.ContentType, SHA256: m.Result.SHA256, Data: m.Result.Content, CreatedAt: now}); err != nil && !wallet.IsCode(err, wallet.ECONFLICT) {
 			return Answer{}, err
@@ -121,7 +131,8 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 		if err != nil {
 			return Answer{}, err
 		}
-		ev, err := s.event(wallet.EventCaseResult, c, now, map[string]string{"document": docID, "sha256": m.Result.SHA256, "message": m.MessageID})
+		ev, err := s.event(wallet.EventCaseResult, c, now, map[string]string{"document": docID, "sha256": m.Result.SHA256, "message": m.MessageID,
+			"wallet_document": doc.(wallet.AppendVersion).Document.ID})
 		if err != nil {
 			return Answer{}, err
 		}

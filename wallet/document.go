@@ -19,6 +19,9 @@ const (
 	// Licence is kept in a hosted registry (package registries), not read
 	// from an integrated one.
 	Licence DocumentType = "licence"
+	// ServiceResult is an agency's signed result of a public service,
+	// received with a case (package cases), not read from a registry.
+	ServiceResult DocumentType = "service_result"
 )
 
 // DocumentTypes lists every known type, in display order.
@@ -27,6 +30,11 @@ var DocumentTypes = []DocumentType{IDCard, Passport, DrivingLicence, VehicleRegi
 // HostedTypes lists the types that hosted registries keep (package
 // registries): no integrated registry answers them.
 var HostedTypes = []DocumentType{Licence}
+
+// ResultSourcePrefix begins the source of every agency's result in a wallet
+// ("agency:{organisation id}"): stored when the result arrives, not fetched
+// by Refresh.
+const ResultSourcePrefix = "agency:"
 
 // Valid reports whether t is a known type.
 func (t DocumentType) Valid() bool {

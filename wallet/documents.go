@@ -23,6 +23,7 @@ var documentTitles = map[DocumentType]string{
 	MarriageCertificate: "Marriage certificate",
 	Diploma:             "Diploma",
 	Licence:             "Licence",
+	ServiceResult:       "Result of a public service",
 }
 
 // Title returns the human title of a document type ("Identity card"), or
@@ -500,10 +501,11 @@ func (s *DocumentService) Assembled(ctx context.Context, subject IIN) ([]Documen
 	if err != nil {
 		return nil, err
 	}
-	// A hosted registry's record is stored when it is published, before
-	// the holder may ever have signed in: it does not count as assembled.
+	// A hosted registry's record is stored when it is published, and an
+	// agency's result when it arrives, before the holder may ever have
+	// signed in: neither counts as assembled.
 	for _, d := range docs {
-		if !strings.HasPrefix(d.Source, HostedSourcePrefix) {
+		if !strings.HasPrefix(d.Source, HostedSourcePrefix) && !strings.HasPrefix(d.Source, ResultSourcePrefix) {
 			return docs, nil
 		}
 	}

@@ -181,6 +181,24 @@ func casesWalkThrough(t *testing.T, env map[string]string) {
 	if res.StatusCode != 200 || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 		t.Fatalf("result: %d", res.StatusCode)
 	}
+	// The result is among the citizen's documents, signed by the agency,
+	// and POST /v1/verify checks it with the agency's registered key.
+	_, docs := c.call("GET", "/v1/documents", citizen, nil)
+	var result map[string]any
+	for _, d := range docs["documents"].([]any) {
+		if d := d.(map[string]any); d["type"] == "service_result" {
+			result = d
+		}
+	}
+	if result == nil || result["status"] != "valid" || result["source"] != "agency:"+gov ||
+		result["fields"].(map[string]any)["case"] != caseID || result["fields"].(map[string]any)["agency"] != "Migration service" {
+		t.Fatalf("the result among the documents: %v", docs)
+	}
+	_, one := c.call("GET", "/v1/documents/"+result["id"].(string), citizen, nil)
+	jws, _ := one["jws"].(string)
+	if st, v := c.call("POST", "/v1/verify", "", map[string]any{"jws": jws}); st != 200 || v["valid"] != true || v["issuer"] != gov || v["document_id"] != result["id"] {
+		t.Fatalf("verify the result: %d %v (jws %q)", st, v, jws)
+	}
 	if st, _ := c.call("POST", "/v1/centre/cases/"+caseID+"/issue", op, nil); st != 200 {
 		t.Fatalf("issue: %d", st)
 	}

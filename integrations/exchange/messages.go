@@ -310,6 +310,9 @@ type Result struct {
 	Content      []byte          `json:"content"` // base64 in JSON
 	SHA256       string          `json:"sha256"`
 	Fields       json.RawMessage `json:"fields,omitempty"`
+	// Signature is the agency's own signature over the document
+	// (ResultClaims, typ TypResult): what the citizen's wallet keeps.
+	Signature string `json:"signature"`
 }
 
 // Message is an agency's status event, result or key notice (or a
@@ -376,6 +379,9 @@ func ReadMessage(body string, decrypt func(kid string) (*ecdsa.PrivateKey, bool)
 	case MessageResult:
 		if m.CaseID == "" || m.Result == nil || len(m.Result.Content) == 0 || Digest(m.Result.Content) != m.Result.SHA256 {
 			return Message{}, jws, s.KID, reject(ReasonBadRequest, "a result names its case and carries its document with its SHA-256")
+		}
+		if m.Result.Signature == "" {
+			return Message{}, jws, s.KID, reject(ReasonBadRequest, "a result carries the agency's signature over its document (typ %s)", TypResult)
 		}
 		if !IsJWE(body) {
 			return Message{}, jws, s.KID, reject(ReasonBadRequest, "a result must be encrypted to the centre")

@@ -73,6 +73,7 @@ type Progress struct {
 	PackageID    string    `json:"package_id"`
 	CaseID       string    `json:"case_id"`
 	Agency       string    `json:"agency"`
+	Applicant    string    `json:"applicant"` // the citizen's IIN, whom the result is for
 	ReplyKey     string    `json:"reply_key"`
 	Receipt      string    `json:"receipt"`
 	Accepted     bool      `json:"accepted"`
@@ -326,6 +327,7 @@ func (s *Sim) takePackage(w http.ResponseWriter, r *http.Request) {
 		items = append(items, it.ID)
 	}
 	p := Progress{PackageID: m.PackageID, CaseID: m.CaseID, Agency: m.Agency.ID, ReplyKey: m.ReplyKey, Receipt: jws,
+		Applicant: m.Applicant.IIN,
 		Accepted: rec.Status == exchange.StatusAccepted, ReceivedAt: now, DayOfReceipt: dayS, Items: items}
 	if err := s.save(p); err != nil {
 		http.Error(w, "cannot keep", http.StatusServiceUnavailable)
@@ -511,6 +513,13 @@ func (s *Sim) build(ctx context.Context, p *Progress, m exchange.Message, typ st
 	doc := resultPDF(p)
 	m.Result = &exchange.Result{Title: "Decision on case " + p.CaseID, DocumentType: "agency_decision", Number: p.PackageID,
 		ContentType: "application/pdf", Content: doc, SHA256: exchange.Digest(doc)}
+	sig, err := exchange.SignResult(exchange.ResultClaims{Issuer: p.Agency, CaseID: p.CaseID, Holder: p.Applicant,
+		DocumentType: m.Result.DocumentType, Number: m.Result.Number, Title: m.Result.Title, ContentType: m.Result.ContentType,
+		SHA256: m.Result.SHA256, Fields: map[string]string{"decision": "granted"}, IssuedAt: m.At.UTC().Truncate(time.Second)}, key)
+	if err != nil {
+		return "", err
+	}
+	m.Result.Signature = sig
 	reply, ok := s.centreKey(ctx, p.ReplyKey)
 	if !ok || reply.jwk.Use != wallet.KeyUseEnc {
 		return "", fmt.Errorf("the centre's reply key %s is not published", p.ReplyKey)

@@ -1,0 +1,152 @@
+package cases
+
+import (
+	"context"
+	"time"
+
+	"github.com/qujat/qujat/integrations/exchange"
+	"github.com/qujat/qujat/wallet"
+)
+
+// resultDocument checks the agency's signature over its result (ResultClaims,
+// against the agency's registered keys at now) and the claims against the
+// case and the document that came with them, and returns the citizen's
+// wallet document of it: its content made from the claims, its JWS the
+// agency's signature. A *exchange.Rejected names what is wrong.
+func (s *Service) resultDocument(ctx context.Context, c wallet.Case, m exchange.Message, now time.Time) (wallet.Op, error) {
+	claims, _, err := exchange.ReadResult(m.Result.Signature, s.agencyKeyResolver(ctx, c.AgencyID, now))
+	if err != nil {
+		return nil, err
+	}
+	if claims.Issuer != m.Issuer || claims.CaseID != c.ID || claims.Holder != string(c.OwnerIIN) ||
+		claims.SHA256 != m.Result.SHA256 || claims.ContentType != m.Result.ContentType {
+		return nil, &exchange.Rejected{Reason: exchange.ReasonBadRequest,
+			Detail: "the result's signature is for another case, holder or document"}
+	}
+	content, err := s.resultContent(ctx, c, claims)
+	if err != nil {
+		return nil, err
+	}
+	b, err := content.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	id := content.ID()
+	next, prev := 1, ""
+	cur, err := s.Store.Document(ctx, id)
+	switch {
+	case err == nil:
+		next, prev = cur.Latest.Version+1, cur.Latest.Hash
+	case !wallet.IsCode(err, wallet.ENOTFOUND):
+		return nil, err
+	}
+	v := wallet.Version{DocumentID: id, Version: next, Content: b, JWS: m.Result.Signature, PrevHash: prev,
+		Hash: wallet.VersionHash(prev, b, m.Result.Signature), CreatedAt: now}
+	d := wallet.StoredDocument{ID: id, SubjectIIN: content.SubjectIIN, Type: content.Type, Source: content.Source, FetchedAt: now, Latest: v}
+	return wallet.AppendVersion{Document: d, Version: v}, nil
+}
+
+// resultContent is the wallet content of a result: what the agency signed,
+// with the case's service and the agency's name. It is made the same way
+// when the document is stored and when its signature is checked.
+func (s *Service) resultContent(ctx context.Context, c wallet.Case, claims exchange.ResultClaims) (wallet.DocumentContent, error) {
+	fields := map[string]string{"service": c.Service, "title": claims.Title, "case": c.ID, "sha256": claims.SHA256, "agency": c.AgencyID}
+	if org, err := s.Store.Client(ctx, c.AgencyID); err == nil {
+		fields["agency"] = org.Name
+	} else if !wallet.IsCode(err, wallet.ENOTFOUND) {
+		return wallet.DocumentContent{}, err
+	}
+	if d, ok := claims.Fields["decision"]; ok {
+		fields["decision"] = d
+	}
+	var until *time.Time
+	if claims.ValidUntil != nil {
+		u := claims.ValidUntil.UTC().Truncate(time.Second)
+		until = &u
+	}
+	return wallet.DocumentContent{
+		Type: wallet.ServiceResult, Title: claims.Title, SubjectIIN: wallet.IIN(claims.Holder), Issuer: claims.Issuer,
+		Number: claims.Number, Fields: fields, IssuedAt: claims.IssuedAt.UTC().Truncate(time.Second), ValidUntil: until,
+		Source: wallet.ResultSourcePrefix + claims.Issuer,
+	}, nil
+}
+
+// VerifyResult checks a result document as POST /v1/verify does for the
+// service's own documents: the agency's signature with its registered key,
+// the document in the citizen's wallet (unknown_document if Qujat never
+// received it), the key not compromised at or before the result was
+// received, and the document's status now.
+func (s *Service) VerifyResult(ctx context.Context, jws string) wallet.VerifyResult {
+	kid, _, err := exchange.HeaderKID(jws)
+	if err != nil || kid == "" {
+		return wallet.VerifyResult{Reason: wallet.ReasonMalformed}
+	}
+	key, err := s.Store.AgencyKey(ctx, kid)
+	switch {
+	case wallet.IsCode(err, wallet.ENOTFOUND) || (err == nil && key.Use != wallet.KeyUseSig):
+		return wallet.VerifyResult{Reason: wallet.ReasonUnknownKey}
+	case err != nil:
+		return wallet.VerifyResult{Reason: wallet.ReasonStatusUnavailable}
+	}
+	// The compromise is judged below against the time of receipt, which
+	// Qujat recorded; issued_at is the agency's word.
+	claims, _, err := exchange.ReadResult(jws, s.agencyKeyResolver(ctx, key.OrganisationID, time.Time{}))
+	if err != nil {
+		switch exchange.ReasonOf(err) {
+		case exchange.ReasonUnknownKey:
+			return wallet.VerifyResult{Reason: wallet.ReasonUnknownKey}
+		case exchange.ReasonBadSignature:
+			return wallet.VerifyResult{Reason: wallet.ReasonBadSignature}
+		}
+		return wallet.VerifyResult{Reason: wallet.ReasonMalformed}
+	}
+	if claims.Issuer != key.OrganisationID {
+		return wallet.VerifyResult{Reason: wallet.ReasonBadSignature}
+	}
+	id := wallet.DocumentID(wallet.IIN(claims.Holder), wallet.ServiceResult, claims.Number)
+	res := wallet.VerifyResult{Issuer: claims.Issuer, DocumentID: id}
+	doc, err := s.Store.Document(ctx, id)
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		res.Reason = wallet.ReasonUnknownDocument
+		return res
+	} else if err != nil {
+		res.Reason = wallet.ReasonStatusUnavailable
+		return res
+	}
+	versions, err := s.Store.Versions(ctx, id)
+	if err != nil {
+		res.Reason = wallet.ReasonStatusUnavailable
+		return res
+	}
+	var signed *wallet.Version
+	for i := range versions {
+		if versions[i].JWS == jws {
+			signed = &versions[i]
+		}
+	}
+	if signed == nil {
+		res.Reason = wallet.ReasonUnknownDocument
+		return res
+	}
+	res.Version = signed.Version
+	res.Superseded = signed.Version < doc.Latest.Version
+	if key.CompromisedAt != nil && !signed.CreatedAt.Before(*key.CompromisedAt) {
+		res.Reason = wallet.ReasonKeyCompromised
+		return res
+	}
+	view, err := wallet.DocumentView(doc, s.now())
+	if err != nil {
+		res.Reason = wallet.ReasonStatusUnavailable
+		return res
+	}
+	res.Status = view.Status
+	switch view.Status {
+	case wallet.StatusRevoked:
+		res.Reason = wallet.ReasonRevoked
+	case wallet.StatusExpired:
+		res.Reason = wallet.ReasonExpired
+	default:
+		res.Valid = true
+	}
+	return res
+}
