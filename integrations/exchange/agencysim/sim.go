@@ -328,7 +328,7 @@ func (s *Sim) takePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := Progress{PackageID: m.PackageID, CaseID: m.CaseID, Agency: m.Agency.ID, ReplyKey: m.ReplyKey, Receipt: jws,
 		Applicant: m.Applicant.IIN,
-		Accepted: rec.Status == exchange.StatusAccepted, ReceivedAt: now, DayOfReceipt: dayS, Items: items}
+		Accepted:  rec.Status == exchange.StatusAccepted, ReceivedAt: now, DayOfReceipt: dayS, Items: items}
 	if err := s.save(p); err != nil {
 		http.Error(w, "cannot keep", http.StatusServiceUnavailable)
 		return
