@@ -215,6 +215,28 @@ func TestMessage_StatusSignedResultSignedAndEncrypted(t *testing.T) {
 	res := Message{Type: MessageResult, MessageID: "m2", Issuer: "gov-1", CaseID: "case_1", At: at,
 		Result: &Result{Title: "Certificate", ContentType: "application/pdf", Content: doc, SHA256: Digest(doc)}}
 	enc := centre.encJWK()
+	// Without the agency's own signature over the document, a result is refused.
+	unsigned, _ := SignMessage(res, agency.sig, &enc)
+	if _, _, _, err := ReadMessage(unsigned, centre.decrypt, agency.resolve); ReasonOf(err) != ReasonBadRequest {
+		t.Fatalf("a result without its document's signature: %v", err)
+	}
+	claims := ResultClaims{Issuer: "gov-1", CaseID: "case_1", Holder: "880412310009", Number: "R-1", Title: "Certificate",
+		ContentType: "application/pdf", SHA256: Digest(doc), IssuedAt: at}
+	if res.Result.Signature, err = SignResult(claims, agency.sig); err != nil || !IsResultJWS(res.Result.Signature) || IsResultJWS(body) {
+		t.Fatalf("result signature: %v", err)
+	}
+	if got, kid, err := ReadResult(res.Result.Signature, agency.resolve); err != nil || kid != "agency-sig" || got.Holder != claims.Holder ||
+		got.SHA256 != claims.SHA256 || !got.IssuedAt.Equal(at) || got.Type != "result" {
+		t.Fatalf("read result: %+v %v", got, err)
+	}
+	if _, _, err := ReadResult(body, agency.resolve); ReasonOf(err) != ReasonBadRequest {
+		t.Fatalf("a status read as a result signature: %v", err)
+	}
+	claims.Holder = ""
+	partial, _ := SignResult(claims, agency.sig)
+	if _, _, err := ReadResult(partial, agency.resolve); ReasonOf(err) != ReasonBadRequest {
+		t.Fatalf("a result signature without its holder: %v", err)
+	}
 	body, err = SignMessage(res, agency.sig, &enc)
 	if err != nil || !IsJWE(body) {
 		t.Fatal(err)

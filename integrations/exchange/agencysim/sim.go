@@ -447,7 +447,7 @@ func (s *Sim) send(ctx context.Context, p *Progress) error {
 	st := steps[p.Step]
 	// The message's time is fixed by the package, so that a message sent
 	// again is the same message (the centre answers it as before).
-	at := p.ReceivedAt.Add(time.Duration(p.Step+1) * s.cfg.Delay).UTC().Truncate(time.Second)
+	at := p.ReceivedAt.Add(time.Duration(p.Step+1) * s.cfg.Delay).UTC().Truncate(time.Millisecond)
 	m := exchange.Message{Type: st.typ, MessageID: fmt.Sprintf("%s-%d", p.PackageID, p.Step+1), Issuer: p.Agency, CaseID: p.CaseID,
 		PackageID: p.PackageID, Status: st.status, Note: st.note, At: at}
 	body := p.Pending
