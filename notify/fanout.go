@@ -25,6 +25,11 @@ const (
 	KindDuplicateCertified = wallet.EventDuplicateCertified
 	KindDuplicateReleased  = wallet.EventDuplicateReleased
 	KindDuplicatePurged    = wallet.EventDuplicatePurged
+
+	KindCaseDelivered = wallet.EventCaseDelivered
+	KindCaseRejected  = wallet.EventCaseRejected
+	KindCaseStatus    = wallet.EventCaseStatus
+	KindCaseResult    = wallet.EventCaseResult
 )
 
 // Store is what the fan-out reads and writes: the notifications, the
@@ -219,6 +224,21 @@ func (p *plan) event(ctx context.Context, e wallet.Event) ([]message, error) {
 		return []message{{to: e.SubjectIIN, kind: e.Kind, key: "notify." + e.Kind, args: func(l locale.Lang) map[string]string {
 			return map[string]string{"document": doc(l), "organisation": org(l)}
 		}}}, nil
+	case wallet.EventCaseDelivered, wallet.EventCaseRejected, wallet.EventCaseStatus, wallet.EventCaseResult:
+		// The applicant: the agency received their application, returned
+		// it, moved it on, or decided. Named by the agency only: not the
+		// service, the fields or the result.
+		agency, err := p.name(ctx, wallet.ViewerOrganisation, e.Details["agency"])
+		if err != nil {
+			return nil, err
+		}
+		key := "notify." + e.Kind
+		if st := e.Details["status"]; e.Kind == wallet.EventCaseStatus && (st == wallet.CaseRegistered || st == wallet.CaseInProgress) {
+			key += "." + st
+		}
+		return []message{{to: e.SubjectIIN, kind: e.Kind, key: key, args: func(l locale.Lang) map[string]string {
+			return map[string]string{"agency": agency(l)}
+		}}}, nil
 	case wallet.EventShareOpened:
 		if e.ActorKind != wallet.ViewerGuardian {
 			return nil, nil // the owner opened it: nothing to tell them
@@ -262,6 +282,8 @@ func wanted(c wallet.NotificationChoices, kind string) bool {
 		return c.Consents
 	case KindDuplicateCertified, KindDuplicateReleased, KindDuplicatePurged:
 		return c.Duplicates
+	case KindCaseDelivered, KindCaseRejected, KindCaseStatus, KindCaseResult:
+		return c.Cases
 	}
 	return false
 }

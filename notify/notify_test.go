@@ -283,6 +283,28 @@ func (e *env) everyKind() map[wallet.IIN][]string {
 	purged := e.event(wallet.EventDuplicatePurged, alice, "system", "", "dup_1", dup())
 	e.commit(wallet.Change{Events: []wallet.Event{purged}})
 	add(alice, purged.ID)
+	// A case: the agency's receipt, its statuses and its result are told,
+	// naming the agency only; the opening and sending at the counter, where
+	// the citizen is, are not.
+	caseEvent := func(kind, actorKind, actorID string, more ...string) wallet.Event {
+		d := map[string]string{"centre": "centre-1", "agency": "gov-1"}
+		for i := 0; i+1 < len(more); i += 2 {
+			d[more[i]] = more[i+1]
+		}
+		return e.event(kind, alice, actorKind, actorID, "case_1", d)
+	}
+	opened := caseEvent(wallet.EventCaseOpened, wallet.ActorStaff, "stf-1")
+	sent := caseEvent(wallet.EventCaseSent, wallet.ActorStaff, "stf-1", "package", "pkg_1")
+	e.commit(wallet.Change{Events: []wallet.Event{opened, sent}})
+	for _, ev := range []wallet.Event{
+		caseEvent(wallet.EventCaseDelivered, "organisation", "gov-1", "package", "pkg_1", "day_of_receipt", "2026-02-16"),
+		caseEvent(wallet.EventCaseStatus, "organisation", "gov-1", "status", "registered", "message", "m-1"),
+		caseEvent(wallet.EventCaseStatus, "organisation", "gov-1", "status", "in_progress", "message", "m-2"),
+		caseEvent(wallet.EventCaseResult, "organisation", "gov-1", "document", "res_1", "sha256", "ab12", "message", "m-3"),
+	} {
+		e.commit(wallet.Change{Events: []wallet.Event{ev}})
+		add(alice, ev.ID)
+	}
 	return want
 }
 
@@ -371,6 +393,8 @@ func TestWorker_EveryKindOncePerDeviceAcrossARestart(t *testing.T) {
 			notify.KindDuplicateCertified: "Almaty PSC No 1 қағаз құжатыңыздың электрондық көшірмесін куәландырды: Неке қию туралы куәлік.",
 			notify.KindDuplicateReleased:  "Ministry of Labour құжатыңыздың электрондық көшірмесін алды: Неке қию туралы куәлік.",
 			notify.KindDuplicatePurged:    "Құжатыңыздың электрондық көшірмесі сақтау мерзімі өткен соң жойылды: Неке қию туралы куәлік.",
+			notify.KindCaseDelivered:      "Ministry of Labour сіздің өтінішіңізді қабылдады.",
+			notify.KindCaseResult:         "Ministry of Labour өтінішіңіз бойынша нәтиже берді. Ол сіздің құжаттарыңызда.",
 		} {
 			found := false
 			for key, text := range texts {
@@ -384,6 +408,16 @@ func TestWorker_EveryKindOncePerDeviceAcrossARestart(t *testing.T) {
 			if !found {
 				t.Errorf("no %s notification", k)
 			}
+		}
+		var statuses []string
+		for key, text := range texts {
+			if strings.HasPrefix(key, notify.KindCaseStatus+" ") {
+				statuses = append(statuses, text)
+			}
+		}
+		sort.Strings(statuses)
+		if strings.Join(statuses, " | ") != "Ministry of Labour сіздің өтінішіңізді тіркеді. | Ministry of Labour сіздің өтінішіңізді қарап жатыр." {
+			t.Errorf("case status texts %q", statuses)
 		}
 		for _, r := range e.received(firstOf(devs, dave)) {
 			if r.push.Kind == notify.KindGuardianShare && r.push.Text != "Alia Sarsen Kamila Sarsen құжатына қол жеткізуді ашты: Туу туралы куәлік." {
