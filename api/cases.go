@@ -72,6 +72,9 @@ type caseJSON struct {
 	Events   []caseEventJSON `json:"events"`
 	Result   *caseResultJSON `json:"result"`
 	IssuedAt *time.Time      `json:"issued_at,omitempty"`
+	// RetainUntil: once issued, the case's packages, messages and result
+	// are kept at least until then.
+	RetainUntil *time.Time `json:"retain_until,omitempty"`
 	// Delivery: attempts made and the last failure, while queued.
 	Attempts  int    `json:"attempts"`
 	LastError string `json:"last_error,omitempty"`
@@ -89,7 +92,7 @@ type caseResultJSON struct {
 func caseOf(c wallet.Case) caseJSON {
 	out := caseJSON{ID: c.ID, IIN: string(c.OwnerIIN), Service: c.Service, Agency: c.AgencyID, Application: c.Application, Status: c.Status,
 		PackageID: c.PackageID, SentAt: c.SentAt, DayOfSending: c.DayOfSending, DeliveredAt: c.DeliveredAt, DayOfReceipt: c.DayOfReceipt,
-		IssuedAt: c.IssuedAt, Attempts: c.Attempts, LastError: c.LastError, Items: []caseItemJSON{}, Events: eventsOf(c)}
+		IssuedAt: c.IssuedAt, RetainUntil: c.RetainUntil, Attempts: c.Attempts, LastError: c.LastError, Items: []caseItemJSON{}, Events: eventsOf(c)}
 	for _, it := range c.Items {
 		out.Items = append(out.Items, caseItemJSON{ID: it.ID, Kind: it.Kind, Title: it.Title, ContentType: it.ContentType, Size: it.Size,
 			SHA256: it.SHA256, DuplicateID: it.DuplicateID, Signature: it.Signature})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net"
@@ -199,8 +200,15 @@ func casesWalkThrough(t *testing.T, env map[string]string) {
 	if st, v := c.call("POST", "/v1/verify", "", map[string]any{"jws": jws}); st != 200 || v["valid"] != true || v["issuer"] != gov || v["document_id"] != result["id"] {
 		t.Fatalf("verify the result: %d %v (jws %q)", st, v, jws)
 	}
-	if st, _ := c.call("POST", "/v1/centre/cases/"+caseID+"/issue", op, nil); st != 200 {
-		t.Fatalf("issue: %d", st)
+	if st, issued := c.call("POST", "/v1/centre/cases/"+caseID+"/issue", op, nil); st != 200 || issued["status"] != "issued" {
+		t.Fatalf("issue: %d %v", st, issued)
+	}
+	if _, issued := c.call("GET", "/v1/centre/cases/"+caseID, op, nil); issued["status"] != "issued" {
+		t.Fatalf("issued: %v", issued)
+	} else if at, err := time.Parse(time.RFC3339, fmt.Sprint(issued["issued_at"])); err != nil {
+		t.Fatalf("issued_at: %v", issued)
+	} else if until, err := time.Parse(time.RFC3339, fmt.Sprint(issued["retain_until"])); err != nil || until.Before(at.AddDate(1, 0, 0)) {
+		t.Fatalf("kept until %v after being issued at %v", issued["retain_until"], at)
 	}
 	if out := cli("exchange", "verify", "--case", caseID); !strings.Contains(out, "OK:") {
 		t.Fatalf("exchange verify: %s", out)
