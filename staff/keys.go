@@ -3,6 +3,7 @@ package staff
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/qujat/qujat/wallet"
 )
@@ -11,7 +12,7 @@ import (
 const (
 	KeyActive      = "active"      // signs now
 	KeyRetired     = "retired"     // signs nothing new; what it signed verifies
-	KeyCompromised = "compromised" // nothing it signed is to be trusted (not yet set by any command)
+	KeyCompromised = "compromised" // nothing it signed from CompromisedAt is to be trusted (`qujat keys compromise`)
 )
 
 // PublishedKey is one staff member's public key with who holds it.
@@ -22,11 +23,15 @@ type PublishedKey struct {
 	Organisation string `json:"organisation"`
 	Role         string `json:"role"`
 	Status       string `json:"status"`
+	// CompromisedAt is set when the key is compromised: what it signed
+	// from then on is refused.
+	CompromisedAt *time.Time `json:"compromised_at,omitempty"`
 }
 
 // PublicKeys returns every staff member's keys, current and retired, by
 // staff member (oldest first) then key age. A key is active while it is
-// its holder's current key and the holder is active; otherwise retired.
+// its holder's current key and the holder is active; otherwise retired; a
+// key declared compromised (`qujat keys compromise`) is compromised.
 // EUNAVAILABLE; EINTERNAL if the key store cannot be read.
 func (s *Service) PublicKeys(ctx context.Context) ([]PublishedKey, error) {
 	if s.Keys == nil {
@@ -48,6 +53,14 @@ func (s *Service) PublicKeys(ctx context.Context) ([]PublishedKey, error) {
 			}
 			break
 		}
+	}
+	compromised := map[string]time.Time{}
+	list, err := s.Store.KeyCompromises(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range list {
+		compromised[k.KID] = k.At
 	}
 	byOwner := map[string][]wallet.PublicKey{}
 	for _, k := range s.Keys.PublicKeys() {
@@ -74,8 +87,12 @@ func (s *Service) PublicKeys(ctx context.Context) ([]PublishedKey, error) {
 			if keys[i].Retired || m.DisabledAt != nil {
 				status = KeyRetired
 			}
+			var since *time.Time
+			if at, ok := compromised[keys[i].KID]; ok {
+				status, since = KeyCompromised, &at
+			}
 			out = append(out, PublishedKey{
-				JWK: j, StaffID: m.ID, Name: m.Name, Organisation: m.OrganisationID, Role: m.Role, Status: status,
+				JWK: j, StaffID: m.ID, Name: m.Name, Organisation: m.OrganisationID, Role: m.Role, Status: status, CompromisedAt: since,
 			})
 		}
 	}

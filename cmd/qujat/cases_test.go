@@ -218,4 +218,15 @@ func casesWalkThrough(t *testing.T, env map[string]string) {
 	if !strings.Contains(out, "replaced by") || !strings.Contains(out, "agency "+gov+" told") {
 		t.Fatalf("keys compromise: %s", out)
 	}
+	// The published staff keys say so: the old key compromised, the
+	// replacement active.
+	_, published := c.call("GET", "/.well-known/staff-keys.json", "", nil)
+	keyStatus := map[string]string{}
+	for _, k := range published["keys"].([]any) {
+		k := k.(map[string]any)
+		keyStatus[k["kid"].(string)] = fmt.Sprint(k["status"], " ", k["compromised_at"] != nil)
+	}
+	if keyStatus[keyID] != "compromised true" || len(keyStatus) != 2 {
+		t.Fatalf("published staff keys after the compromise: %v", keyStatus)
+	}
 }
