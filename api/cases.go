@@ -11,6 +11,7 @@ import (
 
 	"github.com/qujat/qujat/cases"
 	"github.com/qujat/qujat/integrations/exchange"
+	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -87,6 +88,17 @@ type caseResultJSON struct {
 	SHA256      string    `json:"sha256"`
 	JWS         string    `json:"jws"`
 	ReceivedAt  time.Time `json:"received_at"`
+	// WalletDocument is the citizen's document of the result (GET
+	// /v1/documents/{id}); Record, when the result is a hosted registry's
+	// record, names it and its published page.
+	WalletDocument string          `json:"wallet_document,omitempty"`
+	Record         *caseRecordJSON `json:"record,omitempty"`
+}
+
+type caseRecordJSON struct {
+	Registry string `json:"registry"`
+	Number   string `json:"number"`
+	Page     string `json:"page"`
 }
 
 func caseOf(c wallet.Case) caseJSON {
@@ -112,8 +124,19 @@ func caseOf(c wallet.Case) caseJSON {
 			Items  []wallet.CaseItemReason `json:"items"`
 		}{c.RejectionReason, items}
 	}
-	if r := c.Result; r != nil {
-		out.Result = &caseResultJSON{DocumentID: r.DocumentID, Title: r.Title, ContentType: r.ContentType, SHA256: r.SHA256, JWS: r.JWS, ReceivedAt: r.ReceivedAt}
+	out.Result = resultOf(c.Result)
+	return out
+}
+
+// resultOf is a case's result as both the operator and the citizen see it.
+func resultOf(r *wallet.CaseResult) *caseResultJSON {
+	if r == nil {
+		return nil
+	}
+	out := &caseResultJSON{DocumentID: r.DocumentID, Title: r.Title, ContentType: r.ContentType, SHA256: r.SHA256, JWS: r.JWS,
+		ReceivedAt: r.ReceivedAt, WalletDocument: r.WalletDocument}
+	if r.Registry != "" {
+		out.Record = &caseRecordJSON{Registry: r.Registry, Number: r.Record, Page: registries.RecordPath(r.Registry, r.Record)}
 	}
 	return out
 }
@@ -270,9 +293,7 @@ func (s *Server) myCases(c echo.Context) error {
 		if s.ClientName != nil {
 			j.Agency.Name = s.ClientName(c.Request().Context(), cs.AgencyID)
 		}
-		if r := cs.Result; r != nil {
-			j.Result = &caseResultJSON{DocumentID: r.DocumentID, Title: r.Title, ContentType: r.ContentType, SHA256: r.SHA256, JWS: r.JWS, ReceivedAt: r.ReceivedAt}
-		}
+		j.Result = resultOf(cs.Result)
 		out = append(out, j)
 	}
 	return c.JSON(http.StatusOK, map[string][]myCaseJSON{"cases": out})

@@ -27,6 +27,7 @@ import (
 	"github.com/qujat/qujat/integrations/exchange/agencysim"
 	"github.com/qujat/qujat/integrations/sms"
 	"github.com/qujat/qujat/integrations/sources"
+	"github.com/qujat/qujat/registries"
 	"github.com/qujat/qujat/service"
 	"github.com/qujat/qujat/shortlived/memstore"
 	"github.com/qujat/qujat/staff"
@@ -771,6 +772,89 @@ func TestCases_ReceivedOnASaturdayIsReceivedOnTheNextWorkingDay(t *testing.T) {
 			c = w.waitFor(c.ID, "delivered", func(c wallet.Case) bool { return c.Status == wallet.CaseDelivered })
 			if c.DayOfReceipt != tc.want || !c.DeliveredAt.Equal(at) {
 				t.Fatalf("received %s: day of receipt %s, want %s", c.DeliveredAt, c.DayOfReceipt, tc.want)
+			}
+		})
+	}
+}
+
+// A service whose result is a record of a registry Qujat hosts for the
+// agency: its official publishes the record, the agency's result names it,
+// and the case's result is that record, in the citizen's wallet since its
+// publication (no second document). A result naming a draft, another
+// citizen's record or another body's registry is refused.
+func TestCases_AResultThatIsAHostedRegistryRecord(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			w := newWorld(t, b, agencysim.Config{Delay: time.Hour})
+			ctx := context.Background()
+			c := w.sendCase()
+			c = w.waitFor(c.ID, "delivered", func(c wallet.Case) bool { return c.Status == wallet.CaseDelivered })
+			off, err := w.svc.Staff.Create(ctx, agencyID, "790808391306", "Olzhas Official", wallet.RoleOfficial)
+			must(t, err)
+			official, err := w.svc.Staff.Active(ctx, off.ID)
+			must(t, err)
+			_, err = w.svc.Registries.Create(ctx, "residence", "Registrations", agencyID, wallet.Licence)
+			must(t, err)
+			record := func(holder wallet.IIN, publish bool) string {
+				rec, _, err := w.svc.Registries.CreateRecord(ctx, official, "residence", registries.Draft{
+					Holder: registries.Holder{IIN: string(holder)}, Fields: map[string]string{"activity": "Registration", "address": "Astana"}})
+				must(t, err)
+				if publish {
+					_, err = w.svc.Registries.Sign(ctx, official, "residence", rec.Number)
+					must(t, err)
+				}
+				return rec.Number
+			}
+			published, draft, others := record(owner, true), record(owner, false), record("800519347947", true)
+			before, err := w.svc.Documents.Documents(ctx, owner)
+			must(t, err)
+
+			agencyKey := wallet.IssuerKey{KID: w.simCfg.Keys.SigKID, Alg: wallet.AlgES256, Key: w.simCfg.Keys.Sig}
+			encTo, err := w.svc.Cases.Keys.EncryptionKey()
+			must(t, err)
+			now := time.Now().UTC().Truncate(time.Second)
+			result := func(id, registry, number string) string {
+				sig, err := exchange.SignResult(exchange.ResultClaims{Issuer: agencyID, CaseID: c.ID, Holder: string(owner), Number: number,
+					Title: "Registration", ContentType: "application/pdf", SHA256: exchange.Digest(scanPDF), IssuedAt: now,
+					Registry: registry, Record: number}, agencyKey)
+				must(t, err)
+				jwe, err := exchange.SignMessage(exchange.Message{Type: exchange.MessageResult, MessageID: id, Issuer: agencyID, CaseID: c.ID, At: now,
+					Result: &exchange.Result{Title: "Registration", ContentType: "application/pdf", Content: scanPDF, SHA256: exchange.Digest(scanPDF), Signature: sig}},
+					agencyKey, &encTo)
+				must(t, err)
+				return jwe
+			}
+			for _, tc := range []struct{ name, registry, number string }{
+				{"a draft", "residence", draft},
+				{"another citizen's record", "residence", others},
+				{"a registry Qujat does not host", "nowhere", published},
+				{"the demo registry of another body", "licences", published},
+			} {
+				if code, rec := w.post(result("m-"+tc.name, tc.registry, tc.number)); code != http.StatusUnprocessableEntity || rec.Reason != exchange.ReasonBadRequest {
+					t.Errorf("%s: %d %+v", tc.name, code, rec)
+				}
+			}
+			if code, rec := w.post(result("m-record", "residence", published)); code != http.StatusOK || rec.Status != exchange.StatusAccepted {
+				t.Fatalf("the record as the result: %d %+v", code, rec)
+			}
+			got, err := w.store.Case(ctx, c.ID)
+			must(t, err)
+			if got.Result == nil || got.Result.Registry != "residence" || got.Result.Record != published || got.Status != wallet.CaseResultReceived {
+				t.Fatalf("case result %+v (%s)", got.Result, got.Status)
+			}
+			after, err := w.svc.Documents.Documents(ctx, owner)
+			must(t, err)
+			if len(after) != len(before) {
+				t.Fatalf("%d documents after, %d before: the record is the result, not a second document", len(after), len(before))
+			}
+			found := false
+			for _, d := range after {
+				if d.ID == got.Result.WalletDocument && d.Type == wallet.Licence && d.Number == published && d.Status == wallet.StatusValid {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("the result's wallet document %s is not the record %s among %+v", got.Result.WalletDocument, published, after)
 			}
 		})
 	}

@@ -122,7 +122,9 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 			}
 			return s.rejection(exchange.Receipt{Of: "message", ID: m.MessageID, CaseID: c.ID, Digest: digest, Reason: exchange.ReasonOf(err), ReceivedAt: now})
 		}
-		ops = append(ops, doc)
+		if doc.op != nil {
+			ops = append(ops, doc.op)
+		}
 		blobID := c.ID + "/result/" + m.MessageID
 		if err := s.Store.PutBlob(ctx, wallet.Blob{ID: blobID, ContentType: m.Result.ContentType, SHA256: m.Result.SHA256, Data: m.Result.Content, CreatedAt: now}); err != nil && !wallet.IsCode(err, wallet.ECONFLICT) {
 			return Answer{}, err
@@ -132,13 +134,14 @@ func (s *Service) Inbound(ctx context.Context, body string) (Answer, error) {
 			return Answer{}, err
 		}
 		ev, err := s.event(wallet.EventCaseResult, c, now, map[string]string{"document": docID, "sha256": m.Result.SHA256, "message": m.MessageID,
-			"wallet_document": doc.(wallet.AppendVersion).Document.ID})
+			"wallet_document": doc.document})
 		if err != nil {
 			return Answer{}, err
 		}
 		events = append(events, ev)
 		res := &wallet.CaseResult{DocumentID: docID, Title: m.Result.Title, ContentType: m.Result.ContentType, SHA256: m.Result.SHA256,
-			BlobID: blobID, JWS: jws, MessageID: m.MessageID, ReceivedAt: now}
+			BlobID: blobID, JWS: jws, MessageID: m.MessageID, ReceivedAt: now,
+			WalletDocument: doc.document, Registry: doc.registry, Record: doc.record}
 		ops = append(ops, wallet.UpdateCase{ID: c.ID, Update: func(c wallet.Case) (wallet.Case, error) {
 			if c.Result != nil {
 				return c, wallet.Errorf(wallet.ECONFLICT, "the case has a result already")

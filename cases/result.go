@@ -12,24 +12,29 @@ import (
 // against the agency's registered keys at now) and the claims against the
 // case and the document that came with them, and returns the citizen's
 // wallet document of it: its content made from the claims, its JWS the
-// agency's signature. A *exchange.Rejected names what is wrong.
-func (s *Service) resultDocument(ctx context.Context, c wallet.Case, m exchange.Message, now time.Time) (wallet.Op, error) {
+// agency's signature; or, for a result that is a hosted registry's record,
+// nothing to write (the record is in the wallet since its publication) and
+// the record's wallet document. A *exchange.Rejected names what is wrong.
+func (s *Service) resultDocument(ctx context.Context, c wallet.Case, m exchange.Message, now time.Time) (resultLanding, error) {
 	claims, _, err := exchange.ReadResult(m.Result.Signature, s.agencyKeyResolver(ctx, c.AgencyID, now))
 	if err != nil {
-		return nil, err
+		return resultLanding{}, err
 	}
 	if claims.Issuer != m.Issuer || claims.CaseID != c.ID || claims.Holder != string(c.OwnerIIN) ||
 		claims.SHA256 != m.Result.SHA256 || claims.ContentType != m.Result.ContentType {
-		return nil, &exchange.Rejected{Reason: exchange.ReasonBadRequest,
+		return resultLanding{}, &exchange.Rejected{Reason: exchange.ReasonBadRequest,
 			Detail: "the result's signature is for another case, holder or document"}
+	}
+	if claims.Registry != "" || claims.Record != "" {
+		return s.recordResult(ctx, c, claims)
 	}
 	content, err := s.resultContent(ctx, c, claims)
 	if err != nil {
-		return nil, err
+		return resultLanding{}, err
 	}
 	b, err := content.Canonical()
 	if err != nil {
-		return nil, err
+		return resultLanding{}, err
 	}
 	id := content.ID()
 	next, prev := 1, ""
@@ -38,12 +43,57 @@ func (s *Service) resultDocument(ctx context.Context, c wallet.Case, m exchange.
 	case err == nil:
 		next, prev = cur.Latest.Version+1, cur.Latest.Hash
 	case !wallet.IsCode(err, wallet.ENOTFOUND):
-		return nil, err
+		return resultLanding{}, err
 	}
 	v := wallet.Version{DocumentID: id, Version: next, Content: b, JWS: m.Result.Signature, PrevHash: prev,
 		Hash: wallet.VersionHash(prev, b, m.Result.Signature), CreatedAt: now}
 	d := wallet.StoredDocument{ID: id, SubjectIIN: content.SubjectIIN, Type: content.Type, Source: content.Source, FetchedAt: now, Latest: v}
-	return wallet.AppendVersion{Document: d, Version: v}, nil
+	return resultLanding{op: wallet.AppendVersion{Document: d, Version: v}, document: id}, nil
+}
+
+// resultLanding is where a result lands in the citizen's wallet: the op
+// that writes it (nil for a registry record, written when published) and
+// the wallet document's id.
+type resultLanding struct {
+	op               wallet.Op
+	document         string
+	registry, record string
+}
+
+// recordResult checks a result that is a record of a registry Qujat hosts
+// for the agency: the registry is the agency's, the record is the
+// applicant's and published (signed, not revoked). The citizen's wallet
+// holds it since its publication.
+func (s *Service) recordResult(ctx context.Context, c wallet.Case, claims exchange.ResultClaims) (resultLanding, error) {
+	refuse := func(why string) (resultLanding, error) {
+		return resultLanding{}, &exchange.Rejected{Reason: exchange.ReasonBadRequest, Detail: why}
+	}
+	reg, err := s.Store.Registry(ctx, claims.Registry)
+	if wallet.IsCode(err, wallet.ENOTFOUND) || (err == nil && reg.OrganisationID != c.AgencyID) {
+		return refuse("the result names a registry that Qujat does not host for the agency")
+	} else if err != nil {
+		return resultLanding{}, err
+	}
+	rec, versions, err := s.Store.RegistryRecord(ctx, claims.Registry, claims.Record)
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		return refuse("the result names a record the registry does not hold")
+	} else if err != nil {
+		return resultLanding{}, err
+	}
+	if rec.HolderKind != wallet.HolderCitizen || rec.HolderID != string(c.OwnerIIN) {
+		return refuse("the result's record is another holder's")
+	}
+	var last *wallet.RegistryVersion
+	for i := range versions {
+		if versions[i].Signed() {
+			last = &versions[i]
+		}
+	}
+	if last == nil || last.Status != wallet.RegistryPublished {
+		return refuse("the result's record is not published (a draft, or revoked)")
+	}
+	content := wallet.DocumentContent{Type: reg.DocumentType, SubjectIIN: c.OwnerIIN, Number: rec.Number}
+	return resultLanding{document: content.ID(), registry: reg.Code, record: rec.Number}, nil
 }
 
 // resultContent is the wallet content of a result: what the agency signed,

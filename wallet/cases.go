@@ -111,6 +111,12 @@ type CaseResult struct {
 	JWS         string    `json:"jws"` // the agency's message JWS that carried it
 	MessageID   string    `json:"message_id"`
 	ReceivedAt  time.Time `json:"received_at"`
+	// WalletDocument is the citizen's wallet document of the result: the
+	// agency's signed result, or the hosted registry's record when the
+	// result is one (then Registry and Record name it).
+	WalletDocument string `json:"wallet_document,omitempty"`
+	Registry       string `json:"registry,omitempty"`
+	Record         string `json:"record,omitempty"`
 }
 
 // ExchangeMessage is one message that crossed between a centre and an

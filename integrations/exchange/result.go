@@ -29,6 +29,11 @@ type ResultClaims struct {
 	Fields       map[string]string `json:"fields,omitempty"`
 	IssuedAt     time.Time         `json:"issued_at"`
 	ValidUntil   *time.Time        `json:"valid_until,omitempty"`
+	// Registry and Record name the record of a registry that Qujat hosts
+	// for the agency, when the service's result is that record (published
+	// by the agency's official): the citizen's wallet holds the record.
+	Registry string `json:"registry,omitempty"`
+	Record   string `json:"record,omitempty"`
 }
 
 // SignResult signs the claims with the agency's key (typ TypResult).
