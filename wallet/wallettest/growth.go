@@ -2,6 +2,7 @@ package wallettest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"slices"
@@ -43,14 +44,12 @@ func BenchmarkRedeemShareAfterPrior(b *testing.B, open func(b *testing.B) Store)
 		if n > 0 {
 			b.Logf("seeded %d prior redemptions in %v", n, time.Since(start).Round(time.Millisecond))
 		}
-		round := 0
 		b.Run(fmt.Sprintf("prior=%d", n), func(b *testing.B) {
-			round++
 			at := time.Now().UTC().Truncate(time.Microsecond)
 			shares := make([]wallet.Share, b.N)
 			ops := make([]wallet.Op, 0, priorBatch)
 			for i := range shares {
-				shares[i] = wallet.Share{ID: fmt.Sprintf("shr_r%d_%09d", round, i), DocumentID: "doc_bench", OwnerIIN: "880412310009",
+				shares[i] = wallet.Share{ID: randomID(b, "shr_"), DocumentID: "doc_bench", OwnerIIN: "880412310009",
 					CreatedBy: "880412310009", MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
 				ops = append(ops, wallet.CreateShare{Share: shares[i]})
 				if len(ops) == priorBatch || i == len(shares)-1 {
@@ -61,10 +60,14 @@ func BenchmarkRedeemShareAfterPrior(b *testing.B, open func(b *testing.B) Store)
 				}
 			}
 			took := make([]time.Duration, b.N)
+			ids := make([]string, b.N)
+			for i := range ids {
+				ids[i] = randomID(b, "vw_")
+			}
 			RunWrites(b, BenchModes[2], func(i int) error {
 				t0 := time.Now()
 				v := benchView(i, at)
-				v.ID = fmt.Sprintf("vw_r%d_%09d", round, i)
+				v.ID = ids[i]
 				_, err := s.redeem(shares[i].ID, v)
 				took[i] = time.Since(t0)
 				return err
@@ -89,10 +92,12 @@ func seedRedemptions(b *testing.B, s *logged, n int) {
 		for i := from; i < to; i++ {
 			owner := wallet.IIN(fmt.Sprintf("7%011d", i%20_000))
 			at := now.Add(-time.Duration(n-i) * (365 * 24 * time.Hour / time.Duration(n)))
-			sh := wallet.Share{ID: fmt.Sprintf("shr_prior%09d", i), DocumentID: fmt.Sprintf("doc_prior%05d", i%20_000), OwnerIIN: owner,
+			// Random ids, as the service makes them (wallet.NewID): their
+			// index inserts land anywhere in the index, not at its end.
+			sh := wallet.Share{ID: randomID(b, "shr_"), DocumentID: fmt.Sprintf("doc_prior%05d", i%20_000), OwnerIIN: owner,
 				CreatedBy: owner, MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
 			creates = append(creates, wallet.CreateShare{Share: sh})
-			v := wallet.View{ID: fmt.Sprintf("vw_prior%09d", i), DocumentID: sh.DocumentID, DocumentType: wallet.IDCard,
+			v := wallet.View{ID: randomID(b, "vw_"), DocumentID: sh.DocumentID, DocumentType: wallet.IDCard,
 				OwnerIIN: owner, ViewerKind: wallet.ViewerCitizen, ViewerID: fmt.Sprintf("6%011d", (i*7)%20_000),
 				Channel: wallet.ChannelQR, At: at, LogIndex: -1}
 			redeems = append(redeems, wallet.RedeemShare{ShareID: sh.ID, View: v})
@@ -104,4 +109,13 @@ func seedRedemptions(b *testing.B, s *logged, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// randomID is an id as the service makes it: the prefix and 128 random bits.
+func randomID(b *testing.B, prefix string) string {
+	id, err := wallet.NewID(rand.Reader, prefix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return id
 }
