@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 
 // DefaultPriorRedemptions is how many redemptions BenchmarkRedeemShareAfterPrior
 // commits before measuring, unless QUJAT_BENCH_PRIOR says otherwise (a
-// count, e.g. 1000000: the documented run).
+// count, or several separated by commas, e.g. 1000000,10000000: the
+// documented run).
 const DefaultPriorRedemptions = 100_000
 
 // priorBatch is how many shares and redemptions one seeding change holds.
@@ -24,25 +26,37 @@ const priorBatch = 5_000
 // BenchmarkRedeemShareAfterPrior measures redemptions (as
 // BenchmarkRedeemShare does, 16 callers per core) on a fresh store and on
 // one that already holds prior redemptions (shares, views and their log
-// leaves, written through the log as the service writes them, spread over
-// 20,000 owners and a year), in the same run: the rate and the p99 of
-// each, so that "flat with size" reads as a ratio of the two. The stores
-// are seeded once per size, not per b.N round.
+// leaves, written through the log as the service writes them, with random
+// ids, spread over 20,000 owners and a year), in the same run: the rate
+// and the p99 of each, so that "flat with size" reads as a ratio of the
+// two. Several sizes grow one store: it is seeded up to the first, measured,
+// seeded up to the next, measured again. Seeding is not timed.
 func BenchmarkRedeemShareAfterPrior(b *testing.B, open func(b *testing.B) Store) {
-	prior := DefaultPriorRedemptions
+	sizes := []int{DefaultPriorRedemptions}
 	if v := os.Getenv("QUJAT_BENCH_PRIOR"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			b.Fatalf("QUJAT_BENCH_PRIOR=%q: want a count", v)
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 || (len(sizes) > 0 && n <= sizes[len(sizes)-1]) {
+				b.Fatalf("QUJAT_BENCH_PRIOR=%q: want counts in increasing order", v)
+			}
+			sizes = append(sizes, n)
 		}
-		prior = n
 	}
-	for _, n := range []int{0, prior} {
-		s := withLog(b, open(b))
-		start := time.Now()
-		seedRedemptions(b, s, n)
+	fresh := withLog(b, open(b))
+	var grown *logged
+	seeded := 0
+	for _, n := range append([]int{0}, sizes...) {
+		s := fresh
 		if n > 0 {
-			b.Logf("seeded %d prior redemptions in %v", n, time.Since(start).Round(time.Millisecond))
+			if grown == nil {
+				grown = withLog(b, open(b))
+			}
+			s = grown
+			start := time.Now()
+			seedRedemptions(b, s, seeded, n, sizes[len(sizes)-1])
+			b.Logf("seeded %d more prior redemptions (%d in all) in %v", n-seeded, n, time.Since(start).Round(time.Millisecond))
+			seeded = n
 		}
 		b.Run(fmt.Sprintf("prior=%d", n), func(b *testing.B) {
 			at := time.Now().UTC().Truncate(time.Microsecond)
@@ -78,20 +92,21 @@ func BenchmarkRedeemShareAfterPrior(b *testing.B, open func(b *testing.B) Store)
 	}
 }
 
-// seedRedemptions commits n redemptions of as many single-use shares, in
-// changes of priorBatch, owners and viewers spread over 20,000 citizens and
-// their times over the past year.
-func seedRedemptions(b *testing.B, s *logged, n int) {
+// seedRedemptions commits the redemptions from..to-1 of single-use shares,
+// in changes of priorBatch, owners and viewers spread over 20,000 citizens
+// and their times over the year before now (all of them, of total).
+func seedRedemptions(b *testing.B, s *logged, from, to, total int) {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	for from := 0; from < n; from += priorBatch {
-		to := min(from+priorBatch, n)
+	step := 365 * 24 * time.Hour / time.Duration(total)
+	for ; from < to; from += priorBatch {
+		to := min(from+priorBatch, to)
 		creates := make([]wallet.Op, 0, to-from)
 		redeems := make([]wallet.Op, 0, to-from)
 		for i := from; i < to; i++ {
 			owner := wallet.IIN(fmt.Sprintf("7%011d", i%20_000))
-			at := now.Add(-time.Duration(n-i) * (365 * 24 * time.Hour / time.Duration(n)))
+			at := now.Add(-time.Duration(total-i) * step)
 			// Random ids, as the service makes them (wallet.NewID): their
 			// index inserts land anywhere in the index, not at its end.
 			sh := wallet.Share{ID: randomID(b, "shr_"), DocumentID: fmt.Sprintf("doc_prior%05d", i%20_000), OwnerIIN: owner,
