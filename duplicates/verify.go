@@ -2,7 +2,6 @@ package duplicates
 
 import (
 	"context"
-	"errors"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -35,8 +34,6 @@ type Verification struct {
 	Reason      string  `json:"reason,omitempty"`
 }
 
-var errUnknownKey = errors.New("unknown staff key")
-
 // IsDuplicateJWS reports whether a compact JWS says it is a duplicate's
 // certification (its typ header); the signature is not checked.
 func IsDuplicateJWS(jws string) bool {
@@ -56,30 +53,9 @@ func IsDuplicateJWS(jws string) bool {
 func (s *Service) Verify(ctx context.Context, jws string) Verification {
 	out := Verification{Kind: "duplicate"}
 	var claims Claims
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{wallet.AlgEdDSA, wallet.AlgES256}), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
-	var key wallet.PublicKey
-	_, err := parser.ParseWithClaims(jws, &claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != JWSType {
-			return nil, errUnknownKey
-		}
-		kid, _ := t.Header["kid"].(string)
-		k, ok := s.publicKey(kid)
-		if !ok || k.Alg != t.Method.Alg() {
-			return nil, errUnknownKey
-		}
-		key = k
-		return k.Key, nil
-	})
-	switch {
-	case err == nil:
-	case errors.Is(err, errUnknownKey):
-		out.Reason = wallet.ReasonUnknownKey
-		return out
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		out.Reason = wallet.ReasonBadSignature
-		return out
-	default:
-		out.Reason = wallet.ReasonMalformed
+	key, reason := s.Staff.ParseSigned(jws, JWSType, &claims)
+	if reason != "" {
+		out.Reason = reason
 		return out
 	}
 	dup := claims.Duplicate
@@ -115,20 +91,4 @@ func (s *Service) Verify(ctx context.Context, jws string) Verification {
 		out.Valid = true
 	}
 	return out
-}
-
-// publicKey finds a staff key, reading the key store again if another
-// process made it.
-func (s *Service) publicKey(kid string) (wallet.PublicKey, bool) {
-	keys := s.Staff.Keys
-	if keys == nil || kid == "" {
-		return wallet.PublicKey{}, false
-	}
-	if k, ok := keys.PublicKey(kid); ok {
-		return k, true
-	}
-	if err := keys.Reload(); err != nil {
-		return wallet.PublicKey{}, false
-	}
-	return keys.PublicKey(kid)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -133,8 +132,6 @@ type Verification struct {
 	Reason         string  `json:"reason,omitempty"`
 }
 
-var errUnknownKey = errors.New("unknown staff key")
-
 // IsRecordJWS reports whether a compact JWS says it is a hosted record's
 // version (its typ header); the signature is not checked.
 func IsRecordJWS(jws string) bool {
@@ -150,28 +147,9 @@ func IsRecordJWS(jws string) bool {
 // staff member it names. It returns a reason when it does not verify.
 func (s *Service) parse(jws string) (Claims, string) {
 	var claims Claims
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{wallet.AlgEdDSA, wallet.AlgES256}), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
-	var key wallet.PublicKey
-	_, err := parser.ParseWithClaims(jws, &claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != JWSType {
-			return nil, errUnknownKey
-		}
-		kid, _ := t.Header["kid"].(string)
-		k, ok := s.publicKey(kid)
-		if !ok || k.Alg != t.Method.Alg() {
-			return nil, errUnknownKey
-		}
-		key = k
-		return k.Key, nil
-	})
-	switch {
-	case err == nil:
-	case errors.Is(err, errUnknownKey):
-		return claims, wallet.ReasonUnknownKey
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return claims, wallet.ReasonBadSignature
-	default:
-		return claims, wallet.ReasonMalformed
+	key, reason := s.Staff.ParseSigned(jws, JWSType, &claims)
+	if reason != "" {
+		return claims, reason
 	}
 	if key.Issuer != claims.Record.SignedBy.ID {
 		return claims, wallet.ReasonBadSignature
@@ -248,22 +226,6 @@ func lookupReason(err error) string {
 		return wallet.ReasonUnknownDocument
 	}
 	return wallet.ReasonStatusUnavailable
-}
-
-// publicKey finds a staff key, reading the key store again if another
-// process made it.
-func (s *Service) publicKey(kid string) (wallet.PublicKey, bool) {
-	keys := s.Staff.Keys
-	if keys == nil || kid == "" {
-		return wallet.PublicKey{}, false
-	}
-	if k, ok := keys.PublicKey(kid); ok {
-		return k, true
-	}
-	if err := keys.Reload(); err != nil {
-		return wallet.PublicKey{}, false
-	}
-	return keys.PublicKey(kid)
 }
 
 // RecordPath is the path of a record's published page.
