@@ -443,6 +443,26 @@ func TestCases_SentDeliveredStatusesAndASignedResultOverHTTP(t *testing.T) {
 			if len(mine) != 1 || mine[0].Status != wallet.CaseIssued {
 				t.Fatalf("citizen's cases %+v", mine)
 			}
+			// A result the agency signed that Qujat never received is
+			// unknown; once the agency reports its key compromised from
+			// before the result came, the result no longer verifies.
+			agencyKey := wallet.IssuerKey{KID: w.simCfg.Keys.SigKID, Alg: wallet.AlgES256, Key: w.simCfg.Keys.Sig}
+			never, err := exchange.SignResult(exchange.ResultClaims{Issuer: agencyID, CaseID: c.ID, Holder: string(owner), Number: "R-never",
+				Title: "x", ContentType: "application/pdf", SHA256: c.Result.SHA256, IssuedAt: time.Now().UTC()}, agencyKey)
+			must(t, err)
+			if v := w.svc.Cases.VerifyResult(context.Background(), never); v.Valid || v.Reason != wallet.ReasonUnknownDocument {
+				t.Fatalf("a result never received: %+v", v)
+			}
+			at := c.Result.ReceivedAt.Add(-time.Second)
+			notice, err := exchange.SignMessage(exchange.Message{Type: exchange.MessageKeyCompromised, MessageID: "m-k", Issuer: agencyID,
+				KID: agencyKey.KID, CompromisedAt: &at, At: time.Now().UTC()}, agencyKey, nil)
+			must(t, err)
+			if code, rec := w.post(notice); code != http.StatusOK || rec.Status != exchange.StatusAccepted {
+				t.Fatalf("the agency's notice: %d %+v", code, rec)
+			}
+			if v := w.svc.Cases.VerifyResult(context.Background(), got.JWS); v.Valid || v.Reason != wallet.ReasonKeyCompromised {
+				t.Fatalf("a result signed with a key compromised before it came: %+v", v)
+			}
 		})
 	}
 }
