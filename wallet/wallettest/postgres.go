@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,26 @@ func withSearchPath(t testing.TB, conn, schema string) string {
 		return u.String()
 	}
 	return conn + " search_path=" + schema
+}
+
+// PostgresKeptSchemaURL is PostgresSchemaURL for a schema that outlives the
+// test: made if it does not exist, never dropped (a benchmark's grown store,
+// kept to be measured again or grown further).
+func PostgresKeptSchemaURL(t testing.TB, schema string) string {
+	t.Helper()
+	base := PostgresURL(t)
+	if !regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`).MatchString(schema) {
+		t.Fatalf("schema %q: lower-case letters, digits and _ only", schema)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	return withSearchPath(t, base, schema)
 }
