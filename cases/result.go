@@ -142,6 +142,9 @@ func (s *Service) VerifyResult(ctx context.Context, jws string) wallet.VerifyRes
 	// Qujat recorded; issued_at is the agency's word.
 	claims, _, err := exchange.ReadResult(jws, s.agencyKeyResolver(ctx, key.OrganisationID, time.Time{}))
 	if err != nil {
+		if wallet.AsError(err) != nil {
+			return wallet.VerifyResult{Reason: wallet.ReasonStatusUnavailable}
+		}
 		switch exchange.ReasonOf(err) {
 		case exchange.ReasonUnknownKey:
 			return wallet.VerifyResult{Reason: wallet.ReasonUnknownKey}

@@ -232,6 +232,15 @@ func TestMessage_StatusSignedResultSignedAndEncrypted(t *testing.T) {
 	if _, _, err := ReadResult(body, agency.resolve); ReasonOf(err) != ReasonBadRequest {
 		t.Fatalf("a status read as a result signature: %v", err)
 	}
+	// The resolver's own failure is its error, not a refusal of the
+	// message: the receiver answers "try again", not a signed rejection.
+	down := func(string) (crypto.PublicKey, error) { return nil, wallet.Errorf(wallet.EUNAVAILABLE, "store down") }
+	if _, err := Verify(body, down); !wallet.IsCode(err, wallet.EUNAVAILABLE) || ReasonOf(err) == ReasonUnknownKey {
+		t.Fatalf("a resolver that is down: %v", err)
+	}
+	if _, _, err := ReadResult(res.Result.Signature, down); !wallet.IsCode(err, wallet.EUNAVAILABLE) {
+		t.Fatalf("a result read while the resolver is down: %v", err)
+	}
 	claims.Holder = ""
 	partial, _ := SignResult(claims, agency.sig)
 	if _, _, err := ReadResult(partial, agency.resolve); ReasonOf(err) != ReasonBadRequest {

@@ -104,7 +104,8 @@ func HeaderKID(jws string) (kid, typ string, err error) {
 
 // Verify checks a compact JWS signed with one of SignatureAlgorithms by the
 // key its kid names. A *Rejected: ReasonBadRequest (not a JWS, no kid),
-// ReasonUnknownKey (resolve does not know the kid), ReasonBadSignature.
+// ReasonUnknownKey (resolve does not know the kid), ReasonBadSignature; or
+// resolve's own *wallet.Error as it is (EUNAVAILABLE: ask again later).
 func Verify(jws string, resolve func(kid string) (crypto.PublicKey, error)) (Signed, error) {
 	obj, err := jose.ParseSigned(jws, SignatureAlgorithms)
 	if err != nil || len(obj.Signatures) != 1 {
@@ -118,6 +119,11 @@ func Verify(jws string, resolve func(kid string) (crypto.PublicKey, error)) (Sig
 	if err != nil {
 		var r *Rejected
 		if errors.As(err, &r) {
+			return Signed{}, err
+		}
+		// The resolver's own failure (its store unavailable): not a
+		// verdict on the message, which the caller must not refuse for it.
+		if wallet.AsError(err) != nil {
 			return Signed{}, err
 		}
 		return Signed{}, reject(ReasonUnknownKey, "key %s: %v", h.KeyID, err)
