@@ -5,6 +5,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/qujat/qujat/staff"
 	"github.com/qujat/qujat/wallet"
 )
 
@@ -15,12 +16,7 @@ const (
 )
 
 // Signer is who certified a duplicate.
-type Signer struct {
-	Kind         string `json:"kind"` // "staff"
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Organisation string `json:"organisation"`
-}
+type Signer = staff.Signer
 
 // Verification is the answer to a duplicate's JWS.
 type Verification struct {

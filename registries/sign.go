@@ -108,12 +108,7 @@ const (
 )
 
 // Signer is who signed a record's version.
-type Signer struct {
-	Kind         string `json:"kind"` // "staff"
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Organisation string `json:"organisation"`
-}
+type Signer = staff.Signer
 
 // Verification is the answer to a record version's JWS.
 type Verification struct {

@@ -26,6 +26,15 @@ func (s *Service) PublicKey(kid string) (wallet.PublicKey, bool) {
 
 var errUnknownKey = errors.New("unknown staff key")
 
+// Signer is the staff member who signed an act, as a verification names
+// them.
+type Signer struct {
+	Kind         string `json:"kind"` // "staff"
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Organisation string `json:"organisation"`
+}
+
 // ParseSigned checks a JWS that a staff member signed with their own key:
 // its typ must be typ, its algorithm one the keys use (pinned: EdDSA,
 // ES256) and the key's, its signature the published key's of its kid. It
