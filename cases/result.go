@@ -92,8 +92,7 @@ func (s *Service) recordResult(ctx context.Context, c wallet.Case, claims exchan
 	if last == nil || last.Status != wallet.RegistryPublished {
 		return refuse("the result's record is not published (a draft, or revoked)")
 	}
-	content := wallet.DocumentContent{Type: reg.DocumentType, SubjectIIN: c.OwnerIIN, Number: rec.Number}
-	return resultLanding{document: content.ID(), registry: reg.Code, record: rec.Number}, nil
+	return resultLanding{document: wallet.DocumentID(c.OwnerIIN, reg.DocumentType, rec.Number), registry: reg.Code, record: rec.Number}, nil
 }
 
 // resultContent is the wallet content of a result: what the agency signed,
