@@ -143,7 +143,7 @@ func faultBinaries(t *testing.T) (redisBin, pgBin string, ok bool) {
 		servicetest.Missing(t, servicetest.RedisServer, "redis-server is not on PATH, so the fault suite does not run")
 		return "", "", false
 	}
-	pgBin, err = pgBinDir()
+	pgBin, err = servicetest.PGBinDir()
 	if err != nil {
 		servicetest.Missing(t, servicetest.PostgresServer, err.Error()+", so the fault suite does not run")
 		return "", "", false

@@ -153,26 +153,6 @@ type pgServer struct {
 	c  *child
 }
 
-// pgBinDir finds the directory with initdb and postgres.
-func pgBinDir() (string, error) {
-	var dirs []string
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dirs = append(dirs, strings.TrimSpace(string(out)))
-	}
-	dirs = append(dirs, "/usr/lib/postgresql/15/bin")
-	for _, d := range dirs {
-		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "postgres")) {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("initdb and postgres not found (pg_config --bindir, PostgreSQL 15's directory)")
-}
-
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
 // newPG runs initdb in a fresh directory (removed when the test ends).
 func newPG(t testing.TB, bin string) (*pgServer, error) {
 	root, err := os.MkdirTemp("", "qujat-faults-pg-")
