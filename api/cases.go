@@ -50,6 +50,11 @@ type caseItemJSON struct {
 	Signature   string `json:"signature"`
 }
 
+var (
+	errAttachmentType = invalidWithStatus{http.StatusUnsupportedMediaType, "content type must be application/json (a duplicate) or multipart/form-data (a scan)"}
+	errInboundType    = invalidWithStatus{http.StatusUnsupportedMediaType, "content type must be " + exchange.MediaType}
+)
+
 type caseJSON struct {
 	ID           string            `json:"id"`
 	IIN          string            `json:"iin"`
@@ -168,7 +173,7 @@ func (s *Server) attachCaseDocument(c echo.Context) error {
 	req := c.Request()
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType)
+		return errAttachmentType
 	}
 	var a cases.Attachment
 	switch mt {
@@ -230,7 +235,7 @@ func (s *Server) attachCaseDocument(c echo.Context) error {
 			return wallet.Errorf(wallet.EINVALID, "the file is required")
 		}
 	default:
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType)
+		return errAttachmentType
 	}
 	item, err := s.Cases.Attach(req.Context(), acting(c), c.Param("id"), a)
 	if err != nil {
@@ -305,7 +310,7 @@ func (s *Server) exchangeInbound(c echo.Context) error {
 	req := c.Request()
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || (mt != exchange.MediaType && mt != "application/jwt" && mt != "text/plain") {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType)
+		return errInboundType
 	}
 	b, err := io.ReadAll(io.LimitReader(req.Body, cases.MaxInbound+1))
 	if err != nil {
