@@ -450,7 +450,7 @@ func (s *Service) OfCitizen(ctx context.Context, iin wallet.IIN) ([]wallet.Case,
 
 // event is a history event of the case's owner.
 func (s *Service) event(kind string, c wallet.Case, at time.Time, details map[string]string) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), at, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

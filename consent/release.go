@@ -109,7 +109,7 @@ func (s *Service) Release(ctx context.Context, clientID, id string) ([]Released,
 	views := make([]wallet.View, 0, len(covered))
 	at := s.now()
 	for _, d := range covered {
-		vid, err := wallet.NewID(s.rand(), "vw_")
+		vid, err := wallet.NewTimeID(s.rand(), at, "vw_")
 		if err != nil {
 			return nil, err
 		}

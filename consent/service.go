@@ -149,7 +149,7 @@ func (s *Service) maxValidFor() time.Duration {
 // event returns the history event of kind about consent c, with a fresh id,
 // ready for a Change.
 func (s *Service) event(kind string, c wallet.Consent, actorKind, actorID string, details map[string]string, at time.Time) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), at, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

@@ -199,7 +199,7 @@ func (s *Service) Request(ctx context.Context, by staff.Acting, in Upload) (wall
 
 // event is a history event of the duplicate's owner, acted by its operator.
 func (s *Service) event(kind string, d wallet.Duplicate, at time.Time) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), at, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

@@ -140,7 +140,7 @@ func (s *Service) ScanForStateBody(ctx context.Context, body wallet.Client, id, 
 		return wallet.Duplicate{}, wallet.Blob{}, wallet.View{}, err
 	}
 	at := s.now()
-	viewID, err := wallet.NewID(s.rand(), "vw_")
+	viewID, err := wallet.NewTimeID(s.rand(), at, "vw_")
 	if err != nil {
 		return wallet.Duplicate{}, wallet.Blob{}, wallet.View{}, err
 	}

@@ -112,7 +112,7 @@ func (s *Service) Make(ctx context.Context, caller wallet.IIN, doc wallet.Docume
 // event is the owner's extract_made event, acted by the owner or their
 // guardian.
 func (s *Service) event(caller wallet.IIN, e wallet.Extract) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), e.CreatedAt, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

@@ -223,7 +223,7 @@ func (s *Service) number() (string, error) {
 // event is a registry event acted by the official: in the holder's history
 // when subject is set, else in no citizen's.
 func (s *Service) event(kind string, by staff.Acting, subject wallet.IIN, code, number string, details map[string]string, at time.Time) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), at, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

@@ -376,7 +376,7 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
 	}
 
-	viewID, err := wallet.NewID(s.rand(), "vw_")
+	viewID, err := wallet.NewTimeID(s.rand(), now, "vw_")
 	if err != nil {
 		return Redemption{}, err
 	}

@@ -281,7 +281,8 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 	}
 
 	r := s.rand()
-	id, err := wallet.NewID(r, "shr_")
+	now := s.now()
+	id, err := wallet.NewTimeID(r, now, "shr_")
 	if err != nil {
 		return Opened{}, err
 	}
@@ -298,7 +299,6 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 		return Opened{}, err
 	}
 
-	now := s.now()
 	sh := wallet.Share{
 		ID:         id,
 		DocumentID: doc.ID,
@@ -461,7 +461,7 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // event returns e with a fresh id, ready for a Change.
 func (s *Service) event(e wallet.Event) (wallet.Event, error) {
-	id, err := wallet.NewID(s.rand(), "evt_")
+	id, err := wallet.NewTimeID(s.rand(), e.At, "evt_")
 	if err != nil {
 		return wallet.Event{}, err
 	}

@@ -76,7 +76,7 @@ func (r DocumentReads) recordGuardianViews(ctx context.Context, guardian IIN, do
 	}
 	views := make([]View, len(docs))
 	for i, d := range docs {
-		id, err := NewID(r.rand(), "vw_")
+		id, err := NewTimeID(r.rand(), now, "vw_")
 		if err != nil {
 			return err
 		}

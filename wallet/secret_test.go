@@ -11,6 +11,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 type failingReader struct{}
@@ -201,6 +202,49 @@ func TestNewID(t *testing.T) {
 		}
 	}
 	if _, err := NewID(failingReader{}, "x_"); ErrorCode(err) != EINTERNAL {
+		t.Fatalf("failing reader: %v", err)
+	}
+}
+
+func TestNewTimeID(t *testing.T) {
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	// Ids sort as strings (byte order) by their time, whatever their random
+	// part: the smallest random part of a later millisecond sorts after the
+	// largest of the one before, across every character boundary of the time.
+	prev := ""
+	for _, d := range []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 31 * time.Millisecond, 32 * time.Millisecond,
+		time.Second, time.Hour, 24 * time.Hour, 365 * 24 * time.Hour, 30 * 365 * 24 * time.Hour} {
+		lo, err := NewTimeID(bytes.NewReader(make([]byte, 10)), at.Add(d), "vw_")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi, err := NewTimeID(bytes.NewReader(bytes.Repeat([]byte{0xff}, 10)), at.Add(d), "vw_")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(prev < lo && lo < hi) {
+			t.Fatalf("at +%v: %q, %q after %q: not in time order", d, lo, hi, prev)
+		}
+		prev = hi
+	}
+	id, err := NewTimeID(rand.Reader, at, "shr_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, ok := strings.CutPrefix(id, "shr_")
+	if !ok || len(rest) != 26 {
+		t.Fatalf("id %q: want shr_ and 26 chars", id)
+	}
+	for _, c := range rest {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			t.Fatalf("id %q has %q outside lowercase base32", id, c)
+		}
+	}
+	other, _ := NewTimeID(rand.Reader, at, "shr_")
+	if other == id {
+		t.Fatalf("two ids of the same millisecond are equal: %q", id)
+	}
+	if _, err := NewTimeID(failingReader{}, at, "x_"); ErrorCode(err) != EINTERNAL {
 		t.Fatalf("failing reader: %v", err)
 	}
 }
