@@ -26,8 +26,9 @@ const priorBatch = 5_000
 // BenchmarkRedeemShareAfterPrior measures redemptions (as
 // BenchmarkRedeemShare does, 16 callers per core) on a fresh store and on
 // one that already holds prior redemptions (shares, views and their log
-// leaves, written through the log as the service writes them, with random
-// ids, spread over 20,000 owners and a year), in the same run: the rate
+// leaves, written through the log as the service writes them, with ids as
+// the service makes them, spread over 20,000 owners, or QUJAT_BENCH_CITIZENS,
+// and a year), in the same run: the rate
 // and the p99 of each, so that "flat with size" reads as a ratio of the
 // two. Several sizes grow one store: it is seeded up to the first, measured,
 // seeded up to the next, measured again. Seeding is not timed.
@@ -52,6 +53,14 @@ func BenchmarkRedeemShareAfterPriorOn(b *testing.B, open func(b *testing.B) Stor
 			sizes = append(sizes, n)
 		}
 	}
+	citizens := 20_000
+	if v := os.Getenv("QUJAT_BENCH_CITIZENS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 99_999_999 {
+			b.Fatalf("QUJAT_BENCH_CITIZENS=%q: want a count from 1 to 99,999,999", v)
+		}
+		citizens = n
+	}
 	fresh := withLog(b, open(b))
 	var big *logged
 	seeded := 0
@@ -69,7 +78,7 @@ func BenchmarkRedeemShareAfterPriorOn(b *testing.B, open func(b *testing.B) Stor
 			s = big
 			if n > seeded {
 				start := time.Now()
-				seedRedemptions(b, s, seeded, n, sizes[len(sizes)-1])
+				seedRedemptions(b, s, seeded, n, sizes[len(sizes)-1], citizens)
 				b.Logf("seeded %d more prior redemptions (%d in all) in %v", n-seeded, n, time.Since(start).Round(time.Millisecond))
 				seeded = n
 			}
@@ -80,7 +89,7 @@ func BenchmarkRedeemShareAfterPriorOn(b *testing.B, open func(b *testing.B) Stor
 			shares := make([]wallet.Share, b.N)
 			ops := make([]wallet.Op, 0, priorBatch)
 			for i := range shares {
-				shares[i] = wallet.Share{ID: randomID(b, "shr_"), DocumentID: "doc_bench", OwnerIIN: "880412310009",
+				shares[i] = wallet.Share{ID: timeID(b, at, "shr_"), DocumentID: "doc_bench", OwnerIIN: "880412310009",
 					CreatedBy: "880412310009", MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
 				ops = append(ops, wallet.CreateShare{Share: shares[i]})
 				if len(ops) == priorBatch || i == len(shares)-1 {
@@ -93,7 +102,7 @@ func BenchmarkRedeemShareAfterPriorOn(b *testing.B, open func(b *testing.B) Stor
 			took := make([]time.Duration, b.N)
 			ids := make([]string, b.N)
 			for i := range ids {
-				ids[i] = randomID(b, "vw_")
+				ids[i] = timeID(b, at, "vw_")
 			}
 			RunWrites(b, BenchModes[2], func(i int) error {
 				t0 := time.Now()
@@ -110,9 +119,11 @@ func BenchmarkRedeemShareAfterPriorOn(b *testing.B, open func(b *testing.B) Stor
 }
 
 // seedRedemptions commits the redemptions from..to-1 of single-use shares,
-// in changes of priorBatch, owners and viewers spread over 20,000 citizens
-// and their times over the year before now (all of them, of total).
-func seedRedemptions(b *testing.B, s *logged, from, to, total int) {
+// in changes of priorBatch, owners and viewers spread over citizens (each
+// citizen's rows are keyed by them in the per-citizen indexes: the log's
+// chains, lists by owner and viewer) and their times over the year before
+// now (all of them, of total).
+func seedRedemptions(b *testing.B, s *logged, from, to, total, citizens int) {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -122,15 +133,15 @@ func seedRedemptions(b *testing.B, s *logged, from, to, total int) {
 		creates := make([]wallet.Op, 0, to-from)
 		redeems := make([]wallet.Op, 0, to-from)
 		for i := from; i < to; i++ {
-			owner := wallet.IIN(fmt.Sprintf("7%011d", i%20_000))
+			owner := wallet.IIN(fmt.Sprintf("7%011d", i%citizens))
 			at := now.Add(-time.Duration(total-i) * step)
-			// Random ids, as the service makes them (wallet.NewID): their
-			// index inserts land anywhere in the index, not at its end.
-			sh := wallet.Share{ID: randomID(b, "shr_"), DocumentID: fmt.Sprintf("doc_prior%05d", i%20_000), OwnerIIN: owner,
+			// Ids as the service makes them (wallet.NewTimeID): by time, so
+			// their index inserts land at the index's end.
+			sh := wallet.Share{ID: timeID(b, at, "shr_"), DocumentID: fmt.Sprintf("doc_prior%08d", i%citizens), OwnerIIN: owner,
 				CreatedBy: owner, MaxViews: 1, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
 			creates = append(creates, wallet.CreateShare{Share: sh})
-			v := wallet.View{ID: randomID(b, "vw_"), DocumentID: sh.DocumentID, DocumentType: wallet.IDCard,
-				OwnerIIN: owner, ViewerKind: wallet.ViewerCitizen, ViewerID: fmt.Sprintf("6%011d", (i*7)%20_000),
+			v := wallet.View{ID: timeID(b, at, "vw_"), DocumentID: sh.DocumentID, DocumentType: wallet.IDCard,
+				OwnerIIN: owner, ViewerKind: wallet.ViewerCitizen, ViewerID: fmt.Sprintf("6%011d", (i*7)%citizens),
 				Channel: wallet.ChannelQR, At: at, LogIndex: -1}
 			redeems = append(redeems, wallet.RedeemShare{ShareID: sh.ID, View: v})
 		}
@@ -143,9 +154,9 @@ func seedRedemptions(b *testing.B, s *logged, from, to, total int) {
 	}
 }
 
-// randomID is an id as the service makes it: the prefix and 128 random bits.
-func randomID(b *testing.B, prefix string) string {
-	id, err := wallet.NewID(rand.Reader, prefix)
+// timeID is a share's or a view's id as the service makes it at at.
+func timeID(b *testing.B, at time.Time, prefix string) string {
+	id, err := wallet.NewTimeID(rand.Reader, at, prefix)
 	if err != nil {
 		b.Fatal(err)
 	}
