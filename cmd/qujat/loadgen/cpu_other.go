@@ -7,6 +7,7 @@ import "time"
 type cpuSample struct {
 	busy, total uint64
 	self        time.Duration
+	procs       map[string]time.Duration
 	ok          bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -63,6 +64,22 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintln(w)
 		}
 	}
+	if names := processNames(r.Phases); len(names) > 0 {
+		fmt.Fprintln(w, "\nCPU ms per successful operation, by process (/proc/PID/stat, all processes of each name):")
+		fmt.Fprintln(tw, "phase\t"+strings.Join(names, "\t")+"\t")
+		for _, p := range r.Phases {
+			line := p.Name
+			for _, n := range names {
+				if v, ok := p.CPUmsByProcess[n]; ok {
+					line += fmt.Sprintf("\t%.3f", v)
+				} else {
+					line += "\t-"
+				}
+			}
+			fmt.Fprintln(tw, line+"\t")
+		}
+		tw.Flush()
+	}
 	pg := false
 	for _, p := range r.Phases {
 		pg = pg || p.PG != nil
@@ -82,6 +99,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	return nil
+}
+
+// processNames is every process name with CPU figures in any phase, sorted.
+func processNames(phases []Result) []string {
+	var names []string
+	for _, p := range phases {
+		for n := range p.CPUmsByProcess {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func errorsText(r Result) string {

@@ -2,9 +2,12 @@ package loadgen
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,6 +60,12 @@ type Result struct {
 	MachineCPU float64 `json:"machine_cpu,omitempty"`
 	ClientCPU  float64 `json:"client_cpu,omitempty"`
 	OtherCPUms float64 `json:"other_cpu_ms_per_op,omitempty"`
+	// CPUmsByProcess is the CPU time per successful operation of the
+	// processes of each command name that used at least 1 % of a core
+	// during the run (the service, postgres, redis-server; the bench is
+	// "qujat" too when it is the service's own binary, so its own time is
+	// taken out of that name), in milliseconds.
+	CPUmsByProcess map[string]float64 `json:"cpu_ms_by_process,omitempty"`
 	// PG is what PostgreSQL did per successful operation (--pg-stats).
 	PG *PGStats `json:"pg,omitempty"`
 	// Note says anything the figures need read with them.
@@ -154,6 +163,22 @@ func (r *Result) cpuUse(a, b cpuSample, elapsed time.Duration, ncpu int) {
 	if r.Requests > 0 {
 		rest := max(0, r.MachineCPU-r.ClientCPU) * float64(ncpu) * elapsed.Seconds()
 		r.OtherCPUms = round3(rest * 1000 / float64(r.Requests))
+	}
+	if r.OK > 0 && a.procs != nil && b.procs != nil {
+		self := filepath.Base(os.Args[0])
+		for name, t := range b.procs {
+			d := t - a.procs[name]
+			if name == self || len(name) == 15 && strings.HasPrefix(self, name) { // comm is cut to 15 bytes
+				d -= b.self - a.self
+			}
+			if d <= 0 || float64(d) < 0.01*float64(elapsed) {
+				continue
+			}
+			if r.CPUmsByProcess == nil {
+				r.CPUmsByProcess = make(map[string]float64)
+			}
+			r.CPUmsByProcess[name] = round3(float64(d) / float64(time.Millisecond) / float64(r.OK))
+		}
 	}
 }
 
