@@ -54,7 +54,9 @@ import (
 // must be undone.)
 //
 // Commit then stores the leaves with their records (writeLeaves) and sends
-// COMMIT in one more round trip, COPY first for large batches.
+// COMMIT in one more round trip, COPY first for large batches. A
+// redemption's view is among those records: the op only takes the share's
+// count (redeemSQL), and the view is inserted once, with its leaf's index.
 
 // appendWhat describes a log batch in errors.
 const appendWhat = "append to the history log"
@@ -75,6 +77,9 @@ type appendTx struct {
 	conn    *pgxpool.Conn // from Apply until the transaction ends
 	applied bool          // Apply was called, or the transaction ended
 	size    int64         // the log's size, read under the lock
+	// redeemed are the views of the RedeemShare ops that applied, by id,
+	// inserted with their leaves by Commit.
+	redeemed map[string]*redeemedView
 }
 
 // Apply takes the log's lock, reads the log's size and applies the states
@@ -121,7 +126,12 @@ func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, err
 					res.set()
 				}
 			}
-			a.size = r.size
+			for id, p := range r.redeemed {
+				if refused[p.state] != nil || p.seq == 0 {
+					delete(r.redeemed, id)
+				}
+			}
+			a.size, a.redeemed = r.size, r.redeemed
 			return r.size, refused, nil
 		case err == nil:
 			// A state's statement failed on its own data: run again
@@ -246,7 +256,7 @@ func (a *appendTx) commit(ctx context.Context, firstIndex int64, leaves []histor
 	if firstIndex != a.size {
 		return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", a.size, firstIndex)
 	}
-	return writeLeaves(ctx, a.conn.Conn(), firstIndex, leaves, hashes, cp)
+	return writeLeaves(ctx, a.conn.Conn(), firstIndex, leaves, hashes, cp, a.redeemed)
 }
 
 // Rollback ends the transaction without storing anything and releases the
@@ -267,6 +277,9 @@ type applyRun struct {
 	member  *opError        // the state whose statement failed on its own data
 	results []consentResult // UpdateConsent results, set if their state applies
 	after   []stateResult   // other ops' results (UpdateCase), set if their state applies
+	// redeemed are the views of the RedeemShare ops queued, by id (seq 0
+	// until the op applied).
+	redeemed map[string]*redeemedView
 }
 
 // stateResult sets an op's Result once its state applied.

@@ -44,7 +44,7 @@ type pipeliner interface {
 // round trip (COPY first for large batches). It returns an error unless
 // the transaction committed; an error before the COMMIT leaves the
 // transaction aborted, nothing stored.
-func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
+func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, redeemed map[string]*redeemedView) error {
 	// The records first: one that cannot be written is refused before
 	// anything is sent.
 	type statement struct {
@@ -54,7 +54,7 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 	}
 	var records []statement
 	for _, l := range leaves {
-		sql, args, fail, err := recordStatement(l.Index, l.Record)
+		sql, args, fail, err := recordStatement(l.Index, l.Record, redeemed)
 		if err != nil {
 			return err
 		}
@@ -140,16 +140,12 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 	return br.Close()
 }
 
-// markViewSQL and markVersionSQL set the log index of the row a leaf
-// stands for (a redemption's view, a document version), stored earlier in
-// the transaction by the batch's ops. COMMIT is sent in the same round
-// trip, so a statement that marks no row must fail rather than report it:
-// 1 / 0 (division_by_zero) aborts the transaction unless exactly one row
-// was marked.
+// markVersionSQL sets the log index of the document version a leaf stands
+// for, stored earlier in the transaction by the batch's ops. COMMIT is sent
+// in the same round trip, so a statement that marks no row must fail rather
+// than report it: 1 / 0 (division_by_zero) aborts the transaction unless
+// exactly one row was marked.
 const (
-	markViewSQL = `WITH m AS (
-	UPDATE views SET log_index = $1 WHERE id = $2 AND log_index IS NULL RETURNING 1
-) SELECT 1 / (count(*) = 1)::int FROM m`
 	markVersionSQL = `WITH m AS (
 	UPDATE document_versions SET log_index = $1 WHERE document_id = $2 AND version = $3 AND log_index IS NULL RETURNING 1
 ) SELECT 1 / (count(*) = 1)::int FROM m`
@@ -157,11 +153,13 @@ const (
 
 // recordStatement returns the statement that writes what the leaf at
 // index stands for, with the leaf's index: an Event or a View is inserted,
-// the row a RedeemedView or a NewVersion names is marked (exactly one, or
-// the statement fails: EINTERNAL). fail translates the statement's error.
-// An empty sql for no record; EINVALID for a record without id, EINTERNAL
-// for a record of another type.
-func recordStatement(index int64, record any) (sql string, args []any, fail func(error) error, err error) {
+// and so is the view a RedeemedView names, as its RedeemShare op took it
+// (redeemed; EINTERNAL if no op of the batch did); the version a
+// NewVersion names is marked (exactly one, or the statement fails:
+// EINTERNAL). fail translates the statement's error. An empty sql for no
+// record; EINVALID for a record without id, EINTERNAL for a record of
+// another type.
+func recordStatement(index int64, record any, redeemed map[string]*redeemedView) (sql string, args []any, fail func(error) error, err error) {
 	marked := func(what string) func(error) error {
 		return func(err error) error {
 			var pe *pgconn.PgError
@@ -190,7 +188,13 @@ func recordStatement(index int64, record any) (sql string, args []any, fail func
 		r.LogIndex = index
 		return insertViewSQL, viewArgs(r, nil), wrap("record view"), nil
 	case wallet.RedeemedView:
-		return markViewSQL, []any{index, r.ID}, marked(fmt.Sprintf("view %q", r.ID)), nil
+		p := redeemed[r.ID]
+		if p == nil {
+			return "", nil, nil, wallet.Errorf(wallet.EINTERNAL, "history log: leaf %d: no redemption of this batch took view %q", index, r.ID)
+		}
+		v := p.view
+		v.LogIndex = index
+		return insertViewSQL, viewArgs(v, &p.seq), wrap("record view"), nil
 	case wallet.NewVersion:
 		return markVersionSQL, []any{index, r.DocumentID, r.Version},
 			marked(fmt.Sprintf("version %d of document %q", r.Version, r.DocumentID)), nil

@@ -163,36 +163,44 @@ func (r *applyRun) revokeShare(i, k int, op wallet.RevokeShare) {
 }
 
 // redeemSQL is one redemption: $1 share id, $2 the view's time, $3 and $4
-// the view's document id and owner (empty: the share's), $5.. the rest of
-// the view. The share's count is raised only if the share is live at $2
-// and matches the view, and the view is inserted from the row the UPDATE
-// returned, with share_seq the count it took and no log index (the leaf's
-// is set by Commit). It returns one row: the count the view took (0 if
-// refused), the share's document and owner, and whether the share was live
-// at $2; or no row if there is no such share. (The second SELECT reads the
-// statement's snapshot, so it sees the share before this statement's
-// UPDATE, and it runs only when the UPDATE took nothing.)
-const redeemSQL = `WITH s AS (
+// the view's document id and owner (empty: the share's), $5 the view's id.
+// The share's count is raised only if the share is live at $2, matches the
+// view and no view has the id $5. The view itself is not inserted here but
+// with its leaf, by Commit (recordStatement), with its log index, so that
+// the row is written once instead of inserted and then marked (an UPDATE of
+// an indexed column, which PostgreSQL cannot do in place: it would write
+// the row and every index entry of it twice). It returns one row: the count
+// the view takes (0 if refused), the share's document and owner, whether
+// the share was live at $2, and whether the view id is taken; or no row if
+// there is no such share. (The second SELECT reads the statement's
+// snapshot, so it sees the share before this statement's UPDATE, and it
+// runs only when the UPDATE took nothing.)
+const redeemSQL = `WITH t AS (
+	SELECT EXISTS (SELECT 1 FROM views WHERE id = $5) AS taken
+), s AS (
 	UPDATE shares SET views = views + 1
 	WHERE id = $1 AND revoked_at IS NULL AND views < max_views AND expires_at > $2
 	  AND ($3::text = '' OR document_id = $3::text) AND ($4::text = '' OR owner_iin = $4::text)
+	  AND NOT (SELECT taken FROM t)
 	RETURNING views, document_id, owner_iin
-), i AS (
-	INSERT INTO views
-		(id, document_id, document_type, owner_iin, viewer_kind, viewer_id, channel,
-		 share_id, share_seq, consent_id, shared_by, at, log_index)
-	SELECT $5, s.document_id, $6, s.owner_iin, $7, $8, $9, $1, s.views, $10, $11, $2, NULL FROM s
-	RETURNING share_seq, document_id, owner_iin
 )
-SELECT share_seq, document_id, owner_iin, true FROM i
+SELECT views, document_id, owner_iin, true, false FROM s
 UNION ALL
-SELECT 0, document_id, owner_iin, revoked_at IS NULL AND views < max_views AND expires_at > $2
+SELECT 0, document_id, owner_iin, revoked_at IS NULL AND views < max_views AND expires_at > $2, (SELECT taken FROM t)
 FROM shares WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM s)`
+
+// redeemedView is a view a RedeemShare op took a share's count for, to be
+// inserted with its leaf; state is the op's state in the batch.
+type redeemedView struct {
+	state int
+	view  wallet.View
+	seq   int
+}
 
 // redeemShare: EEXPIRED if the share is revoked, expired at the view's
 // time or used up; ENOTFOUND if there is no such share; EINVALID if the
-// view names another document or owner. A taken view id fails the
-// statement (ECONFLICT).
+// view names another document or owner; ECONFLICT if the view's id is
+// taken (by a stored view, or by another redemption of this batch).
 func (r *applyRun) redeemShare(i, k int, op wallet.RedeemShare) {
 	const what = "redeem share"
 	v := op.View
@@ -200,24 +208,37 @@ func (r *applyRun) redeemShare(i, k int, op wallet.RedeemShare) {
 		r.refuse(i, k, err)
 		return
 	}
+	if _, dup := r.redeemed[v.ID]; dup {
+		r.refuse(i, k, wallet.Errorf(wallet.ECONFLICT, "%s: view %q is taken", what, v.ID))
+		return
+	}
+	if r.redeemed == nil {
+		r.redeemed = make(map[string]*redeemedView)
+	}
+	pending := &redeemedView{state: i}
+	r.redeemed[v.ID] = pending
 	v.ShareID, v.At = op.ShareID, ts(v.At)
-	r.queue(i, k, redeemSQL, []any{v.ShareID, v.At, v.DocumentID, string(v.OwnerIIN),
-		v.ID, string(v.DocumentType), v.ViewerKind, v.ViewerID, v.Channel, v.ConsentID, string(v.SharedBy)},
+	r.queue(i, k, redeemSQL, []any{v.ShareID, v.At, v.DocumentID, string(v.OwnerIIN), v.ID},
 		func(br pgx.BatchResults) (error, error) {
 			var (
 				seq        int
 				documentID string
 				owner      string
 				live       bool
+				taken      bool
 			)
-			err := br.QueryRow().Scan(&seq, &documentID, &owner, &live)
+			err := br.QueryRow().Scan(&seq, &documentID, &owner, &live, &taken)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				return wallet.Wrap(wallet.ENOTFOUND, err, what+": not found"), nil
 			case err != nil:
 				return nil, err
 			case seq > 0:
+				v.DocumentID, v.OwnerIIN = documentID, wallet.IIN(owner)
+				pending.view, pending.seq = v, seq
 				return nil, nil
+			case taken:
+				return wallet.Errorf(wallet.ECONFLICT, "%s: view %q is taken", what, v.ID), nil
 			}
 			return redeemRefusal(v, documentID, owner, live), nil
 		})

@@ -64,6 +64,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) Store) {
 		{"RedeemShare_ViewOfAnotherDocumentIsRejected", testRedeemMismatch},
 		{"RedeemShare_InvalidViewRunsNothing", testRedeemInvalid},
 		{"RedeemShare_MixedBatchOnlySuccessesGetLeaves", testRedeemMixedBatch},
+		{"RedeemShare_ViewIDTwiceInOneBatch", testRedeemViewIDTwiceInOneBatch},
 		{"RedeemShare_SpoiledBatchStoresNothingNextBatchSameIndex", testRedeemSpoiledBatch},
 		{"Views_OfOwnerAndByViewerNewestFirstWithLogIndexes", testViews},
 		{"Client_CreateReadListDisable", testClients},
@@ -964,6 +965,51 @@ func testRedeemMixedBatch(t *testing.T, s *logged) {
 	plainEvent.LogIndex = p.index
 	s.checkEventLeaf(t, p.index, plainEvent)
 	equal(t, "log size", s.logSize(t), int64(4))
+}
+
+// testRedeemViewIDTwiceInOneBatch: two redemptions of one batch that give
+// their views the same id: the first is stored with its leaf, the second is
+// refused with ECONFLICT and takes nothing from its share.
+func testRedeemViewIDTwiceInOneBatch(t *testing.T, s *logged) {
+	must(t, s.createShare(share("sh-a", 1)))
+	must(t, s.createShare(share("sh-b", 1)))
+	holding := s.faults.Gate()
+	first := make(chan error, 1)
+	go func() { _, err := s.appendEvent(event("e-first", wallet.EventCodesVoided, carol, t0)); first <- err }()
+	<-holding
+	errs := make(chan error, 2)
+	go func() { _, err := s.redeem("sh-a", shareView("v-same", string(bob), t0.Add(time.Second))); errs <- err }()
+	historylogtest.WaitQueued(t, s.log, 1)
+	go func() { _, err := s.redeem("sh-b", shareView("v-same", string(bob), t0.Add(time.Second))); errs <- err }()
+	historylogtest.WaitQueued(t, s.log, 2)
+	s.faults.Release()
+	must(t, <-first)
+	a, b := <-errs, <-errs
+	if a != nil {
+		a, b = b, a
+	}
+	must(t, a)
+	wantCode(t, b, wallet.ECONFLICT)
+	seen := s.faults.Batches()
+	if last := seen[len(seen)-1]; last != (historylogtest.BatchSeen{States: 2, Leaves: 1}) {
+		t.Fatalf("the batch applied %d states and stored %d leaves, want 2 and 1", last.States, last.Leaves)
+	}
+	views := viewsByID(t, s, alice)
+	v, ok := views["v-same"]
+	if !ok || len(views) != 1 {
+		t.Fatalf("views %+v, want v-same only", views)
+	}
+	s.checkViewLeaf(t, v.LogIndex, v)
+	// The first in the batch's order took its share; the other share is
+	// untouched and still redeemable.
+	taken, free := "sh-a", "sh-b"
+	if v.ShareID == "sh-b" {
+		taken, free = free, taken
+	}
+	checkViews(t, s, taken, 1)
+	checkViews(t, s, free, 0)
+	_, err := s.redeem(free, shareView("v-other", string(bob), t0.Add(2*time.Second)))
+	must(t, err)
 }
 
 // testRedeemSpoiledBatch: a batch that fails in the store's Commit, after
