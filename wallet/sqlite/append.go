@@ -36,6 +36,11 @@ func (s *Store) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
 type appendTx struct {
 	s  *Store
 	tx *sql.Tx
+	// size is the log's size as Apply read it in tx, if sized. Nothing in
+	// the transaction appends leaves before Commit, which holds the batch
+	// to it.
+	size  int64
+	sized bool
 }
 
 const appendWhat = "append to the history log"
@@ -47,6 +52,7 @@ func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, err
 	if err := a.tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
 		return 0, nil, wrapErr(err, appendWhat)
 	}
+	a.size, a.sized = size, true
 	refused := make([]error, len(states))
 	for i, st := range states {
 		if st == nil {
@@ -156,7 +162,7 @@ func (a *appendTx) Commit(ctx context.Context, firstIndex int64, leaves []histor
 		if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
 			return err
 		}
-		if err := checkLogSize(ctx, a.tx, firstIndex); err != nil {
+		if err := a.checkLogSize(ctx, firstIndex); err != nil {
 			return wrapErr(err, appendWhat)
 		}
 		if err := writeLeaves(ctx, a.tx, firstIndex, leaves, hashes, cp); err != nil {
@@ -172,11 +178,14 @@ func (a *appendTx) Commit(ctx context.Context, firstIndex int64, leaves []histor
 // Rollback ends the transaction; after Commit it does nothing.
 func (a *appendTx) Rollback() { _ = a.tx.Rollback() }
 
-// checkLogSize returns ECONFLICT unless the log in tx has firstIndex leaves.
-func checkLogSize(ctx context.Context, tx *sql.Tx, firstIndex int64) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
-		return err
+// checkLogSize returns ECONFLICT unless the log in the transaction has
+// firstIndex leaves: as Apply read it, or read now if Apply was not called.
+func (a *appendTx) checkLogSize(ctx context.Context, firstIndex int64) error {
+	size := a.size
+	if !a.sized {
+		if err := a.tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
+			return err
+		}
 	}
 	if size != firstIndex {
 		return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)
