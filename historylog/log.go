@@ -72,6 +72,7 @@ type Log struct {
 	rand     io.Reader
 	maxBatch int
 	timeout  time.Duration
+	macs     sync.Pool // of *pseudonymMAC under keys.SubjectKey
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -140,6 +141,7 @@ func New(cfg Config) (*Log, error) {
 		queue:    make(chan *request, 4*cfg.MaxBatch),
 		done:     make(chan struct{}),
 	}
+	l.macs.New = func() any { return newPseudonymMAC(cfg.Keys.SubjectKey) }
 	go l.sequence()
 	return l, nil
 }
@@ -158,7 +160,11 @@ func (l *Log) VerifierKey() string { return l.keys.VerifierKey }
 // OrganisationSubject) as the leaves hold it: lowercase hex of
 // HMAC-SHA256(subject key, subject). The API compares it with a leaf's
 // parties (Leaf.HasParty) before showing the leaf.
-func (l *Log) Pseudonym(subject string) string { return pseudonym(l.keys.SubjectKey, subject) }
+func (l *Log) Pseudonym(subject string) string {
+	p := l.macs.Get().(*pseudonymMAC)
+	defer l.macs.Put(p)
+	return p.pseudonym(subject)
+}
 
 // Append appends the entries as leaves: Commit of a change that is only
 // history.
