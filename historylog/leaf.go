@@ -106,8 +106,7 @@ func (l Leaf) MarshalBinary() ([]byte, error) {
 	b = append(b, byte(len(l.Parties)))
 	seen := make(map[string]bool, len(l.Parties))
 	for _, p := range l.Parties {
-		ps, err := hex.DecodeString(p.Subject)
-		if err != nil || len(ps) != PseudonymBytes || hex.EncodeToString(ps) != p.Subject {
+		if !isPseudonym(p.Subject) {
 			return nil, wallet.Errorf(wallet.EINVALID, "history log: a party's pseudonym must be %d lowercase hex characters", 2*PseudonymBytes)
 		}
 		if seen[p.Subject] {
@@ -117,11 +116,39 @@ func (l Leaf) MarshalBinary() ([]byte, error) {
 		if p.Seq < 1 || p.Prev < -1 || (p.Seq == 1) != (p.Prev == -1) {
 			return nil, wallet.Errorf(wallet.EINVALID, "history log: party with seq %d and prev %d", p.Seq, p.Prev)
 		}
-		b = append(b, ps...)
+		b = appendPseudonym(b, p.Subject)
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Seq))
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Prev))
 	}
 	return b, nil
+}
+
+// isPseudonym reports whether s is a pseudonym as leaves hold it:
+// 2*PseudonymBytes lowercase hex characters.
+func isPseudonym(s string) bool {
+	if len(s) != 2*PseudonymBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPseudonym appends the bytes of pseudonym s (isPseudonym) to b.
+func appendPseudonym(b []byte, s string) []byte {
+	nibble := func(c byte) byte {
+		if c <= '9' {
+			return c - '0'
+		}
+		return c - 'a' + 10
+	}
+	for i := 0; i+1 < len(s); i += 2 {
+		b = append(b, nibble(s[i])<<4|nibble(s[i+1]))
+	}
+	return b
 }
 
 // ParseLeaf decodes a leaf. EINVALID if b is not a canonical version 1 leaf.
