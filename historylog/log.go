@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 	"time"
 
@@ -244,15 +245,17 @@ func checkEntry(e Entry) (Entry, error) {
 		return e, wallet.Errorf(wallet.EINVALID, "history log: an entry needs a time")
 	}
 	e.At = e.At.Truncate(time.Microsecond).UTC()
+	if slices.Contains(e.Subjects, "") {
+		return e, wallet.Errorf(wallet.EINVALID, "history log: an empty subject")
+	}
 	subjects := make([]string, 0, len(e.Subjects))
-	seen := make(map[string]bool, len(e.Subjects))
 	for _, s := range e.Subjects {
-		if s == "" {
-			return e, wallet.Errorf(wallet.EINVALID, "history log: an empty subject")
-		}
-		if !seen[s] {
-			seen[s] = true
+		// A leaf has a few parties (MaxParties): a scan beats a map.
+		if !slices.Contains(subjects, s) {
 			subjects = append(subjects, s)
+		}
+		if len(subjects) > MaxParties {
+			break // refused below
 		}
 	}
 	if len(subjects) < 1 || len(subjects) > MaxParties {
