@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -72,7 +73,21 @@ func bindOptionalJSON(c echo.Context, v any) error {
 	return bindJSON(c, v)
 }
 
+// fieldNames caches jsonFieldNames by type: request types are few and fixed,
+// and their names are read on every request.
+var fieldNames sync.Map // reflect.Type → map[string]struct{}, read only
+
+// jsonFieldNames returns the JSON names of t's fields (through pointers).
+// The map is shared: callers only read it.
 func jsonFieldNames(t reflect.Type) map[string]struct{} {
+	if names, ok := fieldNames.Load(t); ok {
+		return names.(map[string]struct{})
+	}
+	names, _ := fieldNames.LoadOrStore(t, readFieldNames(t))
+	return names.(map[string]struct{})
+}
+
+func readFieldNames(t reflect.Type) map[string]struct{} {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

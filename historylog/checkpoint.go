@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -28,7 +27,13 @@ func (c Checkpoint) MarshalText() ([]byte, error) {
 	if c.Origin == "" || strings.ContainsAny(c.Origin, "\n") || c.Size < 0 {
 		return nil, wallet.Errorf(wallet.EINVALID, "history log: invalid checkpoint")
 	}
-	return fmt.Appendf(nil, "%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root[:])), nil
+	b := make([]byte, 0, len(c.Origin)+1+20+1+base64.StdEncoding.EncodedLen(len(c.Root))+1)
+	b = append(b, c.Origin...)
+	b = append(b, '\n')
+	b = strconv.AppendInt(b, c.Size, 10)
+	b = append(b, '\n')
+	b = base64.StdEncoding.AppendEncode(b, c.Root[:])
+	return append(b, '\n'), nil
 }
 
 // ParseCheckpoint parses the body of a checkpoint (the text of the note,

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"time"
 
 	"github.com/qujat/qujat/wallet"
@@ -105,8 +106,7 @@ func (l Leaf) MarshalBinary() ([]byte, error) {
 	b = append(b, byte(len(l.Parties)))
 	seen := make(map[string]bool, len(l.Parties))
 	for _, p := range l.Parties {
-		ps, err := hex.DecodeString(p.Subject)
-		if err != nil || len(ps) != PseudonymBytes || hex.EncodeToString(ps) != p.Subject {
+		if !isPseudonym(p.Subject) {
 			return nil, wallet.Errorf(wallet.EINVALID, "history log: a party's pseudonym must be %d lowercase hex characters", 2*PseudonymBytes)
 		}
 		if seen[p.Subject] {
@@ -116,11 +116,39 @@ func (l Leaf) MarshalBinary() ([]byte, error) {
 		if p.Seq < 1 || p.Prev < -1 || (p.Seq == 1) != (p.Prev == -1) {
 			return nil, wallet.Errorf(wallet.EINVALID, "history log: party with seq %d and prev %d", p.Seq, p.Prev)
 		}
-		b = append(b, ps...)
+		b = appendPseudonym(b, p.Subject)
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Seq))
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Prev))
 	}
 	return b, nil
+}
+
+// isPseudonym reports whether s is a pseudonym as leaves hold it:
+// 2*PseudonymBytes lowercase hex characters.
+func isPseudonym(s string) bool {
+	if len(s) != 2*PseudonymBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPseudonym appends the bytes of pseudonym s (isPseudonym) to b.
+func appendPseudonym(b []byte, s string) []byte {
+	nibble := func(c byte) byte {
+		if c <= '9' {
+			return c - '0'
+		}
+		return c - 'a' + 10
+	}
+	for i := 0; i+1 < len(s); i += 2 {
+		b = append(b, nibble(s[i])<<4|nibble(s[i+1]))
+	}
+	return b
 }
 
 // ParseLeaf decodes a leaf. EINVALID if b is not a canonical version 1 leaf.
@@ -191,9 +219,25 @@ func checkKind(kind string) error {
 	return nil
 }
 
-// pseudonym returns lowercase hex HMAC-SHA256(key, subject).
-func pseudonym(key []byte, subject string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(subject))
-	return hex.EncodeToString(m.Sum(nil))
+// pseudonymMAC computes pseudonyms under one key: lowercase hex
+// HMAC-SHA256(key, subject). It is not safe for concurrent use; a Log
+// keeps a pool of them, since one request may need several pseudonyms
+// and a fresh HMAC costs a handful of allocations.
+type pseudonymMAC struct {
+	mac hash.Hash
+	buf []byte // the subject, then the sum and its hex
+}
+
+func newPseudonymMAC(key []byte) *pseudonymMAC {
+	return &pseudonymMAC{mac: hmac.New(sha256.New, key)}
+}
+
+func (p *pseudonymMAC) pseudonym(subject string) string {
+	p.mac.Reset()
+	b := append(p.buf[:0], subject...)
+	p.mac.Write(b)
+	b = p.mac.Sum(b[:0])
+	b = hex.AppendEncode(b, b[:sha256.Size])
+	p.buf = b
+	return string(b[sha256.Size:])
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,6 +73,7 @@ type Log struct {
 	rand     io.Reader
 	maxBatch int
 	timeout  time.Duration
+	macs     sync.Pool // of *pseudonymMAC under keys.SubjectKey
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -140,6 +142,7 @@ func New(cfg Config) (*Log, error) {
 		queue:    make(chan *request, 4*cfg.MaxBatch),
 		done:     make(chan struct{}),
 	}
+	l.macs.New = func() any { return newPseudonymMAC(cfg.Keys.SubjectKey) }
 	go l.sequence()
 	return l, nil
 }
@@ -158,7 +161,11 @@ func (l *Log) VerifierKey() string { return l.keys.VerifierKey }
 // OrganisationSubject) as the leaves hold it: lowercase hex of
 // HMAC-SHA256(subject key, subject). The API compares it with a leaf's
 // parties (Leaf.HasParty) before showing the leaf.
-func (l *Log) Pseudonym(subject string) string { return pseudonym(l.keys.SubjectKey, subject) }
+func (l *Log) Pseudonym(subject string) string {
+	p := l.macs.Get().(*pseudonymMAC)
+	defer l.macs.Put(p)
+	return p.pseudonym(subject)
+}
 
 // Append appends the entries as leaves: Commit of a change that is only
 // history.
@@ -238,15 +245,17 @@ func checkEntry(e Entry) (Entry, error) {
 		return e, wallet.Errorf(wallet.EINVALID, "history log: an entry needs a time")
 	}
 	e.At = e.At.Truncate(time.Microsecond).UTC()
+	if slices.Contains(e.Subjects, "") {
+		return e, wallet.Errorf(wallet.EINVALID, "history log: an empty subject")
+	}
 	subjects := make([]string, 0, len(e.Subjects))
-	seen := make(map[string]bool, len(e.Subjects))
 	for _, s := range e.Subjects {
-		if s == "" {
-			return e, wallet.Errorf(wallet.EINVALID, "history log: an empty subject")
-		}
-		if !seen[s] {
-			seen[s] = true
+		// A leaf has a few parties (MaxParties): a scan beats a map.
+		if !slices.Contains(subjects, s) {
 			subjects = append(subjects, s)
+		}
+		if len(subjects) > MaxParties {
+			break // refused below
 		}
 	}
 	if len(subjects) < 1 || len(subjects) > MaxParties {

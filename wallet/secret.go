@@ -32,9 +32,15 @@ const (
 // guesses of six-digit codes offline. A Hasher is safe for concurrent use.
 type Hasher struct {
 	key []byte
-	// macs reuses keyed HMAC states: making one costs two SHA-256 states
-	// and the key schedule, on every redemption and sign-in.
+	// macs reuses keyed HMAC states (*keyedMAC): making one costs two
+	// SHA-256 states and the key schedule, on every redemption and sign-in.
 	macs sync.Pool
+}
+
+// keyedMAC is a keyed HMAC state with a buffer for its input and output.
+type keyedMAC struct {
+	mac hash.Hash
+	buf []byte
 }
 
 // NewHasher returns a Hasher keyed by pepper (copied). It panics if pepper is
@@ -45,7 +51,7 @@ func NewHasher(pepper []byte) *Hasher {
 		panic("wallet: NewHasher with an empty pepper")
 	}
 	h := &Hasher{key: append([]byte(nil), pepper...)}
-	h.macs.New = func() any { return hmac.New(sha256.New, h.key) }
+	h.macs.New = func() any { return &keyedMAC{mac: hmac.New(sha256.New, h.key)} }
 	return h
 }
 
@@ -57,15 +63,17 @@ func (h *Hasher) Hash(purpose, secret string) string {
 	if strings.IndexByte(purpose, 0) >= 0 {
 		panic("wallet: hash purpose contains a NUL byte")
 	}
-	m := h.macs.Get().(hash.Hash)
-	m.Reset()
-	io.WriteString(m, purpose)
-	m.Write([]byte{0})
-	io.WriteString(m, secret)
-	var sum [sha256.Size]byte
-	out := hex.EncodeToString(m.Sum(sum[:0]))
-	h.macs.Put(m)
-	return out
+	m := h.macs.Get().(*keyedMAC)
+	defer h.macs.Put(m)
+	m.mac.Reset()
+	b := append(m.buf[:0], purpose...)
+	b = append(b, 0)
+	b = append(b, secret...)
+	m.mac.Write(b)
+	b = m.mac.Sum(b[:0])
+	b = hex.AppendEncode(b, b[:sha256.Size])
+	m.buf = b
+	return string(b[sha256.Size:])
 }
 
 // Equal reports whether two hashes are the same, in time that does not depend

@@ -27,6 +27,17 @@ func TestHasher_HashIsHexHMACOfPurposeNulSecret(t *testing.T) {
 	if got := h.Hash(SecretOTP, "123456"); got != want {
 		t.Fatalf("Hash = %s, want %s", got, want)
 	}
+	// The same from a reused state, after secrets of other lengths.
+	for _, secret := range []string{"", strings.Repeat("long secret ", 20), "1"} {
+		m := hmac.New(sha256.New, pepper)
+		m.Write([]byte("share-token\x00" + secret))
+		if got, want := h.Hash(SecretShareToken, secret), hex.EncodeToString(m.Sum(nil)); got != want {
+			t.Fatalf("Hash of %q = %s, want %s", secret, got, want)
+		}
+	}
+	if got := h.Hash(SecretOTP, "123456"); got != want {
+		t.Fatalf("Hash again = %s, want %s", got, want)
+	}
 }
 
 func TestHasher_PurposeSeparatesDomains(t *testing.T) {

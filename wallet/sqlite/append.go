@@ -36,17 +36,53 @@ func (s *Store) BeginAppend(ctx context.Context) (historylog.AppendTx, error) {
 type appendTx struct {
 	s  *Store
 	tx *sql.Tx
+	// size is the log's size as Apply read it in tx, if sized. Nothing in
+	// the transaction appends leaves before Commit, which holds the batch
+	// to it.
+	size  int64
+	sized bool
 }
 
 const appendWhat = "append to the history log"
 
+// statements returns the context of a batch's statements: ctx's values
+// without its cancellation, or ctx's error if it has ended. The
+// transaction holds SQLite's write lock from its BEGIN IMMEDIATE on
+// (BeginAppend, which waits for it under ctx), so no statement of it waits
+// for another connection; ctx still bounds the batch, as database/sql rolls
+// the transaction back when ctx ends and every step checks ctx first
+// (settled). A context without a Done channel spares the driver a watcher
+// goroutine, a channel and a closure per statement.
+func statements(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
+// settled translates an error of the transaction. A statement of a
+// transaction that database/sql rolled back because ctx ended fails with
+// sql.ErrTxDone: that is ctx's error (EUNAVAILABLE), as it was when the
+// statement itself watched ctx.
+func settled(ctx context.Context, err error) error {
+	if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return wrapErr(err, appendWhat)
+}
+
 // Apply applies each state (a []wallet.Op) under its own savepoint, rolled
 // back alone when one of its ops fails, and returns the log's size.
 func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, error) {
-	var size int64
-	if err := a.tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
-		return 0, nil, wrapErr(err, appendWhat)
+	sctx, err := statements(ctx)
+	if err != nil {
+		return 0, nil, settled(ctx, err)
 	}
+	var size int64
+	if err := a.tx.QueryRowContext(sctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
+		return 0, nil, settled(ctx, err)
+	}
+	a.size, a.sized = size, true
 	refused := make([]error, len(states))
 	for i, st := range states {
 		if st == nil {
@@ -57,9 +93,9 @@ func (a *appendTx) Apply(ctx context.Context, states []any) (int64, []error, err
 			refused[i] = wallet.Errorf(wallet.EINTERNAL, "history log: a change of %T is not the wallet's", st)
 			continue
 		}
-		err, txErr := a.applyIsolated(ctx, ops)
+		err, txErr := a.applyIsolated(sctx, ops)
 		if txErr != nil {
-			return 0, nil, txErr
+			return 0, nil, settled(ctx, txErr)
 		}
 		refused[i] = err
 	}
@@ -141,12 +177,28 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 
 // ReadHashes reads stored hashes in the transaction. ENOTFOUND if one is missing.
 func (a *appendTx) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
-	return readHashes(ctx, a.tx, indexes)
+	sctx, err := statements(ctx)
+	if err != nil {
+		return nil, settled(ctx, err)
+	}
+	hs, err := readHashes(sctx, a.tx, indexes)
+	if err != nil {
+		return nil, settled(ctx, err)
+	}
+	return hs, nil
 }
 
 // SubjectHeads reads the chains' heads in the transaction.
 func (a *appendTx) SubjectHeads(ctx context.Context, pseudonyms []string) (map[string]historylog.Head, error) {
-	return subjectHeads(ctx, a.tx, pseudonyms)
+	sctx, err := statements(ctx)
+	if err != nil {
+		return nil, settled(ctx, err)
+	}
+	heads, err := subjectHeads(sctx, a.tx, pseudonyms)
+	if err != nil {
+		return nil, settled(ctx, err)
+	}
+	return heads, nil
 }
 
 // Commit writes the leaves with their records and the checkpoint, and
@@ -156,15 +208,19 @@ func (a *appendTx) Commit(ctx context.Context, firstIndex int64, leaves []histor
 		if err := historylog.CheckBatch(firstIndex, leaves, hashes, cp); err != nil {
 			return err
 		}
-		if err := checkLogSize(ctx, a.tx, firstIndex); err != nil {
-			return wrapErr(err, appendWhat)
+		sctx, err := statements(ctx)
+		if err != nil {
+			return settled(ctx, err)
 		}
-		if err := writeLeaves(ctx, a.tx, firstIndex, leaves, hashes, cp); err != nil {
-			return wrapErr(err, appendWhat)
+		if err := a.checkLogSize(sctx, firstIndex); err != nil {
+			return settled(ctx, err)
+		}
+		if err := writeLeaves(sctx, a.tx, firstIndex, leaves, hashes, cp); err != nil {
+			return settled(ctx, err)
 		}
 	}
 	if err := a.tx.Commit(); err != nil {
-		return wrapErr(err, appendWhat)
+		return settled(ctx, err)
 	}
 	return nil
 }
@@ -172,11 +228,14 @@ func (a *appendTx) Commit(ctx context.Context, firstIndex int64, leaves []histor
 // Rollback ends the transaction; after Commit it does nothing.
 func (a *appendTx) Rollback() { _ = a.tx.Rollback() }
 
-// checkLogSize returns ECONFLICT unless the log in tx has firstIndex leaves.
-func checkLogSize(ctx context.Context, tx *sql.Tx, firstIndex int64) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
-		return err
+// checkLogSize returns ECONFLICT unless the log in the transaction has
+// firstIndex leaves: as Apply read it, or read now if Apply was not called.
+func (a *appendTx) checkLogSize(ctx context.Context, firstIndex int64) error {
+	size := a.size
+	if !a.sized {
+		if err := a.tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log_leaves`).Scan(&size); err != nil {
+			return err
+		}
 	}
 	if size != firstIndex {
 		return wallet.Errorf(wallet.ECONFLICT, "history log: the log has %d leaves, the batch starts at %d", size, firstIndex)

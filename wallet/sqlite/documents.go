@@ -30,18 +30,19 @@ const documentColumns = `d.id, d.subject_iin, d.type, d.source, d.fetched_at,
 	FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.latest_version`
 
 func scanDocument(sc scanner) (wallet.StoredDocument, error) {
-	var (
+	var r struct { // the scan's targets, in one allocation (see scanner)
 		d                  wallet.StoredDocument
 		subject, typ       string
 		fetched, createdAt int64
 		index              sql.NullInt64
-	)
-	err := sc.Scan(&d.ID, &subject, &typ, &d.Source, &fetched,
-		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &createdAt, &index)
-	d.Latest.LogIndex = fromLogIndex(index)
-	d.SubjectIIN, d.Type, d.FetchedAt = wallet.IIN(subject), wallet.DocumentType(typ), fromMicros(fetched)
-	d.Latest.DocumentID, d.Latest.CreatedAt = d.ID, fromMicros(createdAt)
-	return d, err
+	}
+	d := &r.d
+	err := sc.Scan(&d.ID, &r.subject, &r.typ, &d.Source, &r.fetched,
+		&d.Latest.Version, &d.Latest.Content, &d.Latest.JWS, &d.Latest.PrevHash, &d.Latest.Hash, &r.createdAt, &r.index)
+	d.Latest.LogIndex = fromLogIndex(r.index)
+	d.SubjectIIN, d.Type, d.FetchedAt = wallet.IIN(r.subject), wallet.DocumentType(r.typ), fromMicros(r.fetched)
+	d.Latest.DocumentID, d.Latest.CreatedAt = d.ID, fromMicros(r.createdAt)
+	return *d, err
 }
 
 // Documents returns the subject's documents with their latest versions,

@@ -43,21 +43,22 @@ func (s *Store) Events(ctx context.Context, subject wallet.IIN) ([]wallet.Event,
 const eventColumns = `id, kind, subject_iin, actor_kind, actor_id, object_id, details, at, log_index FROM events`
 
 func scanEvent(sc scanner) (wallet.Event, error) {
-	var (
+	var r struct { // the scan's targets, in one allocation (see scanner)
 		e                wallet.Event
 		subject, details string
 		at               int64
 		index            sql.NullInt64
-	)
-	if err := sc.Scan(&e.ID, &e.Kind, &subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &details, &at, &index); err != nil {
-		return e, err
 	}
-	e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(subject), fromMicros(at), fromLogIndex(index)
-	if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-		return e, err
+	e := &r.e
+	if err := sc.Scan(&e.ID, &e.Kind, &r.subject, &e.ActorKind, &e.ActorID, &e.ObjectID, &r.details, &r.at, &r.index); err != nil {
+		return *e, err
+	}
+	e.SubjectIIN, e.At, e.LogIndex = wallet.IIN(r.subject), fromMicros(r.at), fromLogIndex(r.index)
+	if err := json.Unmarshal([]byte(r.details), &e.Details); err != nil {
+		return *e, err
 	}
 	if len(e.Details) == 0 {
 		e.Details = nil
 	}
-	return e, nil
+	return *e, nil
 }

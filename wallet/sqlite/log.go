@@ -19,55 +19,94 @@ func (s *Store) LogSize(ctx context.Context) (int64, error) {
 	return n, wrapErr(err, "history log size")
 }
 
-// writeLeaves inserts a checked batch (historylog.CheckBatch) in tx.
+// writeLeaves inserts a checked batch (historylog.CheckBatch) in tx: each
+// table's rows in one statement (insertRows), then the leaves' records.
 func writeLeaves(ctx context.Context, tx *sql.Tx, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint) error {
-	leafStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES (?, ?, ?)`)
+	err := insertRows(ctx, tx, `INSERT INTO log_leaves (idx, leaf, leaf_hash) VALUES `, `(?, ?, ?)`, len(leaves),
+		func(i int, args []any) []any {
+			l := &leaves[i]
+			return append(args, l.Index, l.Data, l.Hash[:])
+		})
 	if err != nil {
 		return err
 	}
-	defer leafStmt.Close()
-	partyStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_parties (subject, seq, leaf_index) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
+	type party struct {
+		leaf int64
+		p    historylog.Party
 	}
-	defer partyStmt.Close()
-	payloadStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_payloads (leaf_index, at, payload) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer payloadStmt.Close()
-	hashStmt, err := tx.PrepareContext(ctx, `INSERT INTO log_hashes (id, hash) VALUES (?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer hashStmt.Close()
-	for _, l := range leaves {
-		if _, err := leafStmt.ExecContext(ctx, l.Index, l.Data, l.Hash[:]); err != nil {
-			return err
-		}
+	var parties []party
+	var payloads []*historylog.StoredLeaf
+	for i := range leaves {
+		l := &leaves[i]
 		for _, p := range l.Parties {
-			if _, err := partyStmt.ExecContext(ctx, p.Subject, p.Seq, l.Index); err != nil {
-				return err
-			}
+			parties = append(parties, party{l.Index, p})
 		}
 		if l.Payload != nil {
-			if _, err := payloadStmt.ExecContext(ctx, l.Index, micros(l.At), l.Payload); err != nil {
-				return err
-			}
+			payloads = append(payloads, l)
 		}
+	}
+	err = insertRows(ctx, tx, `INSERT INTO log_parties (subject, seq, leaf_index) VALUES `, `(?, ?, ?)`, len(parties),
+		func(i int, args []any) []any {
+			return append(args, parties[i].p.Subject, parties[i].p.Seq, parties[i].leaf)
+		})
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, tx, `INSERT INTO log_payloads (leaf_index, at, payload) VALUES `, `(?, ?, ?)`, len(payloads),
+		func(i int, args []any) []any {
+			l := payloads[i]
+			return append(args, l.Index, micros(l.At), l.Payload)
+		})
+	if err != nil {
+		return err
+	}
+	for _, l := range leaves {
 		if err := writeRecord(ctx, tx, l.Index, l.Record); err != nil {
 			return err
 		}
 	}
 	base := tlog.StoredHashIndex(0, firstIndex)
-	for i, h := range hashes {
-		if _, err := hashStmt.ExecContext(ctx, base+int64(i), h[:]); err != nil {
-			return err
-		}
+	err = insertRows(ctx, tx, `INSERT INTO log_hashes (id, hash) VALUES `, `(?, ?)`, len(hashes),
+		func(i int, args []any) []any {
+			return append(args, base+int64(i), hashes[i][:])
+		})
+	if err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)`,
 		cp.Size, cp.Root[:], string(cp.Note))
 	return err
+}
+
+// maxRowVariables bounds the variables of one insertRows statement, well
+// under SQLite's limit of bound variables.
+const maxRowVariables = 900
+
+// insertRows inserts n rows with statements of many rows each: insert is
+// the statement up to VALUES, tuple one row's placeholders ("(?, ?)"), and
+// row appends the i-th row's values to args. One statement per table and
+// batch, rather than one per row, is what keeps a batch's cost per leaf low.
+func insertRows(ctx context.Context, tx *sql.Tx, insert, tuple string, n int, row func(i int, args []any) []any) error {
+	cols := strings.Count(tuple, "?")
+	per := maxRowVariables / cols
+	for lo := 0; lo < n; lo += per {
+		hi := min(n, lo+per)
+		var q strings.Builder
+		q.Grow(len(insert) + (hi-lo)*(len(tuple)+2))
+		q.WriteString(insert)
+		args := make([]any, 0, (hi-lo)*cols)
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				q.WriteString(", ")
+			}
+			q.WriteString(tuple)
+			args = row(i, args)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Leaves returns up to limit leaves from index from on, with their

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qujat/qujat/historylog"
 	"github.com/qujat/qujat/historylog/historylogtest"
+	"github.com/qujat/qujat/wallet"
 	"github.com/qujat/qujat/wallet/sqlite"
 )
 
@@ -78,4 +79,42 @@ func BenchmarkAppend_OneTxPerEvent(b *testing.B) {
 // each mode per iteration, both rates and their ratio from the same run.
 func BenchmarkAppend_GroupCommitVsOneTxPerEvent(b *testing.B) {
 	historylogtest.BenchmarkGroupCommitVsOneTxPerEvent(b, func(b *testing.B) historylog.LogStore { return openBenchStore(b) }, 32, 500)
+}
+
+// A batch's statements do not watch its context one by one, but the batch
+// still ends with it: once the context has ended every step is
+// EUNAVAILABLE, nothing is stored and the writer takes the next batch.
+func TestAppend_AnEndedContextEndsTheBatch(t *testing.T) {
+	s := newLogStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tx, err := s.BeginAppend(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _, err := tx.Apply(ctx, nil)
+	if err != nil || size != 0 {
+		t.Fatalf("Apply = %d, %v", size, err)
+	}
+	cancel()
+	if _, _, err := tx.Apply(ctx, nil); wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+		t.Fatalf("Apply after the context ended: %v, want EUNAVAILABLE", err)
+	}
+	if _, err := tx.ReadHashes(ctx, []int64{0}); wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+		t.Fatalf("ReadHashes after the context ended: %v, want EUNAVAILABLE", err)
+	}
+	if err := tx.Commit(ctx, size, nil, nil, historylog.StoredCheckpoint{}); wallet.ErrorCode(err) != wallet.EUNAVAILABLE {
+		t.Fatalf("Commit after the context ended: %v, want EUNAVAILABLE", err)
+	}
+	tx.Rollback()
+
+	bg := context.Background()
+	tx, err = s.BeginAppend(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if size, _, err := tx.Apply(bg, nil); err != nil || size != 0 {
+		t.Fatalf("the next batch's Apply = %d, %v", size, err)
+	}
 }

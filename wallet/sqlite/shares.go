@@ -10,16 +10,17 @@ import (
 const shareColumns = `id, document_id, owner_iin, created_by, max_views, views, created_at, expires_at, revoked_at`
 
 func scanShare(sc scanner) (wallet.Share, error) {
-	var (
+	var r struct { // the scan's targets, in one allocation (see scanner)
 		sh               wallet.Share
 		owner, createdBy string
 		created, expires int64
 		revoked          sql.NullInt64
-	)
-	err := sc.Scan(&sh.ID, &sh.DocumentID, &owner, &createdBy, &sh.MaxViews, &sh.Views, &created, &expires, &revoked)
-	sh.OwnerIIN, sh.CreatedBy = wallet.IIN(owner), wallet.IIN(createdBy)
-	sh.CreatedAt, sh.ExpiresAt, sh.RevokedAt = fromMicros(created), fromMicros(expires), fromNullMicros(revoked)
-	return sh, err
+	}
+	sh := &r.sh
+	err := sc.Scan(&sh.ID, &sh.DocumentID, &r.owner, &r.createdBy, &sh.MaxViews, &sh.Views, &r.created, &r.expires, &r.revoked)
+	sh.OwnerIIN, sh.CreatedBy = wallet.IIN(r.owner), wallet.IIN(r.createdBy)
+	sh.CreatedAt, sh.ExpiresAt, sh.RevokedAt = fromMicros(r.created), fromMicros(r.expires), fromNullMicros(r.revoked)
+	return *sh, err
 }
 
 // Share returns one share. ENOTFOUND.

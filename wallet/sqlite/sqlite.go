@@ -245,7 +245,9 @@ func nullString(s string) any {
 	return s
 }
 
-// scanner is a *sql.Row or *sql.Rows.
+// scanner is a *sql.Row or *sql.Rows. Every target given to Scan escapes to
+// the heap, each in an allocation of its own: scan functions of hot paths
+// keep their targets in one struct, which is one allocation.
 type scanner interface{ Scan(dest ...any) error }
 
 // collect scans every row with scan, translating errors.

@@ -27,18 +27,19 @@ const viewColumns = `id, document_id, document_type, owner_iin, viewer_kind, vie
 	share_id, consent_id, shared_by, at, log_index FROM views`
 
 func scanView(sc scanner) (wallet.View, error) {
-	var (
+	var r struct { // the scan's targets, in one allocation (see scanner)
 		v                    wallet.View
 		typ, owner, sharedBy string
 		shareID              sql.NullString
 		at                   int64
 		index                sql.NullInt64
-	)
-	err := sc.Scan(&v.ID, &v.DocumentID, &typ, &owner, &v.ViewerKind, &v.ViewerID, &v.Channel,
-		&shareID, &v.ConsentID, &sharedBy, &at, &index)
-	v.DocumentType, v.OwnerIIN, v.SharedBy = wallet.DocumentType(typ), wallet.IIN(owner), wallet.IIN(sharedBy)
-	v.ShareID, v.At, v.LogIndex = shareID.String, fromMicros(at), fromLogIndex(index)
-	return v, err
+	}
+	v := &r.v
+	err := sc.Scan(&v.ID, &v.DocumentID, &r.typ, &r.owner, &v.ViewerKind, &v.ViewerID, &v.Channel,
+		&r.shareID, &v.ConsentID, &r.sharedBy, &r.at, &r.index)
+	v.DocumentType, v.OwnerIIN, v.SharedBy = wallet.DocumentType(r.typ), wallet.IIN(r.owner), wallet.IIN(r.sharedBy)
+	v.ShareID, v.At, v.LogIndex = r.shareID.String, fromMicros(r.at), fromLogIndex(r.index)
+	return *v, err
 }
 
 // ViewsOfOwner returns views of the owner's documents, newest first.
