@@ -42,6 +42,10 @@ func (s *mapStore) Put(context.Context, string, []byte, time.Duration) error {
 	return wallet.Errorf(wallet.EINTERNAL, "not used by otp")
 }
 
+func (s *mapStore) PutAll(context.Context, time.Duration, ...wallet.KeyValue) error {
+	return wallet.Errorf(wallet.EINTERNAL, "not used by otp")
+}
+
 func (s *mapStore) PutNew(context.Context, string, []byte, time.Duration) (bool, error) {
 	return false, wallet.Errorf(wallet.EINTERNAL, "not used by otp")
 }

@@ -295,14 +295,12 @@ func (s *Service) restoreShortLived(ctx context.Context, aead cipher.AEAD, o ope
 	if err != nil {
 		return wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry")
 	}
-	if err := s.Codes.Put(ctx, entryKey(sh.ID), entry, ttl); err != nil {
-		return err
-	}
 	sealed, err := seal(aead, s.rand(), sh.ID, sealedRecord{Token: o.Token, CodeKey: o.CodeKey})
 	if err != nil {
 		return err
 	}
-	return s.Codes.Put(ctx, sealedKey(sh.ID), sealed, ttl)
+	return s.Codes.PutAll(ctx, ttl, wallet.KeyValue{Key: entryKey(sh.ID), Value: entry},
+		wallet.KeyValue{Key: sealedKey(sh.ID), Value: sealed})
 }
 
 // OpenOnce is Open for a request with an Idempotency-Key (none if key is

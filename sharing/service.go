@@ -381,14 +381,14 @@ func (s *Service) open(ctx context.Context, doc wallet.Document, createdBy walle
 	if err != nil {
 		return fail(wallet.Wrap(wallet.EINTERNAL, err, "cannot encode share entry"))
 	}
-	if err := s.Codes.Put(ctx, entryKey(id), entry, ttl); err != nil {
-		return fail(err)
-	}
 	sealed, err := seal(aead, r, id, sealedRecord{Token: token, CodeKey: ck})
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.Codes.Put(ctx, sealedKey(id), sealed, ttl); err != nil {
+	// The entry (what redemption reads) and the sealed token (for the QR)
+	// in one round trip.
+	if err := s.Codes.PutAll(ctx, ttl, wallet.KeyValue{Key: entryKey(id), Value: entry},
+		wallet.KeyValue{Key: sealedKey(id), Value: sealed}); err != nil {
 		return fail(err)
 	}
 	return Opened{Share: sh, Token: token, ShortCode: code, URL: s.shareURL(token)}, nil

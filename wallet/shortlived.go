@@ -14,6 +14,11 @@ type ShortLivedStore interface {
 	Ping(ctx context.Context) error
 	// Put sets key to value, replacing any value, expiring after ttl.
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// PutAll sets each entry's key to its value, replacing any, all
+	// expiring after ttl, in one round trip where the store allows (one
+	// Redis: a pipeline; a Redis Cluster: one SET after another). It is not
+	// atomic: after an error some may be set and others not.
+	PutAll(ctx context.Context, ttl time.Duration, entries ...KeyValue) error
 	// PutNew sets key only if it does not exist; it reports whether it did.
 	PutNew(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
 	// Get returns the value of key. ENOTFOUND if absent or expired.
@@ -46,6 +51,12 @@ type ShortLivedStore interface {
 	// above zero: a reservation that was not needed after all. The keys must
 	// share one hash slot, as for Reserve.
 	Unreserve(ctx context.Context, keys ...string) error
+}
+
+// KeyValue is one entry of a PutAll.
+type KeyValue struct {
+	Key   string
+	Value []byte
 }
 
 // Budget is one counter of a Reserve: at most Limit within a fixed Window.

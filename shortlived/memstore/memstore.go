@@ -73,6 +73,24 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
+// PutAll sets each entry as Put does, under one lock. EINVALID if ttl is
+// not positive.
+func (s *Store) PutAll(ctx context.Context, ttl time.Duration, entries ...wallet.KeyValue) error {
+	if err := checkContext(ctx); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return wallet.Errorf(wallet.EINVALID, "ttl must be positive")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, e := range entries {
+		s.set(now, e.Key, &entry{value: clone(e.Value), expires: now.Add(ttl)})
+	}
+	return nil
+}
+
 // PutNew sets key to value only if the key holds nothing live, and reports
 // whether it did. EINVALID if ttl is not positive.
 func (s *Store) PutNew(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {

@@ -41,6 +41,7 @@ func RunShortLivedStoreTests(t *testing.T, newStore func(t *testing.T) wallet.Sh
 		{"GetMissingIsNotFound", testGetMissing},
 		{"PutThenGetReturnsValue", testPutGet},
 		{"PutReplacesValue", testPutReplaces},
+		{"PutAllSetsEachAndExpires", testPutAll},
 		{"ValuesAreCopied", testValuesCopied},
 		{"DeleteRemovesKeysAndIgnoresAbsentOnes", testDelete},
 		{"PutNewSetsOnlyAbsentKeys", testPutNew},
@@ -133,6 +134,36 @@ func testPutGet(t *testing.T, s wallet.ShortLivedStore) {
 			t.Errorf("Get(%q) = %q, want %q", k, got, v)
 		}
 	}
+}
+
+func testPutAll(t *testing.T, s wallet.ShortLivedStore) {
+	ctx := t.Context()
+	noErr(t, s.Put(ctx, "old", []byte("before"), longTTL))
+	noErr(t, s.PutAll(ctx, longTTL))
+	noErr(t, s.PutAll(ctx, longTTL, wallet.KeyValue{Key: "old", Value: []byte("after")},
+		wallet.KeyValue{Key: "{x}a", Value: []byte("1")}, wallet.KeyValue{Key: "{y}b", Value: []byte{0, 0xff}}))
+	for k, want := range map[string]string{"old": "after", "{x}a": "1", "{y}b": "\x00\xff"} {
+		got, err := s.Get(ctx, k)
+		noErr(t, err)
+		if string(got) != want {
+			t.Fatalf("Get(%q) = %q, want %q", k, got, want)
+		}
+	}
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		wantCode(t, s.PutAll(ctx, ttl, wallet.KeyValue{Key: "z", Value: []byte("v")}), wallet.EINVALID)
+	}
+	_, err := s.Get(ctx, "z")
+	wantCode(t, err, wallet.ENOTFOUND)
+	start := time.Now()
+	noErr(t, s.PutAll(ctx, shortTTL, wallet.KeyValue{Key: "s1", Value: []byte("v")}, wallet.KeyValue{Key: "s2", Value: []byte("w")}))
+	if _, err := s.Get(ctx, "s2"); time.Since(start) < shortTTL {
+		noErr(t, err)
+	}
+	waitUntil(t, "entries expired", func() bool {
+		_, err1 := s.Get(ctx, "s1")
+		_, err2 := s.Get(ctx, "s2")
+		return err1 != nil && err2 != nil
+	})
 }
 
 func testPutReplaces(t *testing.T, s wallet.ShortLivedStore) {
