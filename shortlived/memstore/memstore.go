@@ -60,17 +60,7 @@ func (s *Store) Ping(ctx context.Context) error { return checkContext(ctx) }
 // Put sets key to value, replacing any value or ticket, expiring after ttl.
 // EINVALID if ttl is not positive.
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := checkContext(ctx); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		return wallet.Errorf(wallet.EINVALID, "ttl must be positive")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	s.set(now, key, &entry{value: clone(value), expires: now.Add(ttl)})
-	return nil
+	return s.PutAll(ctx, ttl, wallet.KeyValue{Key: key, Value: value})
 }
 
 // PutAll sets each entry as Put does, under one lock. EINVALID if ttl is
