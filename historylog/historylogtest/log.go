@@ -25,6 +25,7 @@ func RunLogTests(t *testing.T, newStore func(t *testing.T) historylog.LogStore) 
 		fn   func(t *testing.T, s historylog.LogStore)
 	}{
 		{"Append_DenseIndexesLeavesAndPayloads", testAppend},
+		{"Append_LargeAndSmallBatchesReadBackAndAudit", testBatchSizes},
 		{"Append_InvalidEntriesAppendNothing", testAppendInvalid},
 		{"Commit_RefusedStateGetsItsErrorTheRestOfTheBatchGoesOn", testCommitRefused},
 		{"Commit_StateWithoutEntriesStoresNoLeaf", testCommitStateOnly},
@@ -102,6 +103,51 @@ func testAppend(t *testing.T, s historylog.LogStore) {
 	}
 	rep := mustAudit(t, s, keys)
 	if rep.Size != 3 || rep.Checkpoints != 2 || rep.Subjects != 3 || rep.Payloads != 3 {
+		t.Fatalf("audit report %+v", rep)
+	}
+}
+
+// testBatchSizes appends a batch of 300 entries (a store may send a large
+// batch's rows otherwise than a small one's: PostgreSQL copies them) and
+// then one of 3, and reads every leaf, party chain and payload back.
+func testBatchSizes(t *testing.T, s historylog.LogStore) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	l := newLog(t, s, keys, 512)
+	owner := citizen(1)
+	first := int64(0)
+	for _, n := range []int{300, 3} {
+		entries := make([]historylog.Entry, n)
+		for i := range entries {
+			entries[i] = entry(owner, citizen(2+i), t0.Add(time.Duration(i)*time.Second))
+		}
+		idx := mustAppend(t, l, entries...)
+		if len(idx) != n || idx[0] != first || idx[n-1] != first+int64(n-1) {
+			t.Fatalf("a batch of %d from %d got indexes %d..%d", n, first, idx[0], idx[len(idx)-1])
+		}
+		first += int64(n)
+	}
+	for _, i := range []int64{0, 150, 299, 300, 302} {
+		leaf, _, err := l.Leaf(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range leaf.Parties {
+			if p.Subject == l.Pseudonym(owner) && (p.Seq != i+1 || (i > 0 && p.Prev != i-1)) {
+				t.Errorf("owner at leaf %d: seq %d prev %d, want %d and %d", i, p.Seq, p.Prev, i+1, i-1)
+			}
+		}
+		viewer := citizen(2 + int(i))
+		if i >= 300 {
+			viewer = citizen(2 + int(i-300))
+		}
+		want := fmt.Sprintf(`{"owner":%q,"viewer":%q}`, owner, viewer)
+		if p, err := l.Payload(ctx, i); err != nil || string(p) != want {
+			t.Errorf("Payload(%d) = %q, %v; want %q", i, p, err, want)
+		}
+	}
+	rep := mustAudit(t, s, keys)
+	if rep.Size != 303 || rep.Checkpoints != 2 || rep.Payloads != 303 || rep.Subjects != 301 {
 		t.Fatalf("audit report %+v", rep)
 	}
 }
