@@ -59,14 +59,10 @@ type pipeliner interface {
 func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, redeemed map[string]*redeemedView) error {
 	// The records first: one that cannot be written is refused before
 	// anything is sent.
-	var records []statement
+	var records recordRows
 	for _, l := range leaves {
-		sql, args, fail, err := recordStatement(l.Index, l.Record, redeemed)
-		if err != nil {
+		if err := records.add(l.Index, l.Record, redeemed); err != nil {
 			return err
-		}
-		if sql != "" {
-			records = append(records, statement{sql, args, fail})
 		}
 	}
 	var stmts []statement
@@ -75,7 +71,7 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 	} else if err := copyLogRows(ctx, db, firstIndex, leaves, hashes); err != nil {
 		return err
 	}
-	stmts = append(stmts, records...)
+	stmts = append(stmts, records.statements()...)
 	stmts = append(stmts,
 		statement{sql: `INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, args: []any{cp.Size, cp.Root[:], string(cp.Note)}},
 		statement{sql: `COMMIT`})
@@ -114,55 +110,75 @@ const (
 ) SELECT 1 / (count(*) = 1)::int FROM m`
 )
 
-// recordStatement returns the statement that writes what the leaf at
-// index stands for, with the leaf's index: an Event or a View is inserted,
-// and so is the view a RedeemedView names, as its RedeemShare op took it
-// (redeemed; EINTERNAL if no op of the batch did); the version a
-// NewVersion names is marked (exactly one, or the statement fails:
-// EINTERNAL). fail translates the statement's error. An empty sql for no
-// record; EINVALID for a record without id, EINTERNAL for a record of
-// another type.
-func recordStatement(index int64, record any, redeemed map[string]*redeemedView) (sql string, args []any, fail func(error) error, err error) {
-	marked := func(what string) func(error) error {
-		return func(err error) error {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: no row marked
-				return wallet.Wrap(wallet.EINTERNAL, err, fmt.Sprintf("history log: leaf %d: no %s without a leaf", index, what))
-			}
-			return wrapErr(err, appendWhat)
-		}
-	}
-	wrap := func(what string) func(error) error {
-		return func(err error) error { return wrapErr(err, what) }
-	}
+// recordRows gathers what a batch's leaves stand for (their Records):
+// events and views as columns, each table's rows sent as one multi-row
+// INSERT, and the marks of new document versions as statements.
+type recordRows struct {
+	events eventRows
+	views  viewRows
+	marks  []statement
+}
+
+// add adds what the leaf at index stands for, with the leaf's index: an
+// Event or a View is inserted, and so is the view a RedeemedView names, as
+// its RedeemShare op took it (redeemed; EINTERNAL if no op of the batch
+// did); the version a NewVersion names is marked (exactly one, or the
+// statement fails: EINTERNAL). EINVALID for a record without id, EINTERNAL
+// for a record of another type.
+func (rr *recordRows) add(index int64, record any, redeemed map[string]*redeemedView) error {
 	switch r := record.(type) {
 	case nil:
-		return "", nil, nil, nil
+		return nil
 	case wallet.Event:
 		if err := requireID(r.ID, "append event"); err != nil {
-			return "", nil, nil, err
+			return err
 		}
-		return insertEventSQL, []any{r.ID, r.Kind, string(r.SubjectIIN), r.ActorKind, r.ActorID, r.ObjectID,
-			eventDetails(r.Details), ts(r.At), index}, wrap("append event"), nil
+		rr.events.add(r, index)
+		return nil
 	case wallet.View:
 		if err := requireID(r.ID, "record view"); err != nil {
-			return "", nil, nil, err
+			return err
 		}
 		r.LogIndex = index
-		return insertViewSQL, viewArgs(r, nil), wrap("record view"), nil
+		rr.views.add(r, nil)
+		return nil
 	case wallet.RedeemedView:
 		p := redeemed[r.ID]
 		if p == nil {
-			return "", nil, nil, wallet.Errorf(wallet.EINTERNAL, "history log: leaf %d: no redemption of this batch took view %q", index, r.ID)
+			return wallet.Errorf(wallet.EINTERNAL, "history log: leaf %d: no redemption of this batch took view %q", index, r.ID)
 		}
 		v := p.view
 		v.LogIndex = index
-		return insertViewSQL, viewArgs(v, &p.seq), wrap("record view"), nil
+		seq := p.seq
+		rr.views.add(v, &seq)
+		return nil
 	case wallet.NewVersion:
-		return markVersionSQL, []any{index, r.DocumentID, r.Version},
-			marked(fmt.Sprintf("version %d of document %q", r.Version, r.DocumentID)), nil
+		what := fmt.Sprintf("version %d of document %q", r.Version, r.DocumentID)
+		rr.marks = append(rr.marks, statement{sql: markVersionSQL, args: []any{index, r.DocumentID, r.Version},
+			fail: func(err error) error {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: no row marked
+					return wallet.Wrap(wallet.EINTERNAL, err, fmt.Sprintf("history log: leaf %d: no %s without a leaf", index, what))
+				}
+				return wrapErr(err, appendWhat)
+			}})
+		return nil
 	}
-	return "", nil, nil, wallet.Errorf(wallet.EINTERNAL, "history log: unknown record %T", record)
+	return wallet.Errorf(wallet.EINTERNAL, "history log: unknown record %T", record)
+}
+
+// statements returns the statements that write the gathered records.
+func (rr *recordRows) statements() []statement {
+	var stmts []statement
+	if len(rr.events.id) > 0 {
+		stmts = append(stmts, statement{sql: insertEventsSQL, args: rr.events.args(),
+			fail: func(err error) error { return wrapErr(err, "append event") }})
+	}
+	if len(rr.views.id) > 0 {
+		stmts = append(stmts, statement{sql: insertViewsSQL, args: rr.views.args(),
+			fail: func(err error) error { return wrapErr(err, "record view") }})
+	}
+	return append(stmts, rr.marks...)
 }
 
 // Leaves returns up to limit leaves from index from on, with their
