@@ -325,34 +325,13 @@ func (s *Service) voidCodes(ctx context.Context, owner wallet.IIN, wrong int64) 
 // in the ticket, hashed as hash) having led to shareID. With k, the
 // outcome is stored with the view, in its change.
 func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash, channel string, k *idem) (Redemption, error) {
-	sh, err := s.Store.Share(ctx, shareID)
-	if wallet.IsCode(err, wallet.ENOTFOUND) {
-		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
-	}
-	if err != nil {
-		return Redemption{}, err
-	}
-	if viewer.IIN != "" && (viewer.IIN == sh.OwnerIIN || viewer.IIN == sh.CreatedBy) {
-		return Redemption{}, wallet.Errorf(wallet.ECONFLICT, "you cannot redeem a share of your own")
-	}
-	now := s.now()
-	if st := sh.State(now); st != wallet.ShareActive {
-		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share is %s", st)
-	}
-	if s.Authorize != nil {
-		if err := s.Authorize(ctx, sh); err != nil {
-			return Redemption{}, err
-		}
-	}
-	doc, err := s.Documents.Document(ctx, sh.DocumentID)
-	if err != nil {
-		return Redemption{}, err
-	}
-
-	// The short-lived store only says which share the secret leads to; it
-	// counts nothing. The durable commit below alone judges whether a view
-	// is left (EEXPIRED otherwise), so a redemption that fails, crashes or
-	// is sent twice never spends a view that was not recorded.
+	// The short-lived store says which share the secret leads to and
+	// whose it is; it counts nothing, and the share's row is not read: the
+	// durable commit below alone judges whether the share is live and a
+	// view is left (EEXPIRED otherwise), so a redemption that fails,
+	// crashes or is sent twice never spends a view that was not recorded,
+	// and a share revoked or used up whose entry outlived it releases
+	// nothing.
 	raw, err := s.Codes.Get(ctx, entryKey(shareID))
 	if wallet.IsCode(err, wallet.ENOTFOUND) {
 		// Gone: expired, revoked or lost with the store.
@@ -362,7 +341,7 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		return Redemption{}, err
 	}
 	var entry shareEntry
-	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID {
+	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID || entry.DocumentID == "" || entry.OwnerIIN == "" {
 		return Redemption{}, wallet.Errorf(wallet.EINTERNAL, "share entry does not match the share")
 	}
 	want := entry.TokenHash
@@ -374,6 +353,24 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		// A token whose secret part is wrong: this share releases nothing
 		// to this caller, and why is not said.
 		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
+	}
+	createdBy := entry.CreatedBy
+	if createdBy == "" {
+		createdBy = entry.OwnerIIN
+	}
+	sh := wallet.Share{ID: shareID, DocumentID: entry.DocumentID, OwnerIIN: entry.OwnerIIN, CreatedBy: createdBy}
+	if viewer.IIN != "" && (viewer.IIN == sh.OwnerIIN || viewer.IIN == sh.CreatedBy) {
+		return Redemption{}, wallet.Errorf(wallet.ECONFLICT, "you cannot redeem a share of your own")
+	}
+	now := s.now()
+	if s.Authorize != nil {
+		if err := s.Authorize(ctx, sh); err != nil {
+			return Redemption{}, err
+		}
+	}
+	doc, err := s.Documents.Document(ctx, sh.DocumentID)
+	if err != nil {
+		return Redemption{}, err
 	}
 
 	viewID, err := wallet.NewTimeID(s.rand(), now, "vw_")
@@ -404,6 +401,11 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		ops = append(ops, op)
 	}
 	indexes, err := s.Changes.Commit(ctx, wallet.Change{Ops: ops})
+	if wallet.IsCode(err, wallet.ENOTFOUND) {
+		// An entry without its share (a store restored from a backup older
+		// than the entry): nothing to release.
+		return Redemption{}, wallet.Wrap(wallet.EEXPIRED, err, "the share has expired")
+	}
 	if err != nil {
 		// Nothing was stored, so nothing is released and no view is spent:
 		// a retry can succeed.

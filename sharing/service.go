@@ -138,7 +138,9 @@ type Service struct {
 	// Authorize, if set, is asked before a share releases anything; an
 	// error it returns (EEXPIRED, ENOTFOUND, ...) is returned as it is and
 	// nothing is spent. Used to refuse shares a guardian opened for a ward
-	// who has since come of age.
+	// who has since come of age. The share it gets holds what a
+	// redemption knows before its commit: the ID, DocumentID, OwnerIIN
+	// and CreatedBy (the share's row is not read).
 	Authorize func(ctx context.Context, sh wallet.Share) error
 
 	qrOnce sync.Once

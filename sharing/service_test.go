@@ -785,3 +785,25 @@ func TestRedeem_DurableStoreIsTheFinalJudgeOfSingleUse(t *testing.T) {
 		}
 	})
 }
+
+func TestRedeem_RevokedShareWhoseEntryOutlivedItReleasesNothing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env, b backend) {
+		doc, o := e.open(t, 0, 5)
+		owner := doc.SubjectIIN
+		entry, err := e.codes.Get(ctx, "sharekey:"+o.Share.ID)
+		noErr(t, err)
+		noErr(t, e.svc.Revoke(ctx, owner, o.Share.ID))
+		// As if the revocation's delete had not reached the short-lived
+		// store: the entry still leads to the share, and the durable
+		// store, which alone judges, says no.
+		noErr(t, e.codes.Put(ctx, "sharekey:"+o.Share.ID, entry, time.Hour))
+		red, err := e.svc.RedeemToken(ctx, viewer(t), o.Token)
+		wantCode(t, err, wallet.EEXPIRED)
+		if red.Document.ID != "" {
+			t.Errorf("a revoked share released document %q", red.Document.ID)
+		}
+		if n := len(e.viewsOfOwner(t, owner)); n != 0 {
+			t.Errorf("%d views stored, want none", n)
+		}
+	})
+}
