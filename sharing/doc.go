@@ -11,7 +11,10 @@
 // these short-lived keys, all expiring with the share:
 //
 //	sharekey:<id>                      hashes of the token and the code, and the
-//	                                   share they lead to (no count of views)
+//	                                   share they lead to with its document, owner
+//	                                   and creator (no count of views, no state:
+//	                                   a redemption reads no share row, its
+//	                                   commit judges)
 //	code:<owner>:<gen>:<hash of code>  → share id; codes are scoped to their owner
 //	shareqr:<id>                       the token (and the code's key), sealed with
 //	                                   AES-256-GCM, to draw the QR image on demand
