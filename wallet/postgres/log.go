@@ -52,10 +52,11 @@ type pipeliner interface {
 // writeLeaves stores a checked batch (historylog.CheckBatch) in the
 // transaction open on db: the leaves, their parties and payloads, the
 // hashes, the checkpoint and what each leaf stands for (its Record: see
-// recordStatement), and sends COMMIT with the last statements, in one
-// round trip (COPY first for large batches). It returns an error unless
-// the transaction committed; an error before the COMMIT leaves the
-// transaction aborted, nothing stored.
+// recordRows), each table's rows as one multi-row INSERT, and sends COMMIT
+// with the last statements, in one round trip (COPY first for batches of
+// copyFromLeaves or more). It returns an error unless the transaction
+// committed; an error before the COMMIT leaves the transaction aborted,
+// nothing stored.
 func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, redeemed map[string]*redeemedView) error {
 	// The records first: one that cannot be written is refused before
 	// anything is sent.

@@ -166,7 +166,7 @@ func (r *applyRun) revokeShare(i, k int, op wallet.RevokeShare) {
 // the view's document id and owner (empty: the share's), $5 the view's id.
 // The share's count is raised only if the share is live at $2, matches the
 // view and no view has the id $5. The view itself is not inserted here but
-// with its leaf, by Commit (recordStatement), with its log index, so that
+// with its leaf, by Commit (recordRows), with its log index, so that
 // the row is written once instead of inserted and then marked (an UPDATE of
 // an indexed column, which PostgreSQL cannot do in place: it would write
 // the row and every index entry of it twice). It returns one row: the count
