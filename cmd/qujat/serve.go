@@ -10,9 +10,32 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 )
+
+// serveGCPercent is the garbage collector's target that serve sets unless
+// GOGC is set: the heap may grow to five times what is live before a
+// collection, instead of Go's default of twice. Measured with qujat bench
+// on PostgreSQL + Redis (docs/performance.md, "The garbage collector's
+// target"): 9 % less service CPU per redemption and per issuance, for a
+// peak resident size of 85 MB instead of 57 MB.
+const serveGCPercent = 400
+
+// setGCTarget sets the garbage collector's target to serveGCPercent unless
+// the GOGC environment variable chose one, and returns the target in force
+// (-1: collection off, as GOGC=off says).
+func setGCTarget(getenv func(string) string) int {
+	if getenv("GOGC") != "" {
+		// The runtime read it at start; asking sets nothing.
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(serveGCPercent)
+	return serveGCPercent
+}
 
 // runServe runs the HTTP service until ctx is cancelled, then shuts down
 // gracefully.
@@ -28,6 +51,7 @@ default (SQLite in --data-dir, short-lived data in memory, the demo registry)`, 
 		return err
 	}
 	logger := newLogger(cfg.LogLevel, os.Stderr)
+	logger.Debug("garbage collector", slog.Int("gc_percent", setGCTarget(getenv)))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
