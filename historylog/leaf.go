@@ -1,12 +1,10 @@
 package historylog
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"time"
 
 	"github.com/qujat/qujat/wallet"
@@ -217,27 +215,4 @@ func checkKind(kind string) error {
 		}
 	}
 	return nil
-}
-
-// pseudonymMAC computes pseudonyms under one key: lowercase hex
-// HMAC-SHA256(key, subject). It is not safe for concurrent use; a Log
-// keeps a pool of them, since one request may need several pseudonyms
-// and a fresh HMAC costs a handful of allocations.
-type pseudonymMAC struct {
-	mac hash.Hash
-	buf []byte // the subject, then the sum and its hex
-}
-
-func newPseudonymMAC(key []byte) *pseudonymMAC {
-	return &pseudonymMAC{mac: hmac.New(sha256.New, key)}
-}
-
-func (p *pseudonymMAC) pseudonym(subject string) string {
-	p.mac.Reset()
-	b := append(p.buf[:0], subject...)
-	p.mac.Write(b)
-	b = p.mac.Sum(b[:0])
-	b = hex.AppendEncode(b, b[:sha256.Size])
-	p.buf = b
-	return string(b[sha256.Size:])
 }

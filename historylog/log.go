@@ -73,7 +73,7 @@ type Log struct {
 	rand     io.Reader
 	maxBatch int
 	timeout  time.Duration
-	macs     sync.Pool // of *pseudonymMAC under keys.SubjectKey
+	macs     *wallet.MACs // under keys.SubjectKey: pseudonyms
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -140,9 +140,9 @@ func New(cfg Config) (*Log, error) {
 		maxBatch: cfg.MaxBatch,
 		timeout:  cfg.CommitTimeout,
 		queue:    make(chan *request, 4*cfg.MaxBatch),
+		macs:     wallet.NewMACs(cfg.Keys.SubjectKey),
 		done:     make(chan struct{}),
 	}
-	l.macs.New = func() any { return newPseudonymMAC(cfg.Keys.SubjectKey) }
 	go l.sequence()
 	return l, nil
 }
@@ -161,11 +161,7 @@ func (l *Log) VerifierKey() string { return l.keys.VerifierKey }
 // OrganisationSubject) as the leaves hold it: lowercase hex of
 // HMAC-SHA256(subject key, subject). The API compares it with a leaf's
 // parties (Leaf.HasParty) before showing the leaf.
-func (l *Log) Pseudonym(subject string) string {
-	p := l.macs.Get().(*pseudonymMAC)
-	defer l.macs.Put(p)
-	return p.pseudonym(subject)
-}
+func (l *Log) Pseudonym(subject string) string { return l.macs.Hex(subject) }
 
 // Append appends the entries as leaves: Commit of a change that is only
 // history.

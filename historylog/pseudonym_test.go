@@ -3,24 +3,30 @@ package historylog
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qujat/qujat/wallet"
 )
 
-// A reused pseudonymMAC gives what a fresh HMAC gives, for subjects of
-// every length, in any order.
-func TestPseudonymMAC_IsHexHMACOfTheSubject(t *testing.T) {
-	key := []byte("subject key of the test, 32 byte")
-	p := newPseudonymMAC(key)
+// A Log's pseudonyms, made with reused states, are what a fresh HMAC under
+// the subject key gives, for subjects of every length, in any order.
+func TestPseudonym_IsHexHMACOfTheSubject(t *testing.T) {
+	keys, err := NewKeys("qujat.test/log", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Log{keys: keys, macs: wallet.NewMACs(keys.SubjectKey)}
 	for _, s := range []string{"citizen:880412310009", "x", strings.Repeat("long", 40), "org:bank", "citizen:880412310009"} {
-		m := hmac.New(sha256.New, key)
+		m := hmac.New(sha256.New, keys.SubjectKey)
 		m.Write([]byte(s))
 		want := hex.EncodeToString(m.Sum(nil))
-		if got := p.pseudonym(s); got != want {
-			t.Fatalf("pseudonym(%q) = %s, want %s", s, got, want)
+		if got := l.Pseudonym(s); got != want {
+			t.Fatalf("Pseudonym(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

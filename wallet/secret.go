@@ -31,16 +31,7 @@ const (
 // lives outside the stores: a copy of a store alone does not let anyone test
 // guesses of six-digit codes offline. A Hasher is safe for concurrent use.
 type Hasher struct {
-	key []byte
-	// macs reuses keyed HMAC states (*keyedMAC): making one costs two
-	// SHA-256 states and the key schedule, on every redemption and sign-in.
-	macs sync.Pool
-}
-
-// keyedMAC is a keyed HMAC state with a buffer for its input and output.
-type keyedMAC struct {
-	mac hash.Hash
-	buf []byte
+	macs *MACs
 }
 
 // NewHasher returns a Hasher keyed by pepper (copied). It panics if pepper is
@@ -50,9 +41,7 @@ func NewHasher(pepper []byte) *Hasher {
 	if len(pepper) == 0 {
 		panic("wallet: NewHasher with an empty pepper")
 	}
-	h := &Hasher{key: append([]byte(nil), pepper...)}
-	h.macs.New = func() any { return &keyedMAC{mac: hmac.New(sha256.New, h.key)} }
-	return h
+	return &Hasher{macs: NewMACs(pepper)}
 }
 
 // Hash returns the lowercase hex HMAC-SHA256 of purpose ‖ 0x00 ‖ secret.
@@ -63,16 +52,44 @@ func (h *Hasher) Hash(purpose, secret string) string {
 	if strings.IndexByte(purpose, 0) >= 0 {
 		panic("wallet: hash purpose contains a NUL byte")
 	}
-	m := h.macs.Get().(*keyedMAC)
-	defer h.macs.Put(m)
-	m.mac.Reset()
-	b := append(m.buf[:0], purpose...)
-	b = append(b, 0)
-	b = append(b, secret...)
-	m.mac.Write(b)
-	b = m.mac.Sum(b[:0])
+	return h.macs.Hex(purpose, "\x00", secret)
+}
+
+// MACs computes lowercase hex HMAC-SHA256 under one key, reusing keyed
+// states and their buffers: making a keyed HMAC costs two SHA-256 states
+// and the key schedule, and hashes are made on every redemption, sign-in
+// and log leaf. It is safe for concurrent use.
+type MACs struct {
+	pool sync.Pool // of *keyedMAC
+}
+
+// keyedMAC is a keyed HMAC state with a buffer for its input and output.
+type keyedMAC struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// NewMACs returns MACs under key (copied).
+func NewMACs(key []byte) *MACs {
+	key = append([]byte(nil), key...)
+	m := &MACs{}
+	m.pool.New = func() any { return &keyedMAC{mac: hmac.New(sha256.New, key)} }
+	return m
+}
+
+// Hex returns the lowercase hex HMAC-SHA256 of the parts, concatenated.
+func (m *MACs) Hex(parts ...string) string {
+	k := m.pool.Get().(*keyedMAC)
+	defer m.pool.Put(k)
+	k.mac.Reset()
+	b := k.buf[:0]
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	k.mac.Write(b)
+	b = k.mac.Sum(b[:0])
 	b = hex.AppendEncode(b, b[:sha256.Size])
-	m.buf = b
+	k.buf = b
 	return string(b[sha256.Size:])
 }
 
