@@ -107,8 +107,8 @@ func testAppend(t *testing.T, s historylog.LogStore) {
 	}
 }
 
-// testBatchSizes appends a batch of 300 entries (a store may send a large
-// batch's rows otherwise than a small one's: PostgreSQL copies them) and
+// testBatchSizes appends a batch of 300 entries (more than SQLite takes in
+// one multi-row statement, and arrays of hundreds for PostgreSQL's) and
 // then one of 3, and reads every leaf, party chain and payload back.
 func testBatchSizes(t *testing.T, s historylog.LogStore) {
 	ctx := context.Background()

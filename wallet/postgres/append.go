@@ -54,7 +54,7 @@ import (
 // must be undone.)
 //
 // Commit then stores the leaves with their records (writeLeaves) and sends
-// COMMIT in one more round trip, COPY first for large batches. A
+// COMMIT in one more round trip, each log table's rows in one statement. A
 // redemption's view is among those records: the op only takes the share's
 // count (redeemSQL), and the view is inserted once, with its leaf's index.
 

@@ -38,25 +38,18 @@ type statement struct {
 	fail func(error) error // translates the statement's error; nil: as it is
 }
 
-// copyFromLeaves is the size of batch from which writeLeaves sends the
-// log's rows with COPY, a round trip per table, rather than as one
-// multi-row INSERT per table in the batch's single round trip.
-const copyFromLeaves = 256
-
 // pipeliner is what writeLeaves needs of the batch's connection.
 type pipeliner interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, rows pgx.CopyFromSource) (int64, error)
 }
 
 // writeLeaves stores a checked batch (historylog.CheckBatch) in the
 // transaction open on db: the leaves, their parties and payloads, the
 // hashes, the checkpoint and what each leaf stands for (its Record: see
 // recordRows), each table's rows as one multi-row INSERT, and sends COMMIT
-// with the last statements, in one round trip (COPY first for batches of
-// copyFromLeaves or more). It returns an error unless the transaction
-// committed; an error before the COMMIT leaves the transaction aborted,
-// nothing stored.
+// with the last statements, in one round trip, whatever the batch's size.
+// It returns an error unless the transaction committed; an error before
+// the COMMIT leaves the transaction aborted, nothing stored.
 func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash, cp historylog.StoredCheckpoint, redeemed map[string]*redeemedView) error {
 	// The records first: one that cannot be written is refused before
 	// anything is sent.
@@ -66,12 +59,7 @@ func writeLeaves(ctx context.Context, db pipeliner, firstIndex int64, leaves []h
 			return err
 		}
 	}
-	var stmts []statement
-	if len(leaves) < copyFromLeaves {
-		stmts = logRowStatements(firstIndex, leaves, hashes)
-	} else if err := copyLogRows(ctx, db, firstIndex, leaves, hashes); err != nil {
-		return err
-	}
+	stmts := logRowStatements(firstIndex, leaves, hashes)
 	stmts = append(stmts, records.statements()...)
 	stmts = append(stmts,
 		statement{sql: `INSERT INTO log_checkpoints (size, root, note) VALUES ($1, $2, $3)`, args: []any{cp.Size, cp.Root[:], string(cp.Note)}},
@@ -360,42 +348,4 @@ func logRowStatements(firstIndex int64, leaves []historylog.StoredLeaf, hashes [
 			args: []any{hashID, hash}})
 	}
 	return stmts
-}
-
-// copyLogRows sends a large batch's log rows with COPY, one round trip per
-// table, in the transaction open on db.
-func copyLogRows(ctx context.Context, db pipeliner, firstIndex int64, leaves []historylog.StoredLeaf, hashes []tlog.Hash) error {
-	var leafRows, partyRows, payloadRows, hashRows [][]any
-	for _, l := range leaves {
-		leafRows = append(leafRows, []any{l.Index, l.Data, l.Hash[:]})
-		for _, p := range l.Parties {
-			partyRows = append(partyRows, []any{p.Subject, p.Seq, l.Index})
-		}
-		if l.Payload != nil {
-			payloadRows = append(payloadRows, []any{l.Index, ts(l.At), l.Payload})
-		}
-	}
-	base := tlog.StoredHashIndex(0, firstIndex)
-	for i, h := range hashes {
-		hashRows = append(hashRows, []any{base + int64(i), h[:]})
-	}
-	copies := []struct {
-		table string
-		cols  []string
-		rows  [][]any
-	}{
-		{"log_leaves", []string{"idx", "leaf", "leaf_hash"}, leafRows},
-		{"log_parties", []string{"subject", "seq", "leaf_index"}, partyRows},
-		{"log_payloads", []string{"leaf_index", "at", "payload"}, payloadRows},
-		{"log_hashes", []string{"id", "hash"}, hashRows},
-	}
-	for _, c := range copies {
-		if len(c.rows) == 0 {
-			continue
-		}
-		if _, err := db.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
