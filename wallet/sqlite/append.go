@@ -177,28 +177,29 @@ func (a *appendTx) apply(ctx context.Context, op wallet.Op) error {
 
 // ReadHashes reads stored hashes in the transaction. ENOTFOUND if one is missing.
 func (a *appendTx) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
-	sctx, err := statements(ctx)
-	if err != nil {
-		return nil, settled(ctx, err)
-	}
-	hs, err := readHashes(sctx, a.tx, indexes)
-	if err != nil {
-		return nil, settled(ctx, err)
-	}
-	return hs, nil
+	return read(ctx, func(sctx context.Context) ([]tlog.Hash, error) { return readHashes(sctx, a.tx, indexes) })
 }
 
 // SubjectHeads reads the chains' heads in the transaction.
 func (a *appendTx) SubjectHeads(ctx context.Context, pseudonyms []string) (map[string]historylog.Head, error) {
+	return read(ctx, func(sctx context.Context) (map[string]historylog.Head, error) {
+		return subjectHeads(sctx, a.tx, pseudonyms)
+	})
+}
+
+// read runs a read of the batch with its statements' context
+// (statements), its error settled.
+func read[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	var zero T
 	sctx, err := statements(ctx)
 	if err != nil {
-		return nil, settled(ctx, err)
+		return zero, settled(ctx, err)
 	}
-	heads, err := subjectHeads(sctx, a.tx, pseudonyms)
+	v, err := f(sctx)
 	if err != nil {
-		return nil, settled(ctx, err)
+		return zero, settled(ctx, err)
 	}
-	return heads, nil
+	return v, nil
 }
 
 // Commit writes the leaves with their records and the checkpoint, and
