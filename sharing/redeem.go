@@ -341,7 +341,8 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		return Redemption{}, err
 	}
 	var entry shareEntry
-	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID || entry.DocumentID == "" || entry.OwnerIIN == "" {
+	if err := json.Unmarshal(raw, &entry); err != nil || entry.ShareID != shareID || entry.DocumentID == "" ||
+		entry.OwnerIIN == "" || entry.CreatedBy == "" {
 		return Redemption{}, wallet.Errorf(wallet.EINTERNAL, "share entry does not match the share")
 	}
 	want := entry.TokenHash
@@ -354,11 +355,7 @@ func (s *Service) redeem(ctx context.Context, viewer Viewer, shareID, name, hash
 		// to this caller, and why is not said.
 		return Redemption{}, wallet.Errorf(wallet.EEXPIRED, "the share has expired")
 	}
-	createdBy := entry.CreatedBy
-	if createdBy == "" {
-		createdBy = entry.OwnerIIN
-	}
-	sh := wallet.Share{ID: shareID, DocumentID: entry.DocumentID, OwnerIIN: entry.OwnerIIN, CreatedBy: createdBy}
+	sh := wallet.Share{ID: shareID, DocumentID: entry.DocumentID, OwnerIIN: entry.OwnerIIN, CreatedBy: entry.CreatedBy}
 	if viewer.IIN != "" && (viewer.IIN == sh.OwnerIIN || viewer.IIN == sh.CreatedBy) {
 		return Redemption{}, wallet.Errorf(wallet.ECONFLICT, "you cannot redeem a share of your own")
 	}
